@@ -1,0 +1,1234 @@
+/*
+ * husk-init: executes a container setup plan compiled by husk.
+ *
+ * husk (Go) decides everything: which namespaces to join or create, which
+ * mounts to make in which order and with which attributes, the credentials,
+ * capabilities and seccomp filter. It writes that decision as a flat list of
+ * primitive operations into a sealed memfd and starts this small static
+ * program from another sealed memfd. husk-init runs the operations one by one
+ * and reports back over a SOCK_SEQPACKET socket; it never decides anything
+ * itself, so the logic stays in Go where it is unit-tested.
+ *
+ * Why a separate C program: joining mount and user namespaces needs a
+ * single-threaded process, and the container's init must wait (between
+ * `create` and `start`) without the Go runtime's startup cost (~5 ms per exec
+ * on small VMs). Why from a sealed memfd: a container process that opens
+ * /proc/<pid>/exe of this process gets an immutable anonymous copy, never a
+ * host binary it could overwrite (CVE-2019-5736).
+ *
+ * Every path inside the container is resolved with openat2(HUSK_RESOLVE_IN_ROOT),
+ * and every mount is made with the new mount API on file descriptors, so a
+ * symlink planted in the rootfs (or swapped in by a racing process) can never
+ * send a mount outside the container.
+ */
+#include "sys.h"
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+#define MAX_PAYLOAD (1 << 20)
+
+static int syncfd = -1;
+static const uint8_t *plan;
+static size_t plansize;
+static int cur_op = -1;
+static int slots[NSLOTS];
+static int rootfd = -1;
+static char *state_json;
+static size_t state_len;
+static char exec_path[PATH_MAX];
+static int chdir_pending;
+
+/* ---- messages ---------------------------------------------------------- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void send_msg(uint32_t type, int64_t val, int err, const char *text, int fd)
+{
+	struct msg m = {
+		.type = type, .op = cur_op, .err = err,
+		.len = text ? (uint32_t)strlen(text) : 0, .val = val, .ts_ns = now_ns(),
+	};
+	struct iovec iov[2] = {{&m, sizeof m}, {(void *)text, m.len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = m.len ? 2 : 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+
+	if (syncfd < 0)
+		return;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof cbuf.buf;
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	}
+	/* The parent is gone (killed create): nobody will ever start us. */
+	if (sendmsg(syncfd, &mh, MSG_NOSIGNAL) < 0)
+		_exit(1);
+}
+
+/* Blocks for the parent's next message; a closed socket means husk died
+ * during setup, and a half-made container must not live on. */
+static struct msg recv_msg(void)
+{
+	static char *buf;
+	struct msg m;
+	ssize_t n;
+
+	if (!buf && !(buf = malloc(sizeof m + MAX_PAYLOAD)))
+		_exit(1);
+	do
+		n = recv(syncfd, buf, sizeof m + MAX_PAYLOAD, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof m)
+		_exit(1);
+	memcpy(&m, buf, sizeof m);
+	if (m.len > (size_t)n - sizeof m)
+		_exit(1);
+	if (m.type == MSG_ACK && m.len) {
+		free(state_json);
+		state_json = malloc(m.len);
+		if (!state_json)
+			_exit(1);
+		memcpy(state_json, buf + sizeof m, m.len);
+		state_len = m.len;
+	}
+	return m;
+}
+
+static void wait_for(uint32_t type)
+{
+	struct msg m = recv_msg();
+	if (m.type != type)
+		_exit(1);
+}
+
+static void vfail(int err, const char *fmt, va_list ap)
+{
+	char text[1024];
+	vsnprintf(text, sizeof text, fmt, ap);
+	if (syncfd >= 0)
+		send_msg(MSG_ERROR, 0, err, text, -1);
+	else if (err)
+		dprintf(2, "husk-init: %s: %s\n", text, strerror(err));
+	else
+		dprintf(2, "husk-init: %s\n", text);
+	_exit(1);
+}
+
+__attribute__((noreturn, format(printf, 2, 3))) static void fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(err, fmt, ap);
+	va_end(ap);
+	_exit(1);
+}
+
+/* ---- plan data --------------------------------------------------------- */
+
+static const char *str(uint32_t off)
+{
+	if (!off)
+		return NULL;
+	if (off >= plansize || !memchr(plan + off, 0, plansize - off))
+		fail(EINVAL, "corrupt plan: string at %u", off);
+	return (const char *)plan + off;
+}
+
+static const uint8_t *blob(uint32_t off, uint32_t *len)
+{
+	uint32_t n;
+	if (!off) {
+		*len = 0;
+		return NULL;
+	}
+	if (off + 4 > plansize)
+		fail(EINVAL, "corrupt plan: blob at %u", off);
+	memcpy(&n, plan + off, 4);
+	if (n > plansize - off - 4)
+		fail(EINVAL, "corrupt plan: blob at %u", off);
+	*len = n;
+	return plan + off + 4;
+}
+
+/* A NULL-terminated array of the strings in a list. */
+static char **list(uint32_t off)
+{
+	uint32_t n, i, len;
+	const uint8_t *b = blob(off, &len);
+	char **v;
+
+	n = len / 4;
+	v = calloc(n + 1, sizeof *v);
+	if (!v)
+		fail(ENOMEM, "plan list");
+	for (i = 0; i < n; i++) {
+		uint32_t o;
+		memcpy(&o, b + 4 * i, 4);
+		v[i] = (char *)str(o);
+	}
+	return v;
+}
+
+/* ---- small syscall wrappers ------------------------------------------ */
+
+static int openat2_(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct husk_open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* Resolves path inside the container root: symlinks and ".." can never
+ * leave it, and magic links (/proc/self/fd/...) are refused outright. */
+static int open_in_root(const char *path, uint64_t flags)
+{
+	return openat2_(rootfd, *path ? path : ".", flags, HUSK_RESOLVE_IN_ROOT | HUSK_RESOLVE_NO_MAGICLINKS);
+}
+
+static int mount_setattr_(int fd, const char *path, unsigned int flags, uint64_t set, uint64_t clr, uint64_t prop)
+{
+	struct husk_mount_attr a = {.attr_set = set, .attr_clr = clr, .propagation = prop};
+	return (int)syscall(SYS_mount_setattr, fd, path, flags, &a, sizeof a);
+}
+
+static int open_tree_(int dirfd, const char *path, unsigned int flags)
+{
+	return (int)syscall(SYS_open_tree, dirfd, path, flags | HUSK_OPEN_TREE_CLOEXEC);
+}
+
+static int move_mount_(int from, int to)
+{
+	return (int)syscall(SYS_move_mount, from, "", to, "", HUSK_MOVE_MOUNT_F_EMPTY_PATH | HUSK_MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static void write_all(int fd, const char *data, size_t len, const char *what)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(errno, "write %s", what);
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+static void reset_signals(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+	sigset_t all;
+	int s;
+
+	for (s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/* ---- paths in the root ------------------------------------------------ */
+
+/*
+ * Returns an O_PATH descriptor of path inside the root, creating missing
+ * directories (and the last component as an empty file when file is set).
+ * Each new component is created with *at() in the directory resolved so
+ * far, so creation follows exactly the resolution the kernel did.
+ */
+static int mkpath_in_root(const char *path, int file)
+{
+	char buf[PATH_MAX];
+	char *p, *slash;
+	int parent, fd;
+
+	fd = open_in_root(path, O_PATH);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (strlen(path) >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	parent = open_in_root("", O_PATH);
+	if (parent < 0)
+		return -1;
+	for (p = buf;; p = slash + 1) {
+		int last;
+		slash = strchr(p, '/');
+		last = slash == NULL;
+		if (!last)
+			*slash = 0;
+		fd = open_in_root(buf, O_PATH);
+		if (fd < 0 && errno == ENOENT) {
+			if (last && file) {
+				int f = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (f >= 0)
+					close(f);
+				else if (errno != EEXIST)
+					goto out;
+			} else if (mkdirat(parent, p, 0755) < 0 && errno != EEXIST) {
+				goto out;
+			}
+			fd = open_in_root(buf, O_PATH);
+		}
+		if (fd < 0)
+			goto out;
+		close(parent);
+		parent = fd;
+		if (last)
+			return parent;
+		*slash = '/';
+	}
+out:
+	{
+		int e = errno;
+		close(parent);
+		errno = e;
+		return -1;
+	}
+}
+
+/* Splits "dir/name": returns an fd of dir (created if missing) and points
+ * *name at the last component. */
+static int parent_in_root(const char *path, char *buf, size_t size, const char **name)
+{
+	char *slash;
+	if (strlen(path) >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(buf, path);
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		*name = buf;
+		return open_in_root("", O_PATH);
+	}
+	*slash = 0;
+	*name = slash + 1;
+	return mkpath_in_root(buf, 0);
+}
+
+/* ---- mounts ------------------------------------------------------------ */
+
+/* Appends the messages the kernel logged on an fs context to text. */
+static void fs_log(int fsfd, char *text, size_t size)
+{
+	char line[256];
+	ssize_t n;
+	while ((n = read(fsfd, line, sizeof line - 1)) > 0) {
+		size_t used = strlen(text);
+		line[n] = 0;
+		snprintf(text + used, size - used, " (kernel: %s)", line);
+	}
+}
+
+/* Creates a filesystem instance and returns a detached mount of it, or -1
+ * with errno set and why describing the step that failed. */
+static int new_fs(const char *fstype, const char *src, char **opts, uint64_t attrs, int skip_gid,
+		  char *why, size_t whysize)
+{
+	int fsfd, mfd, e;
+	char **o;
+
+	fsfd = (int)syscall(SYS_fsopen, fstype, HUSK_FSOPEN_CLOEXEC);
+	if (fsfd < 0) {
+		snprintf(why, whysize, "fsopen %s", fstype);
+		return -1;
+	}
+	if (src && *src && syscall(SYS_fsconfig, fsfd, HUSK_FSCONFIG_SET_STRING, "source", src, 0) < 0) {
+		snprintf(why, whysize, "source %s", src);
+		goto err;
+	}
+	for (o = opts; o && *o; o++) {
+		char key[256];
+		const char *eq = strchr(*o, '=');
+		long r;
+		if (skip_gid && !strncmp(*o, "gid=", 4))
+			continue;
+		if (eq) {
+			size_t kl = (size_t)(eq - *o);
+			if (kl >= sizeof key)
+				kl = sizeof key - 1;
+			memcpy(key, *o, kl);
+			key[kl] = 0;
+			r = syscall(SYS_fsconfig, fsfd, HUSK_FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			r = syscall(SYS_fsconfig, fsfd, HUSK_FSCONFIG_SET_FLAG, *o, NULL, 0);
+		}
+		if (r < 0) {
+			snprintf(why, whysize, "option %s", *o);
+			goto err;
+		}
+	}
+	if (syscall(SYS_fsconfig, fsfd, HUSK_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		snprintf(why, whysize, "create %s", fstype);
+		goto err;
+	}
+	mfd = (int)syscall(SYS_fsmount, fsfd, HUSK_FSMOUNT_CLOEXEC, attrs);
+	if (mfd < 0) {
+		snprintf(why, whysize, "fsmount %s", fstype);
+		goto err;
+	}
+	close(fsfd);
+	return mfd;
+err:
+	e = errno;
+	fs_log(fsfd, why, whysize);
+	close(fsfd);
+	errno = e;
+	return -1;
+}
+
+static void op_mount(const struct plan_op *op)
+{
+	const char *src = str(op->s[0]), *dst = str(op->s[1]), *fstype = str(op->s[2]);
+	char why[512] = "";
+	int dfd, mfd;
+
+	dfd = mkpath_in_root(dst, op->flags & MNTF_FILE);
+	if (dfd < 0)
+		fail(errno, "create mount point /%s", dst);
+	if (op->flags & MNTF_BIND) {
+		mfd = open_tree_(AT_FDCWD, src, HUSK_OPEN_TREE_CLONE | ((op->flags & MNTF_REC) ? AT_RECURSIVE : 0));
+		if (mfd < 0)
+			fail(errno, "bind %s", src);
+	} else {
+		char **opts = list(op->s[3]);
+		mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 0, why, sizeof why);
+		if (mfd < 0 && errno == EINVAL && (op->flags & MNTF_DEVPTS_NOGID))
+			mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 1, why, sizeof why);
+		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK))
+			mfd = open_tree_(AT_FDCWD, "/sys", HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
+		free(opts);
+		if (mfd < 0)
+			fail(errno, "mount %s: %s", fstype, why);
+	}
+	if ((op->a[0] || op->a[1]) && (op->flags & MNTF_BIND) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH, (uint64_t)op->a[0], (uint64_t)op->a[1], 0) < 0)
+		fail(errno, "set mount attributes on %s", src);
+	if ((op->a[2] || op->a[3]) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->a[2], (uint64_t)op->a[3], 0) < 0)
+		fail(errno, "set recursive mount attributes on %s", src ? src : fstype);
+	if (move_mount_(mfd, dfd) < 0)
+		fail(errno, "attach mount on /%s", dst);
+	if (op->a[4] &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0, 0,
+			   (uint64_t)op->a[4]) < 0)
+		fail(errno, "set propagation of /%s", dst);
+	close(dfd);
+	if (op->a[5] >= 0 && op->a[5] < NSLOTS)
+		slots[op->a[5]] = mfd;
+	else
+		close(mfd);
+}
+
+static void op_rootfs(const struct plan_op *op)
+{
+	const char *path = str(op->s[0]), *parent = str(op->s[1]);
+	/* pivot_root refuses a new root whose parent mount is shared; with a
+	 * shared root propagation, make our copy of that parent private. */
+	if (parent && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
+		fail(errno, "make %s private", parent);
+	/* A mount of its own, so that pivot_root has a mount point to pivot to. */
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+		fail(errno, "bind rootfs %s", path);
+	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(errno, "open rootfs %s", path);
+}
+
+/* Trusted handles opened before anything of the container is mounted: a
+ * private procfs instance (for sysctl, oom_score_adj and the exec fifo:
+ * writes never go through the container's own /proc, which a container
+ * could have redirected), and the host's /dev/null for masking paths. */
+static void op_procfs(void)
+{
+	char why[256] = "";
+	struct stat st;
+	int fd;
+
+	fd = new_fs("proc", "proc", NULL, 0, 0, why, sizeof why);
+	if (fd < 0)
+		fail(errno, "private procfs: %s", why);
+	slots[SLOT_PROC] = fd;
+	fd = open("/dev/null", O_PATH | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		fail(errno, "open /dev/null");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		fail(EINVAL, "/dev/null is not the null device");
+	slots[SLOT_DEVNULL] = fd;
+}
+
+static void op_mknod(const struct plan_op *op)
+{
+	char buf[PATH_MAX];
+	const char *name;
+	int dfd = parent_in_root(str(op->s[0]), buf, sizeof buf, &name);
+	if (dfd < 0)
+		fail(errno, "create parent of /%s", str(op->s[0]));
+	if (mknodat(dfd, name, (mode_t)op->a[0], (dev_t)op->a[1]) < 0 && errno != EEXIST)
+		fail(errno, "mknod /%s", str(op->s[0]));
+	if (fchownat(dfd, name, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW) < 0)
+		fail(errno, "chown /%s", str(op->s[0]));
+	close(dfd);
+}
+
+/* Device nodes cannot be created in a user namespace: bind the host's. */
+static void op_bind_dev(const struct plan_op *op)
+{
+	int dfd = mkpath_in_root(str(op->s[0]), 1);
+	int mfd;
+	if (dfd < 0)
+		fail(errno, "create /%s", str(op->s[0]));
+	mfd = open_tree_(AT_FDCWD, str(op->s[1]), HUSK_OPEN_TREE_CLONE);
+	if (mfd < 0)
+		fail(errno, "bind %s", str(op->s[1]));
+	if (move_mount_(mfd, dfd) < 0)
+		fail(errno, "attach %s on /%s", str(op->s[1]), str(op->s[0]));
+	close(mfd);
+	close(dfd);
+}
+
+static void op_symlink(const struct plan_op *op)
+{
+	char buf[PATH_MAX];
+	const char *name;
+	int dfd = parent_in_root(str(op->s[1]), buf, sizeof buf, &name);
+	if (dfd < 0)
+		fail(errno, "create parent of /%s", str(op->s[1]));
+	if (symlinkat(str(op->s[0]), dfd, name) < 0 && errno != EEXIST)
+		fail(errno, "symlink /%s", str(op->s[1]));
+	close(dfd);
+}
+
+static void op_pivot_root(void)
+{
+	if (fchdir(rootfd) < 0)
+		fail(errno, "chdir to rootfs");
+	/* Stack the old root under the new one, then detach it: no directory
+	 * for put_old is needed in the (possibly read-only) rootfs. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		fail(errno, "pivot_root");
+	/* Keep the unmount of the old root from propagating to the host. */
+	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		fail(errno, "make old root a slave");
+	if (umount2(".", MNT_DETACH) < 0)
+		fail(errno, "detach old root");
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(errno, "open new root");
+}
+
+static void op_move_root(void)
+{
+	if (fchdir(rootfd) < 0)
+		fail(errno, "chdir to rootfs");
+	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+		fail(errno, "move rootfs to /");
+	if (chroot(".") < 0)
+		fail(errno, "chroot");
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(errno, "open new root");
+}
+
+static void op_mask(const struct plan_op *op)
+{
+	const char *path = str(op->s[0]);
+	char why[256] = "";
+	struct stat st;
+	int fd, mfd;
+
+	fd = open_in_root(path, O_PATH);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return;
+		fail(errno, "open /%s", path);
+	}
+	if (fstat(fd, &st) < 0)
+		fail(errno, "stat /%s", path);
+	if (S_ISDIR(st.st_mode))
+		mfd = new_fs("tmpfs", "tmpfs", NULL, HUSK_MOUNT_ATTR_RDONLY, 0, why, sizeof why);
+	else
+		mfd = open_tree_(slots[SLOT_DEVNULL], "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE);
+	if (mfd < 0)
+		fail(errno, "mask /%s %s", path, why);
+	if (move_mount_(mfd, fd) < 0)
+		fail(errno, "mask /%s", path);
+	close(mfd);
+	close(fd);
+}
+
+static void op_readonly(const struct plan_op *op)
+{
+	const char *path = str(op->s[0]);
+	int fd, mfd;
+
+	fd = open_in_root(path, O_PATH);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return;
+		fail(errno, "open /%s", path);
+	}
+	mfd = open_tree_(fd, "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
+	if (mfd < 0)
+		fail(errno, "bind /%s", path);
+	if (mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, HUSK_MOUNT_ATTR_RDONLY, 0, 0) < 0)
+		fail(errno, "make /%s read-only", path);
+	if (move_mount_(mfd, fd) < 0)
+		fail(errno, "attach read-only /%s", path);
+	close(mfd);
+	close(fd);
+}
+
+/* ---- /proc writes through the private instance ---------------------- */
+
+static void proc_write(const char *path, const char *value)
+{
+	int fd = openat2_(slots[SLOT_PROC], path, O_WRONLY | O_TRUNC,
+			  HUSK_RESOLVE_BENEATH | HUSK_RESOLVE_NO_SYMLINKS | HUSK_RESOLVE_NO_MAGICLINKS | HUSK_RESOLVE_NO_XDEV);
+	if (fd < 0)
+		fail(errno, "open /proc/%s", path);
+	write_all(fd, value, strlen(value), path);
+	close(fd);
+}
+
+static void op_sysctl(const struct plan_op *op)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "sys/%s", str(op->s[0]));
+	proc_write(path, str(op->s[1]));
+}
+
+static void op_oom_score_adj(const struct plan_op *op)
+{
+	char path[64], val[32];
+	snprintf(path, sizeof path, "%d/oom_score_adj", (int)getpid());
+	snprintf(val, sizeof val, "%lld", (long long)op->a[0]);
+	proc_write(path, val);
+}
+
+/* ---- hooks ------------------------------------------------------------ */
+
+/* Runs one OCI hook with the container state on stdin; its output is
+ * returned in the error so the user sees why it failed. */
+static void op_run_hook(const struct plan_op *op)
+{
+	const char *path = str(op->s[0]);
+	char **argv = list(op->s[1]), **envp = list(op->s[2]);
+	int in[2], out[2], status, pidfd;
+	char output[2048] = "";
+	size_t used = 0;
+	int timeout_ms = op->a[0] > 0 ? (int)op->a[0] * 1000 : -1;
+	pid_t pid;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+		fail(errno, "hook %s: pipe", path);
+	pid = fork();
+	if (pid < 0)
+		fail(errno, "hook %s: fork", path);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		execve(path, argv[0] ? argv : (char *[]){(char *)path, NULL}, envp);
+		dprintf(2, "exec %s: %s", path, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	/* A hook that does not read its stdin must not kill us with SIGPIPE. */
+	sigaction(SIGPIPE, &ign, NULL);
+	if (state_len)
+		(void)!write(in[1], state_json, state_len);
+	close(in[1]);
+	sigaction(SIGPIPE, &dfl, NULL);
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Collect output until the hook exits (or, without pidfds, until its
+	 * output closes); a daemon it leaves behind holding the pipe must not
+	 * keep us waiting. */
+	for (;;) {
+		struct pollfd p[2] = {{out[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+		int64_t start = now_ns();
+		int r = poll(p, 2, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fail(ETIMEDOUT, "hook %s timed out after %llds", path, (long long)op->a[0]);
+		}
+		if (timeout_ms > 0) {
+			timeout_ms -= (int)((now_ns() - start) / 1000000);
+			if (timeout_ms <= 0)
+				timeout_ms = 1;
+		}
+		if (p[0].revents) {
+			char sink[512];
+			ssize_t n = used < sizeof output - 1 ? read(out[0], output + used, sizeof output - 1 - used)
+							     : read(out[0], sink, sizeof sink);
+			if (n > 0 && used < sizeof output - 1)
+				used += (size_t)n;
+			if (n <= 0) {
+				close(out[0]);
+				out[0] = -1;
+			}
+		}
+		if (p[1].revents || (out[0] < 0 && pidfd < 0))
+			break;
+	}
+	output[used] = 0;
+	if (waitpid(pid, &status, 0) < 0)
+		fail(errno, "hook %s: wait", path);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (pidfd >= 0)
+		close(pidfd);
+	free(argv);
+	free(envp);
+	if (WIFSIGNALED(status))
+		fail(0, "hook %s killed by signal %d: %s", path, WTERMSIG(status), output);
+	if (WEXITSTATUS(status))
+		fail(0, "hook %s exited with status %d: %s", path, WEXITSTATUS(status), output);
+}
+
+/* ---- process ---------------------------------------------------------- */
+
+static void op_caps(const struct plan_op *op)
+{
+	uint64_t bnd = (uint64_t)op->a[0], eff = (uint64_t)op->a[1], prm = (uint64_t)op->a[2];
+	uint64_t inh = (uint64_t)op->a[3], amb = (uint64_t)op->a[4];
+	int last = (int)op->a[5], c;
+
+	if (op->flags & 1) { /* bounding set: needs CAP_SETPCAP, so before dropping uid 0 */
+		for (c = 0; c <= last; c++)
+			if (!(bnd & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+				fail(errno, "drop capability %d from the bounding set", c);
+		return;
+	}
+	{
+		struct husk_cap_header h = {.version = HUSK_CAP_V3};
+		struct husk_cap_data d[2] = {
+			{(uint32_t)eff, (uint32_t)prm, (uint32_t)inh},
+			{(uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32)},
+		};
+		if (syscall(SYS_capset, &h, d) < 0)
+			fail(errno, "capset");
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		fail(errno, "clear ambient capabilities");
+	for (c = 0; c <= last; c++)
+		if ((amb & (1ULL << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+			fail(errno, "raise ambient capability %d", c);
+}
+
+static void op_seccomp(const struct plan_op *op)
+{
+	uint32_t len;
+	const uint8_t *b = blob(op->s[0], &len);
+	struct husk_sock_filter *f = malloc(len ? len : 1);
+	struct husk_sock_fprog prog = {.len = (unsigned short)(len / sizeof *f), .filter = f};
+	uint64_t flags = (uint64_t)op->a[0];
+	long r;
+
+	if (!f)
+		fail(ENOMEM, "seccomp");
+	memcpy(f, b, len);
+	if (op->flags & SECF_NOTIFY)
+		flags |= HUSK_SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	r = syscall(SYS_seccomp, HUSK_SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (r < 0)
+		fail(errno, "load seccomp filter");
+	if (op->flags & SECF_NOTIFY) {
+		send_msg(MSG_SECCOMP, 0, 0, NULL, (int)r);
+		close((int)r);
+		wait_for(MSG_ACK);
+	}
+	free(f);
+}
+
+static void op_console(const struct plan_op *op)
+{
+	struct winsize ws = {.ws_row = (unsigned short)op->a[0], .ws_col = (unsigned short)op->a[1]};
+	struct stat st;
+	struct statfs sfs;
+	int master, slave, unlock = 0, dfd, mfd;
+
+	master = open_in_root("dev/ptmx", O_RDWR | O_NOCTTY);
+	if (master < 0)
+		fail(errno, "open /dev/ptmx");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5)
+		fail(EINVAL, "/dev/ptmx is not a pty multiplexer");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		fail(errno, "unlock pty");
+	/* The peer is opened from the master, not by a /dev/pts path a
+	 * container could have replaced. */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		fail(errno, "open pty peer");
+	if ((ws.ws_row || ws.ws_col) && ioctl(slave, TIOCSWINSZ, &ws) < 0)
+		fail(errno, "set console size");
+	/* /dev/console must be a plain file or device of ours, never a symlink
+	 * redirecting the bind mount (CVE-2025-52565). */
+	dfd = open_in_root("dev/console", O_PATH | O_NOFOLLOW);
+	if (dfd < 0 && errno == ENOENT)
+		dfd = mkpath_in_root("dev/console", 1);
+	if (dfd < 0 || fstat(dfd, &st) < 0 || fstatfs(dfd, &sfs) < 0)
+		fail(errno, "create /dev/console");
+	if (!(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) || sfs.f_type == PROC_SUPER_MAGIC ||
+	    sfs.f_type == SYSFS_MAGIC)
+		fail(EINVAL, "/dev/console is not a regular file or device");
+	mfd = open_tree_(slave, "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE);
+	if (mfd < 0 || move_mount_(mfd, dfd) < 0)
+		fail(errno, "bind pty on /dev/console");
+	close(mfd);
+	close(dfd);
+	send_msg(MSG_CONSOLE, 0, 0, NULL, master);
+	close(master);
+	wait_for(MSG_ACK);
+	slots[SLOT_CONSOLE] = slave;
+}
+
+static void op_stdio_console(void)
+{
+	int slave = slots[SLOT_CONSOLE], i;
+	if (setsid() < 0)
+		fail(errno, "setsid");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		fail(errno, "set controlling terminal");
+	for (i = 0; i < 3; i++)
+		if (dup3(slave, i, 0) < 0)
+			fail(errno, "dup pty to fd %d", i);
+}
+
+static void op_chdir(const struct plan_op *op)
+{
+	const char *dir = str(op->s[0]);
+	char cwd[PATH_MAX];
+	long n;
+
+	/* flags 1: first attempt as root; a permission error is retried after
+	 * the switch to the container user (directories only it may enter). */
+	if ((op->flags & 2) && !chdir_pending)
+		return;
+	if (chdir(dir) < 0) {
+		if ((op->flags & 1) && (errno == EACCES || errno == EPERM)) {
+			chdir_pending = 1;
+			return;
+		}
+		fail(errno, "chdir to cwd %s", dir);
+	}
+	chdir_pending = 0;
+	/* A cwd reached through a leaked descriptor would be outside our root
+	 * (CVE-2024-21626): the kernel then reports it as unreachable. */
+	n = syscall(SYS_getcwd, cwd, sizeof cwd);
+	if (n < 0)
+		fail(errno, "getcwd after chdir to %s", dir);
+	if (cwd[0] != '/')
+		fail(EPERM, "cwd %s is outside the container", dir);
+}
+
+static void op_lookup_exec(const struct plan_op *op)
+{
+	const char *name = str(op->s[0]), *path = str(op->s[1]);
+	char cand[PATH_MAX];
+	struct stat st;
+	const char *p, *end;
+
+	if (strchr(name, '/')) {
+		if (stat(name, &st) < 0)
+			fail(errno, "exec: %s", name);
+		if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
+			fail(EACCES, "exec: %s", name);
+		snprintf(exec_path, sizeof exec_path, "%s", name);
+		return;
+	}
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (p = path;; p = end + 1) {
+		size_t len;
+		end = strchr(p, ':');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (len == 0)
+			snprintf(cand, sizeof cand, "./%s", name);
+		else
+			snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+			snprintf(exec_path, sizeof exec_path, "%s", cand);
+			return;
+		}
+		if (!end)
+			break;
+	}
+	fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
+static void op_wait_start(const struct plan_op *op)
+{
+	char path[64];
+	int fd;
+
+	/* Reopen the fifo's O_PATH descriptor for writing through our private
+	 * procfs; this blocks until `husk start` opens the other end. */
+	snprintf(path, sizeof path, "%d/fd/%d", (int)getpid(), (int)op->a[0]);
+	do
+		fd = openat(slots[SLOT_PROC], path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		fail(errno, "open exec fifo");
+	write_all(fd, "0", 1, "exec fifo");
+	close(fd);
+	close((int)op->a[0]);
+}
+
+static void op_exec(const struct plan_op *op)
+{
+	char **argv = list(op->s[0]), **envp = list(op->s[1]);
+	int i;
+	/* Nothing of ours may survive into the container's process. */
+	for (i = 0; i < NSLOTS; i++)
+		if (slots[i] >= 0)
+			close(slots[i]);
+	reset_signals();
+	execve(exec_path, argv, envp);
+	fail(errno, "exec %s", exec_path);
+}
+
+/* ---- namespaces ------------------------------------------------------- */
+
+static void op_fork(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		fail(errno, "fork into the new pid namespace");
+	if (pid > 0) {
+		/* The parent reaps us; our child is the container's init. */
+		send_msg(MSG_PID, pid, 0, NULL, -1);
+		_exit(0);
+	}
+	wait_for(MSG_ACK);
+}
+
+static void op_unshare_user(void)
+{
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail(errno, "unshare user namespace");
+	send_msg(MSG_USERMAP, getpid(), 0, NULL, -1);
+	wait_for(MSG_ACK);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		fail(errno, "become root in the user namespace (is uid/gid 0 mapped?)");
+}
+
+static void op_timens_offsets(const struct plan_op *op)
+{
+	const char *text = str(op->s[0]);
+	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(errno, "open /proc/self/timens_offsets");
+	write_all(fd, text, strlen(text), "timens_offsets");
+	close(fd);
+}
+
+/* ---- dispatcher ------------------------------------------------------- */
+
+static void run_op(const struct plan_op *op)
+{
+	switch (op->code) {
+	case OP_SETNS:
+		if (setns((int)op->a[0], (int)op->a[1]) < 0)
+			fail(errno, "setns");
+		close((int)op->a[0]);
+		break;
+	case OP_UNSHARE_USER:
+		op_unshare_user();
+		break;
+	case OP_UNSHARE:
+		if (unshare((int)op->a[0]) < 0)
+			fail(errno, "unshare");
+		break;
+	case OP_TIMENS_OFFSETS:
+		op_timens_offsets(op);
+		break;
+	case OP_FORK:
+		op_fork();
+		break;
+	case OP_REPORT_PID:
+		send_msg(MSG_PID, getpid(), 0, NULL, -1);
+		wait_for(MSG_ACK);
+		break;
+	case OP_WAIT_PARENT:
+		send_msg(MSG_SYNC, op->a[0], 0, NULL, -1);
+		wait_for(MSG_ACK);
+		break;
+	case OP_SETHOSTNAME:
+		if (sethostname(str(op->s[0]), strlen(str(op->s[0]))) < 0)
+			fail(errno, "sethostname");
+		break;
+	case OP_SETDOMAINNAME:
+		if (setdomainname(str(op->s[0]), strlen(str(op->s[0]))) < 0)
+			fail(errno, "setdomainname");
+		break;
+	case OP_PROCFS:
+		op_procfs();
+		break;
+	case OP_ROOT_PROPAGATION:
+		if (mount(NULL, "/", NULL, (unsigned long)op->a[0], NULL) < 0)
+			fail(errno, "set propagation of /");
+		break;
+	case OP_ROOTFS:
+		op_rootfs(op);
+		break;
+	case OP_MOUNT:
+		op_mount(op);
+		break;
+	case OP_MKNOD:
+		op_mknod(op);
+		break;
+	case OP_BIND_DEV:
+		op_bind_dev(op);
+		break;
+	case OP_SYMLINK:
+		op_symlink(op);
+		break;
+	case OP_SETATTR_SLOT:
+		if (mount_setattr_(slots[op->a[0]], "", AT_EMPTY_PATH, (uint64_t)op->a[1], (uint64_t)op->a[2], 0) < 0)
+			fail(errno, "set mount attributes");
+		break;
+	case OP_HOOKS:
+		send_msg(MSG_HOOKS, 0, 0, NULL, -1);
+		wait_for(MSG_ACK);
+		break;
+	case OP_RUN_HOOK:
+		op_run_hook(op);
+		break;
+	case OP_PIVOT_ROOT:
+		op_pivot_root();
+		break;
+	case OP_MOVE_ROOT:
+		op_move_root();
+		break;
+	case OP_MASK:
+		op_mask(op);
+		break;
+	case OP_READONLY:
+		op_readonly(op);
+		break;
+	case OP_ROOT_READONLY:
+		if (mount_setattr_(rootfd, "", AT_EMPTY_PATH, HUSK_MOUNT_ATTR_RDONLY, 0, 0) < 0)
+			fail(errno, "make / read-only");
+		break;
+	case OP_ROOT_PROPAGATION_AFTER:
+		if (mount_setattr_(rootfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0,
+				   0, (uint64_t)op->a[0]) < 0)
+			fail(errno, "set propagation of /");
+		break;
+	case OP_SYSCTL:
+		op_sysctl(op);
+		break;
+	case OP_OOM_SCORE_ADJ:
+		op_oom_score_adj(op);
+		break;
+	case OP_RLIMIT: {
+		struct rlimit rl = {.rlim_cur = (rlim_t)op->a[1], .rlim_max = (rlim_t)op->a[2]};
+		if (setrlimit((int)op->a[0], &rl) < 0)
+			fail(errno, "setrlimit");
+		break;
+	}
+	case OP_PERSONALITY:
+		if (personality((unsigned long)op->a[0]) < 0)
+			fail(errno, "personality");
+		break;
+	case OP_SCHED: {
+		struct husk_sched_attr a = {
+			.size = sizeof a, .sched_policy = (uint32_t)op->a[0], .sched_nice = (int32_t)op->a[1],
+			.sched_priority = (uint32_t)op->a[2], .sched_flags = (uint64_t)op->a[3],
+			.sched_runtime = (uint64_t)op->a[4], .sched_deadline = (uint64_t)op->a[5],
+		};
+		uint32_t len;
+		const uint8_t *p = blob(op->s[0], &len);
+		if (len == 8)
+			memcpy(&a.sched_period, p, 8);
+		if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+			fail(errno, "sched_setattr");
+		break;
+	}
+	case OP_IOPRIO:
+		if (syscall(SYS_ioprio_set, HUSK_IOPRIO_WHO_PROCESS, 0, (int)op->a[0]) < 0)
+			fail(errno, "ioprio_set");
+		break;
+	case OP_AFFINITY: {
+		uint32_t len;
+		const uint8_t *mask = blob(op->s[0], &len);
+		if (syscall(SYS_sched_setaffinity, 0, len, mask) < 0)
+			fail(errno, "sched_setaffinity");
+		break;
+	}
+	case OP_KEYRING: {
+		long k = syscall(SYS_keyctl, HUSK_KEYCTL_JOIN_SESSION_KEYRING, str(op->s[0]));
+		/* Kernels without keyrings, or limits on keys: run without one. */
+		if (k < 0 && errno != ENOSYS && errno != EDQUOT && errno != EACCES)
+			fail(errno, "join session keyring");
+		if (k >= 0 && syscall(SYS_keyctl, HUSK_KEYCTL_SETPERM, k, 0x3f1b0000) < 0)
+			fail(errno, "set session keyring permissions");
+		break;
+	}
+	case OP_CONSOLE:
+		op_console(op);
+		break;
+	case OP_SETGROUPS: {
+		uint32_t len;
+		const uint8_t *b = blob(op->s[0], &len);
+		gid_t *g = malloc(len ? len : 1);
+		if (!g)
+			fail(ENOMEM, "setgroups");
+		memcpy(g, b, len);
+		if (setgroups(len / 4, g) < 0)
+			fail(errno, "setgroups");
+		free(g);
+		break;
+	}
+	case OP_SETRESGID:
+		if (setresgid((gid_t)op->a[0], (gid_t)op->a[0], (gid_t)op->a[0]) < 0)
+			fail(errno, "setresgid %lld", (long long)op->a[0]);
+		break;
+	case OP_SETRESUID:
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			fail(errno, "keep capabilities");
+		if (setresuid((uid_t)op->a[0], (uid_t)op->a[0], (uid_t)op->a[0]) < 0)
+			fail(errno, "setresuid %lld", (long long)op->a[0]);
+		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+			fail(errno, "clear keep capabilities");
+		break;
+	case OP_CAPS:
+		op_caps(op);
+		break;
+	case OP_NO_NEW_PRIVS:
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			fail(errno, "no_new_privs");
+		break;
+	case OP_SECCOMP:
+		op_seccomp(op);
+		break;
+	case OP_UMASK:
+		umask((mode_t)op->a[0]);
+		break;
+	case OP_CHDIR:
+		op_chdir(op);
+		break;
+	case OP_STDIO_CONSOLE:
+		op_stdio_console();
+		break;
+	case OP_LOOKUP_EXEC:
+		op_lookup_exec(op);
+		break;
+	case OP_CLOEXEC_FROM:
+		if (syscall(SYS_close_range, (unsigned int)op->a[0], ~0U, HUSK_CLOSE_RANGE_CLOEXEC) < 0)
+			fail(errno, "close_range");
+		break;
+	case OP_READY:
+		send_msg(MSG_READY, 0, 0, NULL, -1);
+		wait_for(MSG_DONE);
+		close(syncfd);
+		syncfd = -1;
+		break;
+	case OP_WAIT_START:
+		op_wait_start(op);
+		break;
+	case OP_EXEC:
+		op_exec(op);
+		break;
+	default:
+		fail(EINVAL, "unknown op %u", op->code);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct plan_hdr *h;
+	const struct plan_op *ops;
+	struct stat st;
+	void *m;
+	int planfd, i;
+	uint32_t n;
+
+	if (argc != 3) {
+		dprintf(2, "husk-init is started by husk; it is not meant to be run by hand\n");
+		return 2;
+	}
+	syncfd = atoi(argv[1]);
+	planfd = atoi(argv[2]);
+	for (i = 0; i < NSLOTS; i++)
+		slots[i] = -1;
+	reset_signals();
+	/* Modes of created nodes are exactly what the plan says. */
+	umask(0);
+
+	if (fstat(planfd, &st) < 0)
+		fail(errno, "stat plan");
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, planfd, 0);
+	if (m == MAP_FAILED)
+		fail(errno, "map plan");
+	close(planfd);
+	plan = m;
+	plansize = (size_t)st.st_size;
+	h = (const struct plan_hdr *)plan;
+	if (plansize < sizeof *h || h->magic != PLAN_MAGIC || h->version != PLAN_VERSION || h->size != plansize ||
+	    h->ops_off > plansize || h->nops > (plansize - h->ops_off) / sizeof(struct plan_op))
+		fail(EINVAL, "bad plan header");
+	ops = (const struct plan_op *)(plan + h->ops_off);
+	for (n = 0; n < h->nops; n++) {
+		cur_op = (int)n;
+		run_op(&ops[n]);
+		if (h->flags & PLANF_TRACE)
+			send_msg(MSG_TRACE, 0, 0, NULL, -1);
+	}
+	fail(EINVAL, "plan ended without exec");
+}

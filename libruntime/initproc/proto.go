@@ -1,0 +1,120 @@
+package initproc
+
+// Twins of the values in c/proto.h; proto_test.go keeps them in step.
+
+const (
+	planMagic   = 0x4b535548
+	planVersion = 1
+
+	planFlagTrace = 1
+)
+
+// Op codes.
+const (
+	OpSetns = iota + 1
+	OpUnshareUser
+	OpUnshare
+	OpTimensOffsets
+	OpFork
+	OpReportPid
+	OpWaitParent
+	OpSethostname
+	OpSetdomainname
+	OpProcfs
+	OpRootPropagation
+	OpRootfs
+	OpMount
+	OpMknod
+	OpBindDev
+	OpSymlink
+	OpSetattrSlot
+	OpHooks
+	OpRunHook
+	OpPivotRoot
+	OpMoveRoot
+	OpMask
+	OpReadonly
+	OpRootReadonly
+	OpRootPropagationAfter
+	OpSysctl
+	OpOomScoreAdj
+	OpRlimit
+	OpPersonality
+	OpSched
+	OpIoprio
+	OpAffinity
+	OpKeyring
+	OpConsole
+	OpSetgroups
+	OpSetresgid
+	OpSetresuid
+	OpCaps
+	OpNoNewPrivs
+	OpSeccomp
+	OpUmask
+	OpChdir
+	OpStdioConsole
+	OpLookupExec
+	OpCloexecFrom
+	OpReady
+	OpWaitStart
+	OpExec
+	opMax
+)
+
+// OpMount flags.
+const (
+	MntBind          = 0x1
+	MntRec           = 0x2
+	MntFile          = 0x4
+	MntPropRec       = 0x8
+	MntSysfsFallback = 0x10
+	MntDevptsNoGid   = 0x20
+)
+
+// OpSeccomp flags.
+const SecNotify = 0x1
+
+// OpCaps flags: 1 = only drop the bounding set (before the uid switch).
+const CapsBounding = 0x1
+
+// OpChdir flags.
+const (
+	ChdirTry       = 0x1 // as root; defer permission errors
+	ChdirIfPending = 0x2 // retry a deferred chdir as the container user
+)
+
+// Fd slots.
+const (
+	SlotProc    = 0
+	SlotDevNull = 1
+	SlotConsole = 2
+	SlotUser    = 3
+	numSlots    = 16
+)
+
+// Message types.
+const (
+	MsgUsermap = iota + 1
+	MsgPid
+	MsgSync
+	MsgHooks
+	MsgConsole
+	MsgSeccomp
+	MsgReady
+	MsgError
+	MsgTrace
+)
+
+// Messages from husk to husk-init.
+const (
+	MsgAck  = 100
+	MsgDone = 101
+)
+
+// Sizes of the C structs, for the encoder and the protocol reader.
+const (
+	hdrSize = 24
+	opSize  = 72
+	msgSize = 32
+)
