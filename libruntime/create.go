@@ -1,0 +1,424 @@
+package libruntime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/libruntime/initproc"
+	"github.com/husk-runtime/husk/nsutil"
+	"github.com/husk-runtime/husk/specs"
+)
+
+// CreateOpts are the options of `husk create`.
+type CreateOpts struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	// PreserveFDs: fds 3 .. 3+PreserveFDs-1 of this process stay open in
+	// the container.
+	PreserveFDs int
+	// The container's stdio when process.terminal is false (default: ours).
+	Stdin, Stdout, Stderr *os.File
+	// Console receives the pty master when process.terminal is set and no
+	// ConsoleSocket is given (`husk run` attaching its own terminal).
+	Console func(master *os.File) error
+}
+
+// Create creates a container from the bundle: when it returns, the
+// container's init exists in all its namespaces and cgroups, the rootfs is
+// ready, and the init waits for Start to exec the user's process. On any
+// error nothing is left behind.
+func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (*Container, error) {
+	c, _, err := r.create(ctx, id, o)
+	return c, err
+}
+
+// create also reports whether the init is a child of this process.
+func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Container, initIsChild bool, err error) {
+	tr := r.tracer.begin("create")
+	defer tr.end()
+	if err := specs.ValidateID(id); err != nil {
+		return nil, false, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, false, fmt.Errorf("bundle %s: %w", o.Bundle, err)
+	}
+	spec, err := specs.Load(bundle)
+	if err != nil {
+		return nil, false, err
+	}
+	tr.phase("load-config")
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return nil, false, errors.New("process.terminal: a container with a terminal needs --console-socket")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, false, errors.New("--console-socket: process.terminal is false, there is no terminal to send")
+	}
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
+		if err != nil {
+			return nil, false, fmt.Errorf("--console-socket: %w", err)
+		}
+		defer conn.Close()
+		console = conn
+	}
+
+	h, err := cgroups.Detect()
+	if err != nil {
+		return nil, false, fmt.Errorf("cgroups: %w", err)
+	}
+	cgPath := ""
+	if spec.Linux != nil {
+		cgPath = spec.Linux.CgroupsPath
+	}
+	cg, err := cgroups.New(h, cgPath, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := r.ensureRoot(); err != nil {
+		return nil, false, err
+	}
+	d, err := lockDir(r.dir(id), true)
+	if err != nil {
+		if errors.Is(err, ErrExist) {
+			return nil, false, fmt.Errorf("container %s: %w", id, ErrExist)
+		}
+		return nil, false, err
+	}
+	defer d.unlock()
+
+	c := &Container{rt: r, id: id, dir: d.path}
+	c.state = &State{
+		ID:           id,
+		Bundle:       bundle,
+		Rootfs:       specs.RootfsPath(spec, bundle),
+		Created:      time.Now().UTC(),
+		Annotations:  spec.Annotations,
+		CreatorPid:   os.Getpid(),
+		CreatorStart: startTime(os.Getpid()),
+		Cgroup:       cg.State(),
+	}
+	var child *initproc.Init
+	defer func() {
+		if err != nil {
+			c.abort(child, cg)
+		}
+	}()
+	if err := writeState(c.dir, c.state); err != nil {
+		return nil, false, err
+	}
+	fifo, err := makeFifo(filepath.Join(c.dir, fifoFile))
+	if err != nil {
+		return nil, false, err
+	}
+	defer fifo.Close()
+	tr.phase("state")
+
+	pl := &planner{
+		spec:         spec,
+		bundle:       bundle,
+		rootfs:       c.state.Rootfs,
+		id:           id,
+		noPivot:      o.NoPivot,
+		noNewKeyring: o.NoNewKeyring,
+		preserveFDs:  o.PreserveFDs,
+		terminal:     spec.Process.Terminal,
+		hier:         h,
+		cg:           cg.State().Paths,
+		lastCap:      lastCap(),
+	}
+	pl.plan.Trace = tr.enabled()
+	withHome(spec, c.state.Rootfs)
+	if err := pl.compileCreate(fifo); err != nil {
+		return nil, false, err
+	}
+	tr.phase("plan")
+
+	files := make([]*os.File, 0, o.PreserveFDs+len(pl.files))
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	files = append(files, pl.files...)
+	spawned := monotonic()
+	child, err = initproc.Start(initproc.Config{
+		Plan: &pl.plan, Files: files,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+	})
+	pl.closeFiles()
+	if err != nil {
+		return nil, false, err
+	}
+	tr.phase("spawn")
+
+	// husk-init starts up meanwhile; it waits for its cgroup before it
+	// does anything.
+	res := resourcesWithDevices(spec, pl.containerDevices())
+	if err := cg.Create(res); err != nil {
+		return nil, false, err
+	}
+	c.state.Cgroup = cg.State()
+	if err := writeState(c.dir, c.state); err != nil {
+		return nil, false, err
+	}
+	if err := cg.Apply(res); err != nil {
+		return nil, false, err
+	}
+	if err := cg.AddProc(child.Proc.Pid); err != nil {
+		return nil, false, fmt.Errorf("linux.cgroupsPath: %w", err)
+	}
+	tr.phase("cgroups")
+
+	s := setup{ctx: ctx, c: c, spec: spec, child: child, pl: pl, console: console, consoleFn: o.Console, tr: tr, last: spawned}
+	if err := s.run(); err != nil {
+		return nil, false, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, c.state.InitPid); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := child.Send(initproc.MsgDone, nil); err != nil {
+		return nil, false, err
+	}
+	child.Close()
+	tr.phase("ready")
+	return c, !pl.forks, nil
+}
+
+// setup is the conversation with husk-init during create.
+type setup struct {
+	ctx       context.Context
+	c         *Container
+	spec      *rspec.Spec
+	child     *initproc.Init
+	pl        *planner
+	console   *net.UnixConn
+	consoleFn func(*os.File) error
+	tr        *traceRun
+	last      time.Duration
+}
+
+// run answers husk-init until it reports that the container is ready.
+func (s *setup) run() error {
+	st := s.c.state
+	for {
+		m, err := s.child.Recv(s.ctx)
+		if err != nil {
+			return s.initFailed(err)
+		}
+		if m.File != nil && m.Type != initproc.MsgConsole && m.Type != initproc.MsgSeccomp {
+			m.File.Close()
+		}
+		switch m.Type {
+		case initproc.MsgSync:
+			err = s.child.Send(initproc.MsgAck, nil)
+		case initproc.MsgUsermap:
+			err = nsutil.WriteIDMaps(int(m.Val), s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings)
+			if err == nil {
+				err = s.child.Send(initproc.MsgAck, nil)
+			}
+		case initproc.MsgPid:
+			st.InitPid = int(m.Val)
+			st.InitStart = startTime(st.InitPid)
+			st.PidNS = s.pl.pidns
+			// From here on `delete --force` can find and kill the init.
+			if err = writeState(s.c.dir, st); err == nil {
+				err = s.child.Send(initproc.MsgAck, nil)
+			}
+			if s.pl.forks {
+				// The forking husk-init exits now; reap it.
+				s.child.Proc.Wait()
+			}
+		case initproc.MsgHooks:
+			err = s.hooks()
+		case initproc.MsgConsole:
+			err = s.sendConsole(m.File)
+			if err == nil {
+				err = s.child.Send(initproc.MsgAck, nil)
+			}
+		case initproc.MsgSeccomp:
+			err = s.sendSeccomp(m.File)
+			if err == nil {
+				err = s.child.Send(initproc.MsgAck, nil)
+			}
+		case initproc.MsgTrace:
+			s.tr.child(s.pl.plan.Describe(m.Op), m.Time-s.last)
+			s.last = m.Time
+		case initproc.MsgError:
+			return s.child.Error(m)
+		case initproc.MsgReady:
+			st.Config = s.spec
+			st.CreatorPid, st.CreatorStart = 0, 0
+			return writeState(s.c.dir, st)
+		default:
+			err = fmt.Errorf("unexpected message %d from husk-init", m.Type)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// initFailed explains a husk-init that went away without a word: it was
+// killed, or it crashed.
+func (s *setup) initFailed(err error) error {
+	if s.ctx.Err() != nil {
+		return s.ctx.Err()
+	}
+	if s.c.state.InitPid == 0 || !s.pl.forks {
+		if ps, werr := s.child.Proc.Wait(); werr == nil {
+			return fmt.Errorf("container init exited during setup (%s)", ps)
+		}
+	}
+	return err
+}
+
+// hooks runs prestart and createRuntime hooks, then gives husk-init the
+// state for the hooks it runs inside the container.
+func (s *setup) hooks() error {
+	h := s.spec.Hooks
+	state := s.c.hookState(Created)
+	if err := runHooks(s.ctx, "prestart", h.Prestart, state); err != nil {
+		return err
+	}
+	if err := runHooks(s.ctx, "createRuntime", h.CreateRuntime, state); err != nil {
+		return err
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	return s.child.Send(initproc.MsgAck, data)
+}
+
+func (s *setup) sendConsole(master *os.File) error {
+	if master == nil {
+		return errors.New("process.terminal: husk-init sent no pty")
+	}
+	defer master.Close()
+	if s.console == nil {
+		return s.consoleFn(master)
+	}
+	rights := unix.UnixRights(int(master.Fd()))
+	if _, _, err := s.console.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
+		return fmt.Errorf("--console-socket: send pty: %w", err)
+	}
+	return nil
+}
+
+// sendSeccomp hands the seccomp notify fd to linux.seccomp.listenerPath
+// with the container state, as runc does.
+func (s *setup) sendSeccomp(fd *os.File) error {
+	if fd == nil {
+		return errors.New("linux.seccomp: husk-init sent no notify fd")
+	}
+	defer fd.Close()
+	sc := s.spec.Linux.Seccomp
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sc.ListenerPath, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	defer conn.Close()
+	state := rspec.ContainerProcessState{
+		Version:  rspec.Version,
+		Fds:      []string{rspec.SeccompFdName},
+		Pid:      s.c.state.InitPid,
+		Metadata: sc.ListenerMetadata,
+		State:    s.c.hookState(Creating),
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	if _, _, err := conn.WriteMsgUnix(data, unix.UnixRights(int(fd.Fd())), nil); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: send notify fd: %w", err)
+	}
+	return nil
+}
+
+// abort undoes a failed create: kill what was started, remove the cgroup
+// and the state directory.
+func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager) {
+	if child != nil {
+		child.Close()
+		child.Proc.Kill()
+	}
+	if c.state.InitPid != 0 {
+		c.killInit(unix.SIGKILL, true)
+	}
+	if child != nil {
+		child.Proc.Wait()
+	}
+	if err := cg.Destroy(); err != nil {
+		c.rt.log.Warnf("remove cgroup of %s: %v", c.id, err)
+	}
+	if err := removeDir(c.dir); err != nil {
+		c.rt.log.Warnf("%v", err)
+	}
+}
+
+func makeFifo(path string) (*os.File, error) {
+	if err := unix.Mkfifo(path, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// Our umask must not take the write bit the container user needs.
+	if err := os.Chmod(path, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+// lastCap is the highest capability this kernel knows.
+func lastCap() int {
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return len(specs.Capabilities) - 1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return len(specs.Capabilities) - 1
+	}
+	return n
+}
+
+func monotonic() time.Duration {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return time.Duration(ts.Nano())
+}

@@ -1,0 +1,43 @@
+package libruntime
+
+import (
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func i64(v int64) *int64 { return &v }
+
+// alwaysAllowed are the device cgroup rules every container gets after its
+// configured ones, as with runc: creating any node (the "m" rules), the
+// default devices, the console and ptys, and /dev/net/tun.
+var alwaysAllowed = []rspec.LinuxDeviceCgroup{
+	{Allow: true, Type: "c", Access: "m"},
+	{Allow: true, Type: "b", Access: "m"},
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},
+	{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
+	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
+	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"},
+}
+
+// resourcesWithDevices returns linux.resources with device rules that let
+// the container use the device nodes husk makes for it: a config denying
+// all devices still gets a working /dev/null.
+func resourcesWithDevices(s *rspec.Spec, devs []containerDevice) *rspec.LinuxResources {
+	var r rspec.LinuxResources
+	if s.Linux != nil && s.Linux.Resources != nil {
+		r = *s.Linux.Resources
+	}
+	rules := make([]rspec.LinuxDeviceCgroup, 0, len(r.Devices)+len(devs)+len(alwaysAllowed))
+	rules = append(rules, r.Devices...)
+	for _, cd := range devs {
+		if cd.index >= 0 {
+			continue // configured devices are governed by the configured rules
+		}
+		d := cd.dev
+		rules = append(rules, rspec.LinuxDeviceCgroup{
+			Allow: true, Type: d.Type, Major: i64(d.Major), Minor: i64(d.Minor), Access: "rwm",
+		})
+	}
+	rules = append(rules, alwaysAllowed...)
+	r.Devices = rules
+	return &r
+}

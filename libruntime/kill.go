@@ -1,0 +1,78 @@
+package libruntime
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/cgroups"
+)
+
+// Kill sends sig to the container's init, or with all to every process in
+// the container's cgroup.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	if all {
+		return c.killAll(sig)
+	}
+	if err := c.killInit(sig, false); err != nil {
+		return fmt.Errorf("container %s: %w", c.id, err)
+	}
+	return nil
+}
+
+// killInit signals the init through a pidfd, so a recycled pid is never
+// hit, and with wait set waits (up to 10 s) until it has exited.
+func (c *Container) killInit(sig unix.Signal, wait bool) error {
+	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal %d: %w", sig, err)
+	}
+	if wait && !waitExit(pidfd, 10000) {
+		return fmt.Errorf("init (pid %d) did not exit after signal %d", c.state.InitPid, sig)
+	}
+	return nil
+}
+
+func (c *Container) cgroup() (*cgroups.Manager, error) {
+	h, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	return cgroups.Load(h, c.state.Cgroup), nil
+}
+
+// killAll signals every process of the container. SIGKILL goes through
+// the cgroup (cgroup.kill or freeze-kill-thaw), so nothing forks away.
+func (c *Container) killAll(sig unix.Signal) error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.id, err)
+	}
+	if sig == unix.SIGKILL {
+		if err := cg.KillAll(); err != nil {
+			return fmt.Errorf("container %s: %w", c.id, err)
+		}
+		return nil
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.id, err)
+	}
+	if len(pids) == 0 {
+		return fmt.Errorf("container %s: %w", c.id, ErrNotRunning)
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("container %s: signal pid %d: %w", c.id, pid, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package libruntime
+
+import (
+	"fmt"
+	"os"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/libruntime/initproc"
+	"github.com/husk-runtime/husk/libruntime/seccomp"
+)
+
+// planner compiles a container's config into the plan husk-init executes.
+// It only decides; nothing here changes the system except opening the
+// files (namespace paths) the plan refers to.
+type planner struct {
+	spec   *rspec.Spec
+	bundle string
+	rootfs string
+	id     string
+
+	noPivot      bool
+	noNewKeyring bool
+	preserveFDs  int
+	terminal     bool
+
+	hier *cgroups.Hierarchy
+	cg   map[string]string // controller -> the container's cgroup directory
+
+	plan  initproc.Plan
+	files []*os.File // husk-init's fds from 3+preserveFDs on
+
+	// The container has a user namespace (new or joined): device nodes
+	// cannot be created in it, they are bound from the host.
+	userns bool
+	// husk-init forks: the container's init is its child.
+	forks bool
+	// The container has its own pid namespace (new or joined), so killing
+	// its init kills everything in it.
+	pidns   bool
+	lastCap int
+
+	seccomp *seccomp.Filter // compiled once, loaded early or late
+}
+
+// file adds f to husk-init's descriptors and returns the fd number it will
+// have there.
+func (p *planner) file(f *os.File) int64 {
+	p.files = append(p.files, f)
+	return int64(3 + p.preserveFDs + len(p.files) - 1)
+}
+
+func (p *planner) add(code uint32, what string, fill func(op *initproc.Op)) {
+	op := initproc.Op{Code: code, What: what}
+	if fill != nil {
+		fill(&op)
+	}
+	p.plan.Add(op)
+}
+
+// closeFiles releases the descriptors opened for the plan.
+func (p *planner) closeFiles() {
+	for _, f := range p.files {
+		f.Close()
+	}
+	p.files = nil
+}
+
+// compileCreate builds the whole plan of a new container: namespaces,
+// rootfs, process, then the wait for `start` and the exec.
+func (p *planner) compileCreate(fifo *os.File) (err error) {
+	defer func() {
+		if err != nil {
+			p.closeFiles()
+		}
+	}()
+	if err := p.namespaces(); err != nil {
+		return err
+	}
+	p.add(initproc.OpProcfs, "init", nil)
+	if err := p.rootfsSetup(); err != nil {
+		return err
+	}
+	if err := p.process(); err != nil {
+		return err
+	}
+	fifoFD := p.file(fifo)
+	p.add(initproc.OpReady, "init", nil)
+	p.add(initproc.OpWaitStart, "start", func(op *initproc.Op) { op.A[0] = fifoFD })
+	if err := p.hooks("startContainer", p.startContainerHooks()); err != nil {
+		return err
+	}
+	if err := p.lateSeccomp(); err != nil {
+		return err
+	}
+	p.exec()
+	return nil
+}
+
+func (p *planner) startContainerHooks() []rspec.Hook {
+	if p.spec.Hooks == nil {
+		return nil
+	}
+	return p.spec.Hooks.StartContainer
+}
+
+// hooks adds ops running hooks of one kind inside the container.
+func (p *planner) hooks(kind string, hooks []rspec.Hook) error {
+	for i, h := range hooks {
+		args := h.Args
+		if len(args) == 0 {
+			args = []string{h.Path}
+		}
+		timeout := 0
+		if h.Timeout != nil {
+			timeout = *h.Timeout
+		}
+		what := fmt.Sprintf("hooks.%s[%d]", kind, i)
+		p.add(initproc.OpRunHook, what, func(op *initproc.Op) {
+			op.S[0] = initproc.Str(h.Path)
+			op.S[1] = initproc.List(args)
+			op.S[2] = initproc.List(h.Env)
+			op.A[0] = int64(timeout)
+		})
+	}
+	return nil
+}
+
+func (p *planner) exec() {
+	p.add(initproc.OpExec, "process.args", func(op *initproc.Op) {
+		op.S[0] = initproc.List(p.spec.Process.Args)
+		op.S[1] = initproc.List(p.spec.Process.Env)
+	})
+}

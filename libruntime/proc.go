@@ -1,0 +1,99 @@
+package libruntime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// procStat is what husk reads from /proc/<pid>/stat.
+type procStat struct {
+	state     byte
+	startTime uint64 // clock ticks after boot
+}
+
+// parseStat parses /proc/<pid>/stat. The command name is in parentheses
+// and may itself contain spaces and parentheses: fields start after the
+// last ')'.
+func parseStat(data []byte) (procStat, error) {
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procStat{}, errors.New("malformed stat")
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	// fields[0] is field 3 (state); starttime is field 22.
+	if len(fields) < 20 {
+		return procStat{}, errors.New("malformed stat")
+	}
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed stat: %w", err)
+	}
+	return procStat{state: fields[0][0], startTime: start}, nil
+}
+
+func readStat(pid int) (procStat, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseStat(data)
+}
+
+// startTime returns the start time of pid, 0 if it is gone.
+func startTime(pid int) uint64 {
+	st, err := readStat(pid)
+	if err != nil {
+		return 0
+	}
+	return st.startTime
+}
+
+// alive tells whether pid is still the process that started at start and
+// has not exited. A zombie has exited: its parent just has not reaped it.
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := readStat(pid)
+	if err != nil {
+		return false
+	}
+	return st.startTime == start && st.state != 'Z' && st.state != 'X'
+}
+
+// pidfdOf opens a pidfd for pid and checks it is still the process that
+// started at start; signals through it can never reach a recycled pid.
+func pidfdOf(pid int, start uint64) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return -1, ErrNotRunning
+		}
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	// Checked after opening: from here on the pidfd pins this process.
+	if !alive(pid, start) {
+		unix.Close(fd)
+		return -1, ErrNotRunning
+	}
+	return fd, nil
+}
+
+// waitExit waits until the process behind pidfd has exited.
+func waitExit(pidfd int, timeoutMs int) bool {
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, timeoutMs)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}

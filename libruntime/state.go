@@ -1,0 +1,149 @@
+package libruntime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/cgroups"
+)
+
+const (
+	stateFile = "state.json"
+	fifoFile  = "exec.fifo"
+)
+
+// State is what husk keeps about a container, in <root>/<id>/state.json.
+// It records facts only; the status is derived from the live process each
+// time it is asked for.
+type State struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// The container's init, identified by pid and start time so a recycled
+	// pid is never mistaken for it.
+	InitPid   int    `json:"initPid,omitempty"`
+	InitStart uint64 `json:"initStart,omitempty"`
+	// The husk process creating the container, while it does.
+	CreatorPid   int    `json:"creatorPid,omitempty"`
+	CreatorStart uint64 `json:"creatorStart,omitempty"`
+
+	// PidNS: the container has its own pid namespace, so its processes die
+	// with its init.
+	PidNS  bool          `json:"pidns"`
+	Cgroup cgroups.State `json:"cgroup"`
+	// Config is config.json as the container was created with it (hooks,
+	// process defaults for exec, resources for update).
+	Config *rspec.Spec `json:"config,omitempty"`
+}
+
+// lockedDir is an open container directory holding its flock.
+type lockedDir struct {
+	f    *os.File
+	path string
+}
+
+// lockDir locks a container's directory, creating it if create is set.
+// A directory removed while we waited for the lock is reported as gone.
+func lockDir(path string, create bool) (*lockedDir, error) {
+	if create {
+		if err := os.Mkdir(path, 0o711); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, ErrExist
+			}
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrNotExist
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
+		f.Close()
+		return nil, ErrNotExist
+	}
+	return &lockedDir{f: f, path: path}, nil
+}
+
+func (d *lockedDir) unlock() {
+	d.f.Close()
+}
+
+// writeState replaces state.json atomically: readers never see half a file.
+func writeState(dir string, st *State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func readState(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, derr := os.Stat(dir); derr == nil {
+				// The directory exists but its creator has not written the
+				// first state yet (or was killed before it could).
+				return &State{}, nil
+			}
+			return nil, ErrNotExist
+		}
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
+	}
+	return &st, nil
+}
+
+// removeDir deletes a container's directory and everything in it.
+func removeDir(path string) error {
+	if err := os.RemoveAll(path); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
