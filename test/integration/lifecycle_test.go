@@ -1,0 +1,222 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+type ociState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+func (hh *h) state(id string) ociState {
+	hh.t.Helper()
+	var s ociState
+	if err := json.Unmarshal([]byte(hh.must("state", id)), &s); err != nil {
+		hh.t.Fatalf("state %s: %v", id, err)
+	}
+	return s
+}
+
+// waitStatus polls until the container has status want (it may not
+// exist yet when a `husk run` in the background is still creating it).
+func (hh *h) waitStatus(id, want string) ociState {
+	hh.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		r := hh.husk("state", id)
+		var s ociState
+		if r.code == 0 && json.Unmarshal([]byte(r.stdout), &s) == nil {
+			if s.Status == want {
+				return s
+			}
+			last = s.Status
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hh.t.Fatalf("container %s is %q after 10s, want %s", id, last, want)
+	return ociState{}
+}
+
+func ppid(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatal("no PPid")
+	return 0
+}
+
+// The full lifecycle as containerd drives it: create leaves exactly the
+// init (no monitor between the caller and it), start runs it, kill stops
+// it, delete removes every trace.
+func TestLifecycle(t *testing.T) {
+	hh := newH(t)
+	out := filepath.Join(hh.dir, "out")
+	b := hh.bundle(func(s *rspec.Spec) {
+		s.Annotations = map[string]string{"org.example/k": "v"}
+	}, "sh", "-c", "echo started; exec sleep 100")
+	name := id(t)
+	pidFile := filepath.Join(hh.dir, "init.pid")
+
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := hh.cmd("create", "--bundle", b, "--pid-file", pidFile, name)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := startOwned(cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitOwned(cmd); err != nil {
+		data, _ := os.ReadFile(out)
+		t.Fatalf("create: %v: %s", err, data)
+	}
+
+	st := hh.state(name)
+	if st.Status != "created" || st.ID != name || st.Bundle != b || st.Rootfs != filepath.Join(b, "rootfs") {
+		t.Fatalf("state after create: %+v", st)
+	}
+	if st.Annotations["org.example/k"] != "v" || !strings.HasPrefix(st.OCIVersion, "1.") {
+		t.Errorf("state lacks annotations or version: %+v", st)
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil || string(data) != strconv.Itoa(st.Pid) {
+		t.Fatalf("pid file %q, state pid %d, err %v", data, st.Pid, err)
+	}
+	// The init's parent is us (the subreaper): nothing of husk stays between.
+	if p := ppid(t, st.Pid); p != os.Getpid() {
+		t.Errorf("init's parent is %d, want the caller %d (no monitor process)", p, os.Getpid())
+	}
+	if data, _ := os.ReadFile(out); len(data) != 0 {
+		t.Errorf("the process ran before start: %q", data)
+	}
+
+	hh.must("start", name)
+	hh.waitStatus(name, "running")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, _ := os.ReadFile(out)
+		if strings.Contains(string(data), "started") || time.Now().After(deadline) {
+			if !strings.Contains(string(data), "started") {
+				t.Fatalf("container output %q", data)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := hh.husk("start", name); r.code == 0 {
+		t.Error("starting a running container succeeded")
+	}
+	if r := hh.husk("delete", name); r.code == 0 || !strings.Contains(r.stderr, "running") {
+		t.Errorf("delete of a running container without --force: %s", r)
+	}
+
+	hh.must("kill", name, "KILL")
+	hh.waitStatus(name, "stopped")
+	if r := hh.husk("kill", name, "TERM"); r.code == 0 {
+		t.Error("killing a stopped container succeeded")
+	}
+	hh.must("delete", name)
+	if r := hh.husk("state", name); r.code == 0 {
+		t.Errorf("state after delete: %s", r)
+	}
+	if _, err := os.Stat(filepath.Join(hh.root, name)); !os.IsNotExist(err) {
+		t.Errorf("state directory left after delete: %v", err)
+	}
+	assertNoCgroup(t, "/husk/"+name)
+}
+
+func TestRunExitCode(t *testing.T) {
+	hh := newH(t)
+	if r := hh.run(nil, "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exit 7: %s", r)
+	}
+	// Killed from outside (pid 1 cannot SIGKILL itself in its namespace).
+	b := hh.bundle(nil, "sleep", "100")
+	name := id(t)
+	cmd := hh.cmd("run", "--bundle", b, name)
+	if err := startOwned(cmd); err != nil {
+		t.Fatal(err)
+	}
+	hh.waitStatus(name, "running")
+	hh.must("kill", name, "9")
+	err := waitOwned(cmd)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+9 {
+		t.Errorf("run of a container killed by SIGKILL: %v", err)
+	}
+	if r := hh.husk("state", name); r.code == 0 {
+		t.Errorf("run left the container behind: %s", r)
+	}
+	if r := hh.run(nil, "true"); r.code != 0 || r.stderr != "" {
+		t.Errorf("true: %s", r)
+	}
+}
+
+func TestRunStdio(t *testing.T) {
+	hh := newH(t)
+	b := hh.bundle(nil, "sh", "-c", "read line; echo got:$line; echo err >&2")
+	r := hh.huskIn([]byte("hello\n"), "run", "--bundle", b, id(t))
+	if r.code != 0 || r.stdout != "got:hello\n" || r.stderr != "err\n" {
+		t.Errorf("stdio: %s", r)
+	}
+}
+
+func TestDeleteForceUnknown(t *testing.T) {
+	hh := newH(t)
+	if r := hh.husk("delete", "--force", "no-such-container"); r.code != 0 {
+		t.Errorf("delete --force of an unknown container: %s", r)
+	}
+	if r := hh.husk("delete", "no-such-container"); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("delete of an unknown container: %s", r)
+	}
+}
+
+func TestListAndState(t *testing.T) {
+	hh := newH(t)
+	b := hh.bundle(nil, "sleep", "100")
+	a, c := id(t), id(t)
+	hh.must("create", "--bundle", b, a)
+	hh.must("create", "--bundle", b, c)
+	hh.must("start", c)
+	out := hh.must("list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(out, "created") ||
+		!strings.Contains(out, "running") {
+		t.Errorf("list:\n%s", out)
+	}
+	if q := hh.must("list", "-q"); q != a+"\n"+c+"\n" {
+		t.Errorf("list -q: %q", q)
+	}
+	var js []ociState
+	if err := json.Unmarshal([]byte(hh.must("list", "--format", "json")), &js); err != nil || len(js) != 2 {
+		t.Errorf("list --format json: %v %+v", err, js)
+	}
+	hh.must("delete", "--force", a)
+	hh.must("delete", "--force", c)
+}
