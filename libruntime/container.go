@@ -31,6 +31,9 @@ type Container struct {
 	id    string
 	dir   string
 	state *State
+	// During create of a container without a mount namespace: the host's
+	// mounts under its rootfs before husk made any.
+	hostMountsBefore map[string]bool
 }
 
 // Load returns the container called id.

@@ -144,6 +144,11 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		lastCap:      lastCap(),
 	}
 	pl.plan.Trace = tr.enabled()
+	if mntns, _ := hasNamespace(spec, rspec.MountNamespace); !mntns {
+		if c.hostMountsBefore, err = mountsUnder(c.state.Rootfs); err != nil {
+			return nil, false, err
+		}
+	}
 	withHome(spec, c.state.Rootfs)
 	if err := pl.compileCreate(fifo); err != nil {
 		return nil, false, err
@@ -187,6 +192,11 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	s := setup{ctx: ctx, c: c, spec: spec, child: child, pl: pl, console: console, consoleFn: o.Console, tr: tr, last: spawned}
 	if err := s.run(); err != nil {
 		return nil, false, err
+	}
+	if c.hostMountsBefore != nil {
+		if err := c.recordHostMounts(); err != nil {
+			return nil, false, err
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.state.InitPid); err != nil {
@@ -367,6 +377,15 @@ func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager) {
 	}
 	if err := cg.Destroy(); err != nil {
 		c.rt.log.Warnf("remove cgroup of %s: %v", c.id, err)
+	}
+	if c.hostMountsBefore != nil {
+		err := c.findHostMounts()
+		if err == nil {
+			err = c.unmountHostMounts()
+		}
+		if err != nil {
+			c.rt.log.Warnf("%v", err)
+		}
 	}
 	if err := removeDir(c.dir); err != nil {
 		c.rt.log.Warnf("%v", err)

@@ -51,14 +51,14 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 		}
 	}
 	tr.phase("cgroups")
+	if err := c.unmountHostMounts(); err != nil {
+		return fmt.Errorf("delete %s: %w", c.id, err)
+	}
 	if err := removeDir(c.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", c.id, err)
 	}
 	if cfg := c.state.Config; cfg != nil && cfg.Hooks != nil {
-		if err := runHooks(ctx, "poststop", cfg.Hooks.Poststop, c.hookState(Stopped)); err != nil {
-			// The spec: a failing poststop hook is a warning.
-			c.rt.log.Warnf("%v", err)
-		}
+		runHooksWarn(ctx, c.rt.log, "poststop", cfg.Hooks.Poststop, c.hookState(Stopped))
 	}
 	tr.phase("poststop")
 	return nil

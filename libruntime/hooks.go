@@ -30,6 +30,16 @@ func runHooks(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.
 	return nil
 }
 
+// runHooksWarn runs every hook of a kind whose failures the spec makes
+// warnings (poststart, poststop): a failing hook does not stop the others.
+func runHooksWarn(ctx context.Context, log Logger, kind string, hooks []rspec.Hook, state rspec.State) {
+	for i := range hooks {
+		if err := runHooks(ctx, kind, hooks[i:i+1], state); err != nil {
+			log.Warnf("%s", strings.Replace(err.Error(), kind+"[0]", fmt.Sprintf("%s[%d]", kind, i), 1))
+		}
+	}
+}
+
 func runHook(ctx context.Context, h rspec.Hook, state []byte) error {
 	if h.Timeout != nil && *h.Timeout > 0 {
 		var cancel context.CancelFunc

@@ -127,10 +127,9 @@ func parseMountOptions(m *rspec.Mount) (mountOpts, error) {
 			o.data = append(o.data, opt)
 		}
 	}
-	// Clearing a bit nobody set is how "rw" or "dev" is spelled; for a new
-	// filesystem there is nothing to clear.
-	o.clr &^= o.set
-	o.recClr &^= o.recSet
+	// Each option already cleared its bits from the other set. clr keeps
+	// the whole atime field when an atime mode is set: the kernel wants
+	// MOUNT_ATTR__ATIME in attr_clr to change it.
 	return o, nil
 }
 

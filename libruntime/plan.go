@@ -38,7 +38,10 @@ type planner struct {
 	forks bool
 	// The container has its own pid namespace (new or joined), so killing
 	// its init kills everything in it.
-	pidns   bool
+	pidns bool
+	// The container has a mount namespace; without one its mounts are
+	// made in the host's, and delete must remove them.
+	mntns   bool
 	lastCap int
 
 	seccomp *seccomp.Filter // compiled once, loaded early or late

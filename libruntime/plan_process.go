@@ -38,15 +38,10 @@ func (p *planner) process() error {
 		p.add(initproc.OpKeyring, "session keyring", func(op *initproc.Op) { op.S[0] = initproc.Str(p.id) })
 	}
 
-	filter, err := p.seccompFilter()
-	if err != nil {
-		return err
-	}
-	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
-	// while we are still root.
-	if filter != nil && !proc.NoNewPrivileges {
-		p.seccompOp(filter)
-	}
+	// Every fd of ours closes at exec, whatever the container's seccomp
+	// profile allows later.
+	first := 3 + p.preserveFDs
+	p.add(initproc.OpCloexecFrom, "init", func(op *initproc.Op) { op.A[0] = int64(first) })
 
 	caps, err := p.capabilities()
 	if err != nil {
@@ -60,6 +55,16 @@ func (p *planner) process() error {
 		op.Flags = initproc.ChdirTry
 		op.S[0] = initproc.Str(cwd)
 	})
+
+	filter, err := p.seccompFilter()
+	if err != nil {
+		return err
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it
+	// while we are still root.
+	if filter != nil && !proc.NoNewPrivileges {
+		p.seccompOp(filter)
+	}
 	u := proc.User
 	gids := make([]byte, 0, 4*len(u.AdditionalGids))
 	for _, g := range u.AdditionalGids {
@@ -73,6 +78,9 @@ func (p *planner) process() error {
 		op.S[0] = initproc.Str(cwd)
 	})
 	p.plan.Add(caps)
+	if err := p.lsm(); err != nil {
+		return err
+	}
 	if proc.NoNewPrivileges {
 		p.add(initproc.OpNoNewPrivs, "process.noNewPrivileges", nil)
 	}
@@ -97,8 +105,6 @@ func (p *planner) process() error {
 			op.S[1] = initproc.Str(*path)
 		}
 	})
-	first := 3 + p.preserveFDs
-	p.add(initproc.OpCloexecFrom, "init", func(op *initproc.Op) { op.A[0] = int64(first) })
 	return nil
 }
 

@@ -37,9 +37,17 @@ func (p *planner) rootfsSetup() error {
 	if l == nil {
 		l = &rspec.Linux{}
 	}
-	if found, _ := hasNamespace(s, rspec.MountNamespace); !found {
-		// Without one every mount below would land in the host's namespace.
-		return errors.New("linux.namespaces: a mount namespace is required")
+	// Without a mount namespace the container shares the host's mounts, as
+	// the config asks: its mounts are made (and seen) there, delete
+	// removes them, and chroot replaces pivot_root.
+	p.mntns, _ = hasNamespace(s, rspec.MountNamespace)
+	if !p.mntns {
+		if l.RootfsPropagation != "" {
+			return errors.New("linux.rootfsPropagation: needs a mount namespace (it would change the host's mounts)")
+		}
+		if s.Root.Readonly {
+			return errors.New("root.readonly: needs a mount namespace (it would change the host's mounts)")
+		}
 	}
 	if s.Hostname != "" {
 		p.add(initproc.OpSethostname, "hostname", func(op *initproc.Op) { op.S[0] = initproc.Str(s.Hostname) })
@@ -48,12 +56,17 @@ func (p *planner) rootfsSetup() error {
 		p.add(initproc.OpSetdomainname, "domainname", func(op *initproc.Op) { op.S[0] = initproc.Str(s.Domainname) })
 	}
 
+	// Until pivot_root, "/" is a slave of the host's (or shared with it if
+	// the config says so); an unbindable "/" would refuse the rootfs bind,
+	// so that mode is applied only after pivot_root.
 	rootProp := uint64(unix.MS_SLAVE | unix.MS_REC)
 	configProp, hasProp := propagationFlags[l.RootfsPropagation]
-	if hasProp {
+	if hasProp && configProp&unix.MS_UNBINDABLE == 0 {
 		rootProp = configProp
 	}
-	p.add(initproc.OpRootPropagation, "linux.rootfsPropagation", func(op *initproc.Op) { op.A[0] = int64(rootProp) })
+	if p.mntns {
+		p.add(initproc.OpRootPropagation, "linux.rootfsPropagation", func(op *initproc.Op) { op.A[0] = int64(rootProp) })
+	}
 	var privateParent initproc.Str
 	if rootProp&unix.MS_SHARED != 0 {
 		mnt, err := mountPointOf(p.rootfs)
@@ -63,6 +76,9 @@ func (p *planner) rootfsSetup() error {
 		privateParent = initproc.Str(mnt)
 	}
 	p.add(initproc.OpRootfs, "root.path", func(op *initproc.Op) {
+		if !p.mntns {
+			op.Flags = initproc.RootNoBind
+		}
 		op.S[0] = initproc.Str(p.rootfs)
 		if privateParent != "" {
 			op.S[1] = privateParent
@@ -99,9 +115,12 @@ func (p *planner) rootfsSetup() error {
 		}
 	}
 
-	if p.noPivot {
+	switch {
+	case !p.mntns:
+		p.add(initproc.OpChroot, "root.path", nil)
+	case p.noPivot:
 		p.add(initproc.OpMoveRoot, "root.path", nil)
-	} else {
+	default:
 		p.add(initproc.OpPivotRoot, "root.path", nil)
 	}
 	if hasProp {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,5 +96,18 @@ func waitExit(pidfd int, timeoutMs int) bool {
 			continue
 		}
 		return err == nil && n > 0
+	}
+}
+
+// waitSettled waits until pid is not running on a CPU (it blocked or
+// exited), or for at most limit.
+func waitSettled(pid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		st, err := readStat(pid)
+		if err != nil || st.state != 'R' {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
 	}
 }

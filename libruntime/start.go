@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,12 +28,11 @@ func (c *Container) Start(ctx context.Context) error {
 		return err
 	}
 	tr.phase("release")
-	if h := c.state.Config.Hooks; h != nil {
-		if err := runHooks(ctx, "poststart", h.Poststart, c.hookState(Running)); err != nil {
-			// The spec: a failing poststart hook is a warning; the
-			// container keeps running.
-			c.rt.log.Warnf("%v", err)
-		}
+	if h := c.state.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		// Poststart hooks expect a started process: let it run until it
+		// first waits for something (or exits), for at most 50 ms.
+		waitSettled(c.state.InitPid, 50*time.Millisecond)
+		runHooksWarn(ctx, c.rt.log, "poststart", h.Poststart, c.hookState(Running))
 	}
 	tr.phase("poststart")
 	return nil
@@ -57,8 +57,11 @@ func (c *Container) releaseInit(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { close(cancel) })
 	defer stop()
 	// A reader that has never seen a writer gets no POLLHUP, so this waits
-	// for the init to open its end and write, or to die.
+	// for the init to open its end and write, or to die. The init keeps its
+	// end open close-on-exec: the hang-up after the byte means the user's
+	// process has been executed, and only then does start return.
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	released := false
 	for {
 		n, err := unix.Poll(fds, 100)
 		if err == unix.EINTR {
@@ -77,14 +80,22 @@ func (c *Container) releaseInit(ctx context.Context) error {
 		}
 		if fds[0].Revents != 0 {
 			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
-				break
+			n, _ := unix.Read(fd, b[:])
+			if n == 1 {
+				released = true
+				continue
 			}
 			if fds[0].Revents&unix.POLLHUP != 0 {
+				if released {
+					break
+				}
 				return fmt.Errorf("cannot start container %s: its init closed the exec fifo", c.id)
 			}
 		}
 		if fds[1].Revents != 0 {
+			if released {
+				break // the process ran and is already gone
+			}
 			return fmt.Errorf("cannot start container %s: its init exited: %w", c.id, ErrNotRunning)
 		}
 	}

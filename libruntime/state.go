@@ -41,8 +41,11 @@ type State struct {
 
 	// PidNS: the container has its own pid namespace, so its processes die
 	// with its init.
-	PidNS  bool          `json:"pidns"`
-	Cgroup cgroups.State `json:"cgroup"`
+	PidNS bool `json:"pidns"`
+	// HostMounts: without a mount namespace the container's mounts are
+	// made in the host's; these are the ones husk made, for delete.
+	HostMounts []string      `json:"hostMounts,omitempty"`
+	Cgroup     cgroups.State `json:"cgroup"`
 	// Config is config.json as the container was created with it (hooks,
 	// process defaults for exec, resources for update).
 	Config *rspec.Spec `json:"config,omitempty"`

@@ -191,7 +191,9 @@ func checkUTSName(field, name string, l *rspec.Linux) error {
 	if name == "" {
 		return nil
 	}
-	if ns := namespace(l, rspec.UTSNamespace); ns == nil || ns.Path != "" {
+	// A joined UTS namespace is allowed, as runc allows it: the name is set
+	// in the namespace joined. Only the host's own is off limits.
+	if ns := namespace(l, rspec.UTSNamespace); ns == nil {
 		return fieldErrorf(field, `requires a private UTS namespace (add {"type":"uts"} to linux.namespaces)`)
 	}
 	return nil

@@ -32,6 +32,7 @@ const (
 	OpRunHook
 	OpPivotRoot
 	OpMoveRoot
+	OpChroot
 	OpMask
 	OpReadonly
 	OpRootReadonly
@@ -50,6 +51,7 @@ const (
 	OpSetresuid
 	OpCaps
 	OpNoNewPrivs
+	OpLsmAttr
 	OpSeccomp
 	OpUmask
 	OpChdir
@@ -74,6 +76,9 @@ const (
 
 // OpSeccomp flags.
 const SecNotify = 0x1
+
+// OpRootfs flags: no mount namespace, leave the host's mounts alone.
+const RootNoBind = 0x1
 
 // OpCaps flags: 1 = only drop the bounding set (before the uid switch).
 const CapsBounding = 0x1

@@ -33,10 +33,10 @@ func TestProtoMatchesHeader(t *testing.T) {
 	ops := enum("OP_SETNS")
 	goOps := []int{OpSetns, OpUnshareUser, OpUnshare, OpTimensOffsets, OpFork, OpReportPid, OpWaitParent,
 		OpSethostname, OpSetdomainname, OpProcfs, OpRootPropagation, OpRootfs, OpMount, OpMknod, OpBindDev,
-		OpSymlink, OpSetattrSlot, OpHooks, OpRunHook, OpPivotRoot, OpMoveRoot, OpMask, OpReadonly,
+		OpSymlink, OpSetattrSlot, OpHooks, OpRunHook, OpPivotRoot, OpMoveRoot, OpChroot, OpMask, OpReadonly,
 		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpOomScoreAdj, OpRlimit, OpPersonality, OpSched,
 		OpIoprio, OpAffinity, OpKeyring, OpConsole, OpSetgroups, OpSetresgid, OpSetresuid, OpCaps,
-		OpNoNewPrivs, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpReady,
+		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpReady,
 		OpWaitStart, OpExec, opMax}
 	if len(ops) != len(goOps) {
 		t.Fatalf("proto.h has %d op codes (incl. OP_MAX), proto.go %d", len(ops), len(goOps))
@@ -58,7 +58,7 @@ func TestProtoMatchesHeader(t *testing.T) {
 	defines := map[string]int64{
 		"PLAN_MAGIC": planMagic, "PLAN_VERSION": planVersion, "PLANF_TRACE": planFlagTrace,
 		"MNTF_BIND": MntBind, "MNTF_REC": MntRec, "MNTF_FILE": MntFile, "MNTF_PROP_REC": MntPropRec,
-		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify,
+		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind,
 		"SLOT_PROC": SlotProc, "SLOT_DEVNULL": SlotDevNull, "SLOT_CONSOLE": SlotConsole, "SLOT_USER": SlotUser,
 		"NSLOTS": numSlots,
 	}

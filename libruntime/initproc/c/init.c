@@ -470,7 +470,7 @@ static void op_rootfs(const struct plan_op *op)
 	if (parent && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
 		fail(errno, "make %s private", parent);
 	/* A mount of its own, so that pivot_root has a mount point to pivot to. */
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (!(op->flags & ROOTF_NOBIND) && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		fail(errno, "bind rootfs %s", path);
 	rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -543,17 +543,25 @@ static void op_symlink(const struct plan_op *op)
 
 static void op_pivot_root(void)
 {
+	int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (oldroot < 0)
+		fail(errno, "open old root");
 	if (fchdir(rootfd) < 0)
 		fail(errno, "chdir to rootfs");
 	/* Stack the old root under the new one, then detach it: no directory
 	 * for put_old is needed in the (possibly read-only) rootfs. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		fail(errno, "pivot_root");
+	/* "." would name the new root for mount(2) (which does not step into
+	 * the old root stacked on it): work on the old root by its fd. */
+	if (fchdir(oldroot) < 0)
+		fail(errno, "chdir to old root");
 	/* Keep the unmount of the old root from propagating to the host. */
 	if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
 		fail(errno, "make old root a slave");
 	if (umount2(".", MNT_DETACH) < 0)
 		fail(errno, "detach old root");
+	close(oldroot);
 	if (chdir("/") < 0)
 		fail(errno, "chdir /");
 	close(rootfd);
@@ -568,6 +576,21 @@ static void op_move_root(void)
 		fail(errno, "chdir to rootfs");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		fail(errno, "move rootfs to /");
+	if (chroot(".") < 0)
+		fail(errno, "chroot");
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(errno, "open new root");
+}
+
+/* Without a mount namespace there is nothing to pivot: chroot. */
+static void op_chroot(void)
+{
+	if (fchdir(rootfd) < 0)
+		fail(errno, "chdir to rootfs");
 	if (chroot(".") < 0)
 		fail(errno, "chroot");
 	if (chdir("/") < 0)
@@ -852,8 +875,8 @@ static void op_stdio_console(void)
 static void op_chdir(const struct plan_op *op)
 {
 	const char *dir = str(op->s[0]);
-	char cwd[PATH_MAX];
-	long n;
+	struct stat want, got;
+	int fd;
 
 	/* flags 1: first attempt as root; a permission error is retried after
 	 * the switch to the container user (directories only it may enter). */
@@ -867,13 +890,16 @@ static void op_chdir(const struct plan_op *op)
 		fail(errno, "chdir to cwd %s", dir);
 	}
 	chdir_pending = 0;
-	/* A cwd reached through a leaked descriptor would be outside our root
-	 * (CVE-2024-21626): the kernel then reports it as unreachable. */
-	n = syscall(SYS_getcwd, cwd, sizeof cwd);
-	if (n < 0)
-		fail(errno, "getcwd after chdir to %s", dir);
-	if (cwd[0] != '/')
+	/* The cwd must be the directory the path names inside the root. One
+	 * reached through a leaked descriptor (/proc/self/fd/N, CVE-2024-21626)
+	 * fails the in-root resolution, which refuses magic links. Comparing
+	 * inodes needs no getcwd(2), which seccomp profiles may forbid. */
+	fd = open_in_root(dir + strspn(dir, "/"), O_PATH | O_DIRECTORY);
+	if (fd < 0 || fstat(fd, &want) < 0 || stat(".", &got) < 0)
+		fail(errno ? errno : EPERM, "cwd %s is not a directory inside the container", dir);
+	if (want.st_dev != got.st_dev || want.st_ino != got.st_ino)
 		fail(EPERM, "cwd %s is outside the container", dir);
+	close(fd);
 }
 
 static void op_lookup_exec(const struct plan_op *op)
@@ -925,7 +951,8 @@ static void op_wait_start(const struct plan_op *op)
 	if (fd < 0)
 		fail(errno, "open exec fifo");
 	write_all(fd, "0", 1, "exec fifo");
-	close(fd);
+	/* Kept open: it is close-on-exec, so `husk start` sees the fifo hang
+	 * up exactly when the user's process has been executed (or we died). */
 	close((int)op->a[0]);
 }
 
@@ -1055,6 +1082,9 @@ static void run_op(const struct plan_op *op)
 	case OP_MOVE_ROOT:
 		op_move_root();
 		break;
+	case OP_CHROOT:
+		op_chroot();
+		break;
 	case OP_MASK:
 		op_mask(op);
 		break;
@@ -1154,6 +1184,12 @@ static void run_op(const struct plan_op *op)
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			fail(errno, "no_new_privs");
 		break;
+	case OP_LSM_ATTR: {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%d/attr/%s", (int)getpid(), str(op->s[0]));
+		proc_write(path, str(op->s[1]));
+		break;
+	}
 	case OP_SECCOMP:
 		op_seccomp(op);
 		break;

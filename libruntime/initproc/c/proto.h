@@ -50,7 +50,7 @@ enum {
 	OP_SETDOMAINNAME,    /* s0 */
 	OP_PROCFS,           /* open a private procfs instance into slot SLOT_PROC */
 	OP_ROOT_PROPAGATION, /* a0 mount flags for "/" (e.g. MS_SLAVE|MS_REC) */
-	OP_ROOTFS,           /* s0 rootfs path: bind it onto itself, open it as the root handle; s1 mount to make private first */
+	OP_ROOTFS,           /* s0 rootfs path: bind it onto itself (unless ROOTF_NOBIND), open it as the root handle; s1 mount to make private first */
 	OP_MOUNT,            /* see MNTF_* / a[] / s[] layout below */
 	OP_MKNOD,            /* s0 path, a0 mode, a1 dev, a2 uid, a3 gid */
 	OP_BIND_DEV,         /* s0 path, s1 host device path */
@@ -60,6 +60,7 @@ enum {
 	OP_RUN_HOOK,         /* s0 path, s1 argv list, s2 env list, a0 timeout s */
 	OP_PIVOT_ROOT,
 	OP_MOVE_ROOT,        /* --no-pivot: MS_MOVE + chroot */
+	OP_CHROOT,           /* no mount namespace: chroot into the rootfs */
 	OP_MASK,             /* s0 path */
 	OP_READONLY,         /* s0 path */
 	OP_ROOT_READONLY,
@@ -78,6 +79,7 @@ enum {
 	OP_SETRESUID,        /* a0 uid (keeps capabilities across the switch) */
 	OP_CAPS,             /* a0 bounding, a1 effective, a2 permitted, a3 inheritable, a4 ambient, a5 last cap */
 	OP_NO_NEW_PRIVS,
+	OP_LSM_ATTR,         /* s0 file under /proc/<pid>/attr, s1 value: LSM label for the next exec */
 	OP_SECCOMP,          /* s0 blob: struct sock_filter[], a0 filter flags; MNTF-like flag SECF_NOTIFY */
 	OP_UMASK,            /* a0 */
 	OP_CHDIR,            /* s0 */
@@ -107,7 +109,9 @@ enum {
 #define MNTF_SYSFS_FALLBACK 0x10u /* on EPERM, rbind the host's /sys instead (user namespaces) */
 #define MNTF_DEVPTS_NOGID 0x20u   /* on EINVAL retry without the gid= option (unmapped gid 5) */
 
-#define SECF_NOTIFY 0x1u /* the filter returns a notify fd: hand it to the parent */
+#define SECF_NOTIFY 0x1u
+
+#define ROOTF_NOBIND 0x1u /* no mount namespace: do not touch the host's mounts */ /* the filter returns a notify fd: hand it to the parent */
 
 /* fd slots an op can keep a descriptor in for a later op. */
 #define SLOT_PROC 0
