@@ -33,8 +33,9 @@ type CreateOpts struct {
 	PreserveFDs int
 	// The container's stdio when process.terminal is false (default: ours).
 	Stdin, Stdout, Stderr *os.File
-	// Console receives the pty master when process.terminal is set and no
-	// ConsoleSocket is given (`husk run` attaching its own terminal).
+	// Console receives (and then owns) the pty master when
+	// process.terminal is set and no ConsoleSocket is given (`husk run`
+	// attaching its own terminal).
 	Console func(master *os.File) error
 }
 
@@ -222,6 +223,9 @@ type setup struct {
 	consoleFn func(*os.File) error
 	tr        *traceRun
 	last      time.Duration
+	// exec: the process is not the container's init; its state is not
+	// persisted.
+	exec bool
 }
 
 // run answers husk-init until it reports that the container is ready.
@@ -248,7 +252,10 @@ func (s *setup) run() error {
 			st.InitStart = startTime(st.InitPid)
 			st.PidNS = s.pl.pidns
 			// From here on `delete --force` can find and kill the init.
-			if err = writeState(s.c.dir, st); err == nil {
+			if !s.exec {
+				err = writeState(s.c.dir, st)
+			}
+			if err == nil {
 				err = s.child.Send(initproc.MsgAck, nil)
 			}
 			if s.pl.forks {
@@ -273,6 +280,9 @@ func (s *setup) run() error {
 		case initproc.MsgError:
 			return s.child.Error(m)
 		case initproc.MsgReady:
+			if s.exec {
+				return nil
+			}
 			st.Config = s.spec
 			st.CreatorPid, st.CreatorStart = 0, 0
 			return writeState(s.c.dir, st)
@@ -321,10 +331,11 @@ func (s *setup) sendConsole(master *os.File) error {
 	if master == nil {
 		return errors.New("process.terminal: husk-init sent no pty")
 	}
-	defer master.Close()
 	if s.console == nil {
+		// The callback owns the master from here on.
 		return s.consoleFn(master)
 	}
+	defer master.Close()
 	rights := unix.UnixRights(int(master.Fd()))
 	if _, _, err := s.console.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
 		return fmt.Errorf("--console-socket: send pty: %w", err)

@@ -9,14 +9,20 @@ import (
 // of other output knows which file to fix.
 const configName = "config.json"
 
-// FieldError is a validation error about one field of config.json.
+// FieldError is a validation error about one field of config.json (or of
+// another file holding part of one, such as `husk exec --process`).
 type FieldError struct {
+	File  string // "" means config.json
 	Field string // JSON path, e.g. "mounts[2].destination"
 	Err   error
 }
 
 func (e *FieldError) Error() string {
-	return configName + ": " + e.Field + ": " + e.Err.Error()
+	file := e.File
+	if file == "" {
+		file = configName
+	}
+	return file + ": " + e.Field + ": " + e.Err.Error()
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }

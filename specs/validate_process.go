@@ -1,10 +1,22 @@
 package specs
 
 import (
+	"errors"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// ValidateProcess checks a process on its own, as `husk exec` receives it;
+// errors name file and the field under "process" ("process.args").
+func ValidateProcess(p *rspec.Process, file string) error {
+	err := checkProcess(p)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fe.File = file
+	}
+	return err
+}
 
 func checkProcess(p *rspec.Process) error {
 	if p == nil {

@@ -460,3 +460,15 @@ func TestFieldErrorUnwrap(t *testing.T) {
 		t.Errorf("unexpected message %q", err)
 	}
 }
+
+func TestValidateProcessNamesFile(t *testing.T) {
+	p := Default(false).Process
+	p.Args = nil
+	err := ValidateProcess(p, "exec.json")
+	if err == nil || err.Error() != "exec.json: process.args: required (at least the program to run)" {
+		t.Fatalf("got %v", err)
+	}
+	if err := ValidateProcess(Default(false).Process, "exec.json"); err != nil {
+		t.Fatalf("default process: %v", err)
+	}
+}

@@ -97,7 +97,14 @@ var runCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		code, err := rt.Run(ctx(), id, libruntime.RunOpts{CreateOpts: o, Detach: c.Bool("detach"), Keep: c.Bool("keep")})
+		detach := c.Bool("detach")
+		if o.ConsoleSocket == "" && !detach {
+			// A container with a terminal and no console socket gets ours.
+			tty := newTTYAttach()
+			defer tty.stop()
+			o.Console = tty.console
+		}
+		code, err := rt.Run(ctx(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep")})
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
-			listCommand, specCommand,
+			listCommand, specCommand, execCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

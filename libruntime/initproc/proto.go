@@ -77,8 +77,20 @@ const (
 // OpSeccomp flags.
 const SecNotify = 0x1
 
-// OpRootfs flags: no mount namespace, leave the host's mounts alone.
-const RootNoBind = 0x1
+// OpRootfs flags.
+const (
+	RootNoBind  = 0x1 // no mount namespace: leave the host's mounts alone
+	RootCurrent = 0x2 // exec: the root is husk-init's current root
+)
+
+// OpProcfs flags.
+const (
+	ProcFallback  = 0x1 // exec: else use the container's /proc, verified
+	ProcNoDevNull = 0x2 // exec: no /dev/null handle
+)
+
+// OpConsole flags: exec gets a pty but no /dev/console bind.
+const ConsNoDevConsole = 0x1
 
 // OpCaps flags: 1 = only drop the bounding set (before the uid switch).
 const CapsBounding = 0x1

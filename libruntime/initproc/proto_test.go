@@ -58,7 +58,8 @@ func TestProtoMatchesHeader(t *testing.T) {
 	defines := map[string]int64{
 		"PLAN_MAGIC": planMagic, "PLAN_VERSION": planVersion, "PLANF_TRACE": planFlagTrace,
 		"MNTF_BIND": MntBind, "MNTF_REC": MntRec, "MNTF_FILE": MntFile, "MNTF_PROP_REC": MntPropRec,
-		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind,
+		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind, "ROOTF_CURRENT": RootCurrent,
+		"PROCF_FALLBACK": ProcFallback, "PROCF_NODEVNULL": ProcNoDevNull, "CONSF_NODEVCONSOLE": ConsNoDevConsole,
 		"SLOT_PROC": SlotProc, "SLOT_DEVNULL": SlotDevNull, "SLOT_CONSOLE": SlotConsole, "SLOT_USER": SlotUser,
 		"NSLOTS": numSlots,
 	}

@@ -465,6 +465,13 @@ static void op_mount(const struct plan_op *op)
 static void op_rootfs(const struct plan_op *op)
 {
 	const char *path = str(op->s[0]), *parent = str(op->s[1]);
+
+	if (op->flags & ROOTF_CURRENT) {
+		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			fail(errno, "open /");
+		return;
+	}
 	/* pivot_root refuses a new root whose parent mount is shared; with a
 	 * shared root propagation, make our copy of that parent private. */
 	if (parent && mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0)
@@ -481,16 +488,30 @@ static void op_rootfs(const struct plan_op *op)
  * private procfs instance (for sysctl, oom_score_adj and the exec fifo:
  * writes never go through the container's own /proc, which a container
  * could have redirected), and the host's /dev/null for masking paths. */
-static void op_procfs(void)
+static void op_procfs(const struct plan_op *op)
 {
 	char why[256] = "";
 	struct stat st;
+	struct statfs sfs;
 	int fd;
 
 	fd = new_fs("proc", "proc", NULL, 0, 0, why, sizeof why);
+	if (fd < 0 && (op->flags & PROCF_FALLBACK)) {
+		/* Joining a user-namespaced container whose /proc has masked
+		 * paths, a fresh procfs is refused (it would be less masked).
+		 * Use the container's own, after checking it is a procfs root:
+		 * every write below it is confined to that mount. */
+		fd = open_in_root("proc", O_PATH | O_DIRECTORY);
+		if (fd < 0 || fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0)
+			fail(errno, "open the container's /proc");
+		if (sfs.f_type != PROC_SUPER_MAGIC || st.st_ino != 1)
+			fail(EINVAL, "the container's /proc is not a procfs root");
+	}
 	if (fd < 0)
 		fail(errno, "private procfs: %s", why);
 	slots[SLOT_PROC] = fd;
+	if (op->flags & PROCF_NODEVNULL)
+		return;
 	fd = open("/dev/null", O_PATH | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		fail(errno, "open /dev/null");
@@ -839,6 +860,8 @@ static void op_console(const struct plan_op *op)
 		fail(errno, "open pty peer");
 	if ((ws.ws_row || ws.ws_col) && ioctl(slave, TIOCSWINSZ, &ws) < 0)
 		fail(errno, "set console size");
+	if (op->flags & CONSF_NODEVCONSOLE)
+		goto send;
 	/* /dev/console must be a plain file or device of ours, never a symlink
 	 * redirecting the bind mount (CVE-2025-52565). */
 	dfd = open_in_root("dev/console", O_PATH | O_NOFOLLOW);
@@ -854,6 +877,7 @@ static void op_console(const struct plan_op *op)
 		fail(errno, "bind pty on /dev/console");
 	close(mfd);
 	close(dfd);
+send:
 	send_msg(MSG_CONSOLE, 0, 0, NULL, master);
 	close(master);
 	wait_for(MSG_ACK);
@@ -934,7 +958,7 @@ static void op_lookup_exec(const struct plan_op *op)
 		if (!end)
 			break;
 	}
-	fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+	fail(0, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
 static void op_wait_start(const struct plan_op *op)
@@ -1044,7 +1068,7 @@ static void run_op(const struct plan_op *op)
 			fail(errno, "setdomainname");
 		break;
 	case OP_PROCFS:
-		op_procfs();
+		op_procfs(op);
 		break;
 	case OP_ROOT_PROPAGATION:
 		if (mount(NULL, "/", NULL, (unsigned long)op->a[0], NULL) < 0)

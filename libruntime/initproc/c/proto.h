@@ -111,7 +111,13 @@ enum {
 
 #define SECF_NOTIFY 0x1u
 
-#define ROOTF_NOBIND 0x1u /* no mount namespace: do not touch the host's mounts */ /* the filter returns a notify fd: hand it to the parent */
+#define ROOTF_NOBIND 0x1u  /* no mount namespace: do not touch the host's mounts */
+#define ROOTF_CURRENT 0x2u /* exec: the root is our current root (after setns) */
+
+#define PROCF_FALLBACK 0x1u  /* exec: if no new procfs can be made, use the container's, verified */
+#define PROCF_NODEVNULL 0x2u /* exec: no /dev/null handle needed */
+
+#define CONSF_NODEVCONSOLE 0x1u /* exec: a pty, but no /dev/console bind */ /* the filter returns a notify fd: hand it to the parent */
 
 /* fd slots an op can keep a descriptor in for a later op. */
 #define SLOT_PROC 0

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+
+	"github.com/husk-runtime/husk/libruntime"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run another process in a running container",
+	ArgsUsage: "<container-id> [command [args...]]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json with the whole process (other process flags are ignored)"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable (NAME=value)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid] (numbers, or names from the container's /etc/passwd and /etc/group)"},
+		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "supplementary group"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's host pid to this file"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra fds (from 3) to the process"},
+		&cli.StringFlag{Name: "cgroup", Usage: "accepted for runc compatibility; the process joins the container's cgroup"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "accepted for runc compatibility"},
+	},
+	Action: func(c *cli.Context) error {
+		ct, err := load(c)
+		if err != nil {
+			return err
+		}
+		proc, file, err := execProcess(c, ct)
+		if err != nil {
+			return err
+		}
+		if n := c.Int("preserve-fds"); n < 0 {
+			return fmt.Errorf("--preserve-fds: %d is negative", n)
+		}
+		o := libruntime.ExecOpts{
+			Process:       proc,
+			ProcessFile:   file,
+			ConsoleSocket: c.String("console-socket"),
+			PidFile:       c.String("pid-file"),
+			Detach:        c.Bool("detach"),
+			PreserveFDs:   c.Int("preserve-fds"),
+			Stdin:         os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		}
+		if o.ConsoleSocket == "" && !o.Detach && proc.Terminal {
+			tty := newTTYAttach()
+			defer tty.stop()
+			o.Console = tty.console
+		}
+		code, err := ct.Exec(ctx(), o)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return exitError{code}
+		}
+		return nil
+	},
+}
+
+// execProcess builds the process to exec: --process as given, or the
+// container's own process with the command line and flags applied, as
+// runc does.
+func execProcess(c *cli.Context, ct *libruntime.Container) (*rspec.Process, string, error) {
+	if path := c.String("process"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("--process: %w", err)
+		}
+		var p rspec.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, "", fmt.Errorf("--process %s: %w", path, err)
+		}
+		return &p, path, nil
+	}
+	args := c.Args().Tail()
+	if len(args) == 0 {
+		return nil, "", errors.New("exec: a command to run is required (or --process)")
+	}
+	cfg := ct.State().Config
+	if cfg == nil || cfg.Process == nil {
+		return nil, "", fmt.Errorf("container %s has no recorded process to start from", ct.ID())
+	}
+	p := *cfg.Process
+	p.Args = args
+	p.Terminal = c.Bool("tty")
+	p.ConsoleSize = nil
+	p.Env = append(append([]string(nil), p.Env...), c.StringSlice("env")...)
+	if cwd := c.String("cwd"); cwd != "" {
+		p.Cwd = cwd
+	}
+	if u := c.String("user"); u != "" {
+		uid, gid, err := ct.LookupUser(u)
+		if err != nil {
+			return nil, "", fmt.Errorf("--user %s: %w", u, err)
+		}
+		p.User.UID, p.User.GID = uid, gid
+	}
+	for _, g := range c.Int64Slice("additional-gids") {
+		if g < 0 || g > 1<<32-1 {
+			return nil, "", fmt.Errorf("--additional-gids: %d is not a gid", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	if l := c.String("process-label"); l != "" {
+		p.SelinuxLabel = l
+	}
+	if a := c.String("apparmor"); a != "" {
+		p.ApparmorProfile = a
+	}
+	if c.Bool("no-new-privs") {
+		p.NoNewPrivileges = true
+	}
+	if caps := c.StringSlice("cap"); len(caps) > 0 {
+		var pc rspec.LinuxCapabilities
+		if p.Capabilities != nil {
+			pc = *p.Capabilities
+		}
+		for _, name := range caps {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			pc.Bounding = append(pc.Bounding, name)
+			pc.Effective = append(pc.Effective, name)
+			pc.Permitted = append(pc.Permitted, name)
+			pc.Inheritable = append(pc.Inheritable, name)
+			pc.Ambient = append(pc.Ambient, name)
+		}
+		p.Capabilities = &pc
+	}
+	return &p, "", nil
+}

@@ -1,0 +1,224 @@
+package libruntime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libruntime/initproc"
+	"github.com/husk-runtime/husk/nsutil"
+	"github.com/husk-runtime/husk/specs"
+)
+
+// ExecOpts are the options of `husk exec`.
+type ExecOpts struct {
+	// Process is the complete process to run (the CLI builds it from
+	// --process or from flags over the container's own process).
+	Process               *rspec.Process
+	ProcessFile           string // names the source in errors ("exec.json")
+	ConsoleSocket         string
+	PidFile               string
+	Detach                bool
+	PreserveFDs           int
+	Stdin, Stdout, Stderr *os.File
+	// Console receives (and owns) the pty master when Process.Terminal is
+	// set and there is no ConsoleSocket.
+	Console func(master *os.File) error
+}
+
+// Exec runs another process in the container's namespaces and cgroup, set
+// up like the container's own (capabilities, user, seccomp, ...) as the
+// given process says. Unless detached it waits and returns the exit code.
+func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
+	tr := c.rt.tracer.begin("exec")
+	defer tr.end()
+	file := o.ProcessFile
+	if file == "" {
+		file = "process"
+	}
+	if err := specs.ValidateProcess(o.Process, file); err != nil {
+		return -1, err
+	}
+	switch status := c.Status(); status {
+	case Created, Running:
+	default:
+		return -1, fmt.Errorf("cannot exec in container %s: it is %s", c.id, status)
+	}
+	if o.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return -1, errors.New("process.terminal: a terminal needs --console-socket")
+	}
+	if !o.Process.Terminal && o.ConsoleSocket != "" {
+		return -1, errors.New("--console-socket: the process has no terminal (use --tty)")
+	}
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
+		if err != nil {
+			return -1, fmt.Errorf("--console-socket: %w", err)
+		}
+		defer conn.Close()
+		console = conn
+	}
+	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
+	if err != nil {
+		return -1, fmt.Errorf("cannot exec in container %s: %w", c.id, err)
+	}
+	spec := *c.state.Config
+	spec.Process = o.Process
+	pl := &planner{
+		spec:        &spec,
+		rootfs:      c.state.Rootfs,
+		id:          c.id,
+		preserveFDs: o.PreserveFDs,
+		terminal:    o.Process.Terminal,
+		lastCap:     lastCap(),
+	}
+	pl.plan.Trace = tr.enabled()
+	if err := pl.compileExec(os.NewFile(uintptr(pidfd), "pidfd")); err != nil {
+		return -1, err
+	}
+	tr.phase("plan")
+
+	if !o.Detach {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			pl.closeFiles()
+			return -1, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	files := make([]*os.File, 0, o.PreserveFDs+len(pl.files))
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
+	}
+	files = append(files, pl.files...)
+	spawned := monotonic()
+	child, err := initproc.Start(initproc.Config{
+		Plan: &pl.plan, Files: files,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+	})
+	pl.closeFiles()
+	if err != nil {
+		return -1, err
+	}
+	defer child.Close()
+	tr.phase("spawn")
+	cg, err := c.cgroup()
+	if err == nil {
+		err = cg.AddProc(child.Proc.Pid)
+	}
+	if err != nil {
+		child.Proc.Kill()
+		child.Proc.Wait()
+		return -1, fmt.Errorf("join the cgroup of %s: %w", c.id, err)
+	}
+	tr.phase("cgroups")
+
+	// The exec'd process is not the container's init: the conversation is
+	// create's, with a throwaway state so the container's is untouched.
+	proc := &Container{rt: c.rt, id: c.id, dir: c.dir, state: &State{
+		Bundle: c.state.Bundle, Annotations: c.state.Annotations, Config: &spec,
+	}}
+	var sigs chan os.Signal
+	if !o.Detach {
+		sigs = make(chan os.Signal, 32)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	s := setup{ctx: ctx, c: proc, spec: &spec, child: child, pl: pl, console: console, consoleFn: o.Console,
+		tr: tr, last: spawned, exec: true}
+	if err := s.run(); err != nil {
+		child.Proc.Kill()
+		if proc.state.InitPid != 0 {
+			unix.Kill(proc.state.InitPid, unix.SIGKILL)
+		}
+		child.Proc.Wait()
+		return -1, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.state.InitPid); err != nil {
+			unix.Kill(proc.state.InitPid, unix.SIGKILL)
+			return -1, err
+		}
+	}
+	if err := child.Send(initproc.MsgDone, nil); err != nil {
+		return -1, err
+	}
+	tr.phase("ready")
+	if o.Detach {
+		if !pl.forks {
+			// Not ours to wait for: it is the caller's (as with runc).
+			child.Proc.Release()
+		}
+		return 0, nil
+	}
+	return proc.wait(sigs)
+}
+
+// compileExec builds the plan of a process joining the container: the
+// namespaces of its init, all at once through a pidfd, then the process
+// set up as at create, minus everything about the rootfs.
+func (p *planner) compileExec(pidfd *os.File) (err error) {
+	defer func() {
+		if err != nil {
+			p.closeFiles()
+		}
+	}()
+	var flags uintptr
+	l := p.spec.Linux
+	if l == nil {
+		l = &rspec.Linux{}
+	}
+	for _, ns := range l.Namespaces {
+		f, _ := nsutil.CloneFlag(ns.Type)
+		flags |= f
+		switch ns.Type {
+		case rspec.PIDNamespace, rspec.TimeNamespace:
+			p.forks = true
+		case rspec.MountNamespace:
+			p.mntns = true
+		}
+	}
+	p.add(initproc.OpWaitParent, "cgroup", func(op *initproc.Op) { op.A[0] = waitCgroup })
+	fd := p.file(pidfd)
+	if flags != 0 {
+		p.add(initproc.OpSetns, "linux.namespaces", func(op *initproc.Op) { op.A[0], op.A[1] = fd, int64(flags) })
+	}
+	if p.forks {
+		p.add(initproc.OpFork, "linux.namespaces (pid)", nil)
+	} else {
+		p.add(initproc.OpReportPid, "exec", nil)
+	}
+	if p.mntns {
+		p.add(initproc.OpRootfs, "root", func(op *initproc.Op) { op.Flags = initproc.RootCurrent })
+	} else {
+		p.add(initproc.OpRootfs, "root.path", func(op *initproc.Op) {
+			op.Flags = initproc.RootNoBind
+			op.S[0] = initproc.Str(p.rootfs)
+		})
+		p.add(initproc.OpChroot, "root.path", nil)
+	}
+	p.add(initproc.OpProcfs, "exec", func(op *initproc.Op) { op.Flags = initproc.ProcFallback | initproc.ProcNoDevNull })
+	if p.terminal {
+		p.add(initproc.OpConsole, "process.terminal", func(op *initproc.Op) {
+			op.Flags = initproc.ConsNoDevConsole
+			if cs := p.spec.Process.ConsoleSize; cs != nil {
+				op.A[0], op.A[1] = int64(cs.Height), int64(cs.Width)
+			}
+		})
+	}
+	if err := p.process(); err != nil {
+		return err
+	}
+	p.add(initproc.OpReady, "exec", nil)
+	if err := p.lateSeccomp(); err != nil {
+		return err
+	}
+	p.exec()
+	return nil
+}
