@@ -72,7 +72,8 @@ func newApp() *cli.App {
 		},
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
-			listCommand, specCommand, execCommand,
+			listCommand, specCommand, execCommand, psCommand, pauseCommand, resumeCommand, updateCommand,
+			eventsCommand, featuresCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -1,0 +1,201 @@
+package libruntime
+
+import (
+	"errors"
+	"fmt"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/cgroups"
+)
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	return c.freeze(true)
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	return c.freeze(false)
+}
+
+func (c *Container) freeze(freeze bool) error {
+	d, err := lockDir(c.dir, false)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.id, err)
+	}
+	defer d.unlock()
+	status := c.Status()
+	want, verb := Running, "pause"
+	if !freeze {
+		want, verb = Paused, "resume"
+	}
+	if status != want {
+		return fmt.Errorf("cannot %s container %s: it is %s, not %s", verb, c.id, status, want)
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if freeze {
+		err = cg.Freeze()
+	} else {
+		err = cg.Thaw()
+	}
+	if err != nil {
+		return fmt.Errorf("%s container %s: %w", verb, c.id, err)
+	}
+	return nil
+}
+
+// Processes returns the host pids of every process in the container.
+func (c *Container) Processes() ([]int, error) {
+	if len(c.state.Cgroup.Paths) == 0 {
+		return nil, fmt.Errorf("container %s has no cgroup", c.id)
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Stats reads the container's cgroup statistics.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// OOMKills returns how many processes of the container the OOM killer
+// has killed so far.
+func (c *Container) OOMKills() (uint64, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return 0, err
+	}
+	return cg.OOMKillCount()
+}
+
+// Update changes the resources of a container that has not stopped, and
+// records them, so later updates start from the current values.
+func (c *Container) Update(r *rspec.LinuxResources) error {
+	d, err := lockDir(c.dir, false)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", c.id, err)
+	}
+	defer d.unlock()
+	if st, err := readState(c.dir); err == nil {
+		c.state = st
+	}
+	if status := c.Status(); status == Stopped || status == Creating {
+		return fmt.Errorf("cannot update container %s: it is %s", c.id, status)
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Update(r); err != nil {
+		return fmt.Errorf("update %s: %w", c.id, err)
+	}
+	cfg := c.state.Config
+	if cfg == nil {
+		return errors.New("container has no recorded config")
+	}
+	if cfg.Linux == nil {
+		cfg.Linux = &rspec.Linux{}
+	}
+	if cfg.Linux.Resources == nil {
+		cfg.Linux.Resources = &rspec.LinuxResources{}
+	}
+	mergeResources(cfg.Linux.Resources, r)
+	return writeState(c.dir, c.state)
+}
+
+// mergeResources copies every field set in src over dst.
+func mergeResources(dst, src *rspec.LinuxResources) {
+	if m := src.Memory; m != nil {
+		if dst.Memory == nil {
+			dst.Memory = &rspec.LinuxMemory{}
+		}
+		d := dst.Memory
+		setPtr(&d.Limit, m.Limit)
+		setPtr(&d.Reservation, m.Reservation)
+		setPtr(&d.Swap, m.Swap)
+		setPtr(&d.KernelTCP, m.KernelTCP)
+		setPtr(&d.Swappiness, m.Swappiness)
+		setPtr(&d.DisableOOMKiller, m.DisableOOMKiller)
+		setPtr(&d.UseHierarchy, m.UseHierarchy)
+	}
+	if cpu := src.CPU; cpu != nil {
+		if dst.CPU == nil {
+			dst.CPU = &rspec.LinuxCPU{}
+		}
+		d := dst.CPU
+		setPtr(&d.Shares, cpu.Shares)
+		setPtr(&d.Quota, cpu.Quota)
+		setPtr(&d.Burst, cpu.Burst)
+		setPtr(&d.Period, cpu.Period)
+		setPtr(&d.RealtimeRuntime, cpu.RealtimeRuntime)
+		setPtr(&d.RealtimePeriod, cpu.RealtimePeriod)
+		setPtr(&d.Idle, cpu.Idle)
+		if cpu.Cpus != "" {
+			d.Cpus = cpu.Cpus
+		}
+		if cpu.Mems != "" {
+			d.Mems = cpu.Mems
+		}
+	}
+	if src.Pids != nil {
+		dst.Pids = src.Pids
+	}
+	if b := src.BlockIO; b != nil {
+		if dst.BlockIO == nil {
+			dst.BlockIO = &rspec.LinuxBlockIO{}
+		}
+		setPtr(&dst.BlockIO.Weight, b.Weight)
+		setPtr(&dst.BlockIO.LeafWeight, b.LeafWeight)
+		if b.WeightDevice != nil {
+			dst.BlockIO.WeightDevice = b.WeightDevice
+		}
+		if b.ThrottleReadBpsDevice != nil {
+			dst.BlockIO.ThrottleReadBpsDevice = b.ThrottleReadBpsDevice
+		}
+		if b.ThrottleWriteBpsDevice != nil {
+			dst.BlockIO.ThrottleWriteBpsDevice = b.ThrottleWriteBpsDevice
+		}
+		if b.ThrottleReadIOPSDevice != nil {
+			dst.BlockIO.ThrottleReadIOPSDevice = b.ThrottleReadIOPSDevice
+		}
+		if b.ThrottleWriteIOPSDevice != nil {
+			dst.BlockIO.ThrottleWriteIOPSDevice = b.ThrottleWriteIOPSDevice
+		}
+	}
+	if src.HugepageLimits != nil {
+		dst.HugepageLimits = src.HugepageLimits
+	}
+	if src.Devices != nil {
+		dst.Devices = src.Devices
+	}
+	if src.Network != nil {
+		dst.Network = src.Network
+	}
+	if src.Rdma != nil {
+		dst.Rdma = src.Rdma
+	}
+	for k, v := range src.Unified {
+		if dst.Unified == nil {
+			dst.Unified = map[string]string{}
+		}
+		dst.Unified[k] = v
+	}
+}
+
+func setPtr[T any](dst **T, src *T) {
+	if src != nil {
+		v := *src
+		*dst = &v
+	}
+}

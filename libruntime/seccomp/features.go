@@ -1,0 +1,34 @@
+package seccomp
+
+import (
+	"sort"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+// Features lists what Compile accepts, for `husk features`.
+func Features() *features.Seccomp {
+	enabled := true
+	f := &features.Seccomp{
+		Enabled: &enabled,
+		Actions: []string{
+			string(rspec.ActKill), string(rspec.ActKillProcess), string(rspec.ActKillThread),
+			string(rspec.ActTrap), string(rspec.ActErrno), string(rspec.ActTrace), string(rspec.ActAllow),
+			string(rspec.ActLog), string(rspec.ActNotify),
+		},
+		Operators: []string{
+			string(rspec.OpNotEqual), string(rspec.OpLessThan), string(rspec.OpLessEqual), string(rspec.OpEqualTo),
+			string(rspec.OpGreaterEqual), string(rspec.OpGreaterThan), string(rspec.OpMaskedEqual),
+		},
+	}
+	for _, a := range arches {
+		f.Archs = append(f.Archs, string(a.name))
+	}
+	for flag := range filterFlags {
+		f.KnownFlags = append(f.KnownFlags, string(flag))
+	}
+	sort.Strings(f.KnownFlags)
+	f.SupportedFlags = f.KnownFlags
+	return f
+}
