@@ -57,8 +57,8 @@ func checkMemory(m *rspec.LinuxMemory) error {
 		name string
 		val  *int64
 	}{{"limit", m.Limit}, {"reservation", m.Reservation}, {"swap", m.Swap}} {
-		if v.val != nil && *v.val != -1 && *v.val <= 0 {
-			return fieldErrorf(f+"."+v.name, "must be -1 (unlimited) or a positive number of bytes, got %d", *v.val)
+		if v.val != nil && *v.val < -1 {
+			return fieldErrorf(f+"."+v.name, "must be -1 (unlimited), 0 (unset) or a positive number of bytes, got %d", *v.val)
 		}
 	}
 	// swap is memory+swap, as in runc and cgroup v1's memsw, so it cannot
@@ -77,13 +77,15 @@ func checkCPU(c *rspec.LinuxCPU) error {
 		return nil
 	}
 	const f = "linux.resources.cpu"
-	if c.Shares != nil && (*c.Shares < minCPUShares || *c.Shares > maxCPUShares) {
+	// Zero means "not set" for shares, quota and period, as in runc:
+	// dockerd sends {"shares": 0} for every container without --cpu-shares.
+	if c.Shares != nil && *c.Shares != 0 && (*c.Shares < minCPUShares || *c.Shares > maxCPUShares) {
 		return fieldErrorf(f+".shares", "%d is out of range [%d, %d]", *c.Shares, minCPUShares, maxCPUShares)
 	}
-	if c.Quota != nil && *c.Quota != -1 && *c.Quota <= 0 {
-		return fieldErrorf(f+".quota", "must be -1 (unlimited) or a positive number of microseconds, got %d", *c.Quota)
+	if c.Quota != nil && *c.Quota < -1 {
+		return fieldErrorf(f+".quota", "must be -1 (unlimited), 0 (unset) or a positive number of microseconds, got %d", *c.Quota)
 	}
-	if c.Period != nil && (*c.Period < minCPUPeriod || *c.Period > maxCPUPeriod) {
+	if c.Period != nil && *c.Period != 0 && (*c.Period < minCPUPeriod || *c.Period > maxCPUPeriod) {
 		return fieldErrorf(f+".period", "%d is out of range [%d, %d] microseconds", *c.Period, minCPUPeriod, maxCPUPeriod)
 	}
 	return nil
@@ -113,7 +115,7 @@ func checkBlockIO(b *rspec.LinuxBlockIO) error {
 }
 
 func checkWeight(field string, w *uint16) error {
-	if w != nil && (*w < minBlkWeight || *w > maxBlkWeight) {
+	if w != nil && *w != 0 && (*w < minBlkWeight || *w > maxBlkWeight) {
 		return fieldErrorf(field, "%d is out of range [%d, %d]", *w, minBlkWeight, maxBlkWeight)
 	}
 	return nil

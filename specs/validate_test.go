@@ -390,11 +390,10 @@ func TestValidateResources(t *testing.T) {
 		return func(s *rspec.Spec) { f(s.Linux.Resources) }
 	}
 	runMutations(t, []mutation{
-		{"memory limit 0", r(func(r *rspec.LinuxResources) { r.Memory.Limit = ptr(int64(0)) }),
-			"linux.resources.memory.limit", "must be -1 (unlimited) or a positive number of bytes, got 0"},
+		{"memory limit 0 means unset", r(func(r *rspec.LinuxResources) { r.Memory.Limit = ptr(int64(0)) }), "", ""},
 		{"memory limit -2", r(func(r *rspec.LinuxResources) { r.Memory.Limit = ptr(int64(-2)) }), "linux.resources.memory.limit", "got -2"},
 		{"memory limit -1", r(func(r *rspec.LinuxResources) { r.Memory.Limit = ptr(int64(-1)) }), "", ""},
-		{"reservation 0", r(func(r *rspec.LinuxResources) { r.Memory.Reservation = ptr(int64(0)) }), "linux.resources.memory.reservation", "got 0"},
+		{"reservation 0 means unset", r(func(r *rspec.LinuxResources) { r.Memory.Reservation = ptr(int64(0)) }), "", ""},
 		{"swap -5", r(func(r *rspec.LinuxResources) { r.Memory.Swap = ptr(int64(-5)) }), "linux.resources.memory.swap", "got -5"},
 		{"swap below limit", r(func(r *rspec.LinuxResources) { r.Memory.Swap = ptr(int64(1 << 20)) }),
 			"linux.resources.memory.swap", "1048576 is less than memory.limit 1073741824"},
@@ -403,7 +402,9 @@ func TestValidateResources(t *testing.T) {
 		{"swappiness", r(func(r *rspec.LinuxResources) { r.Memory.Swappiness = ptr(uint64(101)) }), "linux.resources.memory.swappiness", "out of range"},
 		{"shares 1", r(func(r *rspec.LinuxResources) { r.CPU.Shares = ptr(uint64(1)) }), "linux.resources.cpu.shares", "1 is out of range [2, 262144]"},
 		{"shares 2", r(func(r *rspec.LinuxResources) { r.CPU.Shares = ptr(uint64(2)) }), "", ""},
-		{"quota 0", r(func(r *rspec.LinuxResources) { r.CPU.Quota = ptr(int64(0)) }), "linux.resources.cpu.quota", "got 0"},
+		{"quota 0 means unset", r(func(r *rspec.LinuxResources) { r.CPU.Quota = ptr(int64(0)) }), "", ""},
+		{"shares 0 means unset (dockerd)", r(func(r *rspec.LinuxResources) { r.CPU.Shares = ptr(uint64(0)) }), "", ""},
+		{"quota -5", r(func(r *rspec.LinuxResources) { r.CPU.Quota = ptr(int64(-5)) }), "linux.resources.cpu.quota", "got -5"},
 		{"quota -1", r(func(r *rspec.LinuxResources) { r.CPU.Quota = ptr(int64(-1)) }), "", ""},
 		{"period 999", r(func(r *rspec.LinuxResources) { r.CPU.Period = ptr(uint64(999)) }), "linux.resources.cpu.period", "999 is out of range [1000, 1000000]"},
 		{"pids 0 means unset", r(func(r *rspec.LinuxResources) { r.Pids.Limit = ptr(int64(0)) }), "", ""},
