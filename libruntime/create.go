@@ -131,6 +131,27 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	defer fifo.Close()
 	tr.phase("state")
 
+	// Without root, cgroups are used only where someone delegated a
+	// writable one; otherwise the container runs without, as with runc.
+	rootless := os.Geteuid() != 0
+	useCgroups := true
+	if rootless {
+		res := resourcesWithDevices(spec, nil)
+		if err := cg.Create(res); err != nil {
+			if !errors.Is(err, os.ErrPermission) && !errors.Is(err, unix.EROFS) {
+				return nil, false, err
+			}
+			r.log.Warnf("cgroups: %v: running %s without cgroups (not root: uid %d); linux.resources are not applied",
+				err, id, os.Geteuid())
+			useCgroups = false
+			cg = nil
+			c.state.Cgroup = cgroups.State{}
+		}
+	}
+	cgPaths := map[string]string{}
+	if cg != nil {
+		cgPaths = cg.State().Paths
+	}
 	pl := &planner{
 		spec:         spec,
 		bundle:       bundle,
@@ -141,7 +162,8 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		preserveFDs:  o.PreserveFDs,
 		terminal:     spec.Process.Terminal,
 		hier:         h,
-		cg:           cg.State().Paths,
+		cg:           cgPaths,
+		rootless:     rootless,
 		lastCap:      lastCap(),
 	}
 	pl.plan.Trace = tr.enabled()
@@ -174,19 +196,23 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 
 	// husk-init starts up meanwhile; it waits for its cgroup before it
 	// does anything.
-	res := resourcesWithDevices(spec, pl.containerDevices())
-	if err := cg.Create(res); err != nil {
-		return nil, false, err
-	}
-	c.state.Cgroup = cg.State()
-	if err := writeState(c.dir, c.state); err != nil {
-		return nil, false, err
-	}
-	if err := cg.Apply(res); err != nil {
-		return nil, false, err
-	}
-	if err := cg.AddProc(child.Proc.Pid); err != nil {
-		return nil, false, fmt.Errorf("linux.cgroupsPath: %w", err)
+	if useCgroups {
+		res := resourcesWithDevices(spec, pl.containerDevices())
+		if !rootless {
+			if err := cg.Create(res); err != nil {
+				return nil, false, err
+			}
+		}
+		c.state.Cgroup = cg.State()
+		if err := writeState(c.dir, c.state); err != nil {
+			return nil, false, err
+		}
+		if err := cg.Apply(res); err != nil {
+			return nil, false, err
+		}
+		if err := cg.AddProc(child.Proc.Pid); err != nil {
+			return nil, false, fmt.Errorf("linux.cgroupsPath: %w", err)
+		}
 	}
 	tr.phase("cgroups")
 
@@ -386,8 +412,10 @@ func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager) {
 	if child != nil {
 		child.Proc.Wait()
 	}
-	if err := cg.Destroy(); err != nil {
-		c.rt.log.Warnf("remove cgroup of %s: %v", c.id, err)
+	if cg != nil {
+		if err := cg.Destroy(); err != nil {
+			c.rt.log.Warnf("remove cgroup of %s: %v", c.id, err)
+		}
 	}
 	if c.hostMountsBefore != nil {
 		err := c.findHostMounts()

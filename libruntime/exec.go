@@ -78,6 +78,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 		id:          c.id,
 		preserveFDs: o.PreserveFDs,
 		terminal:    o.Process.Terminal,
+		rootless:    os.Geteuid() != 0,
 		lastCap:     lastCap(),
 	}
 	pl.plan.Trace = tr.enabled()
@@ -108,14 +109,12 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	defer child.Close()
 	tr.phase("spawn")
-	cg, err := c.cgroup()
-	if err == nil {
-		err = cg.AddProc(child.Proc.Pid)
-	}
-	if err != nil {
-		child.Proc.Kill()
-		child.Proc.Wait()
-		return -1, fmt.Errorf("join the cgroup of %s: %w", c.id, err)
+	if len(c.state.Cgroup.Paths) > 0 {
+		if err := c.joinCgroup(child.Proc.Pid); err != nil {
+			child.Proc.Kill()
+			child.Proc.Wait()
+			return -1, fmt.Errorf("join the cgroup of %s: %w", c.id, err)
+		}
 	}
 	tr.phase("cgroups")
 
@@ -158,6 +157,14 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 		return 0, nil
 	}
 	return proc.wait(sigs)
+}
+
+func (c *Container) joinCgroup(pid int) error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return cg.AddProc(pid)
 }
 
 // compileExec builds the plan of a process joining the container: the

@@ -22,6 +22,7 @@ type planner struct {
 
 	noPivot      bool
 	noNewKeyring bool
+	rootless     bool // husk runs without root
 	preserveFDs  int
 	terminal     bool
 

@@ -70,7 +70,11 @@ func (p *planner) process() error {
 	for _, g := range u.AdditionalGids {
 		gids = binary.NativeEndian.AppendUint32(gids, g)
 	}
-	p.add(initproc.OpSetgroups, "process.user.additionalGids", func(op *initproc.Op) { op.S[0] = initproc.Blob(gids) })
+	// Root drops the groups it came with; without root there are none to
+	// drop, and setgroups(2) is denied in its user namespace anyway.
+	if !p.rootless || len(gids) > 0 {
+		p.add(initproc.OpSetgroups, "process.user.additionalGids", func(op *initproc.Op) { op.S[0] = initproc.Blob(gids) })
+	}
 	p.add(initproc.OpSetresgid, "process.user.gid", func(op *initproc.Op) { op.A[0] = int64(u.GID) })
 	p.add(initproc.OpSetresuid, "process.user.uid", func(op *initproc.Op) { op.A[0] = int64(u.UID) })
 	p.add(initproc.OpChdir, "process.cwd", func(op *initproc.Op) {

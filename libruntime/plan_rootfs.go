@@ -321,6 +321,11 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 		}
 		p.bindOp(what, p.cg["unified"], dest, false, attrs, slot)
 	}
+	if len(p.cg) == 0 && !cgns {
+		// No cgroup of its own (rootless without a delegated one): nothing
+		// of the container's to show; /sys shows what the host lets it see.
+		return nil, nil
+	}
 	if p.hier.Mode() == cgroups.Unified {
 		mountV2(dest, -1)
 		return nil, nil

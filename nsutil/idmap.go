@@ -3,6 +3,7 @@ package nsutil
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -27,9 +28,24 @@ func FormatIDMap(m []rspec.LinuxIDMapping) string {
 // WriteIDMaps writes the uid and gid maps of the user namespace process
 // pid has just created. pid must be a child of ours that we have not
 // reaped, so it cannot be recycled under us; the files are opened through
-// a /proc/<pid> directory handle so both writes go to the same process.
+// a /proc/<pid> directory handle so all writes go to the same process.
+//
+// Without privileges the kernel only lets a process map its own uid and
+// gid, and only after giving up setgroups(2); anything more needs the
+// setuid helpers newuidmap and newgidmap, which check /etc/subuid and
+// /etc/subgid.
 func WriteIDMaps(pid int, uid, gid []rspec.LinuxIDMapping) error {
-	dir, err := os.OpenFile("/proc/"+strconv.Itoa(pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	euid, egid := os.Geteuid(), os.Getegid()
+	if euid != 0 && !(ownOnly(uid, euid) && ownOnly(gid, egid)) {
+		if err := newIDMap("newuidmap", pid, uid); err != nil {
+			return fmt.Errorf("linux.uidMappings: %w", err)
+		}
+		if err := newIDMap("newgidmap", pid, gid); err != nil {
+			return fmt.Errorf("linux.gidMappings: %w", err)
+		}
+		return nil
+	}
+	dir, err := os.OpenFile("/proc/"+strconv.Itoa(pid), unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return fmt.Errorf("open /proc/%d: %w", pid, err)
 	}
@@ -37,8 +53,37 @@ func WriteIDMaps(pid int, uid, gid []rspec.LinuxIDMapping) error {
 	if err := writeAt(dir, "uid_map", FormatIDMap(uid)); err != nil {
 		return fmt.Errorf("linux.uidMappings: %w", err)
 	}
+	if euid != 0 {
+		if err := writeAt(dir, "setgroups", "deny"); err != nil {
+			return fmt.Errorf("linux.gidMappings: %w", err)
+		}
+	}
 	if err := writeAt(dir, "gid_map", FormatIDMap(gid)); err != nil {
 		return fmt.Errorf("linux.gidMappings: %w", err)
+	}
+	return nil
+}
+
+// ownOnly tells whether m maps exactly one id, the caller's own.
+func ownOnly(m []rspec.LinuxIDMapping, id int) bool {
+	return len(m) == 1 && m[0].Size == 1 && int(m[0].HostID) == id
+}
+
+// newIDMap runs newuidmap/newgidmap PID ID HOSTID SIZE...
+func newIDMap(tool string, pid int, m []rspec.LinuxIDMapping) error {
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		return fmt.Errorf("mapping more than your own id needs %s (Debian package uidmap) and an entry in /etc/sub%sid",
+			tool, tool[3:4])
+	}
+	args := []string{strconv.Itoa(pid)}
+	for _, e := range m {
+		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10),
+			strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
+	}
+	out, err := exec.Command(path, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
