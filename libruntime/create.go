@@ -116,9 +116,10 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		Cgroup:       cg.State(),
 	}
 	var child *initproc.Init
+	var s *setup
 	defer func() {
 		if err != nil {
-			c.abort(child, cg)
+			c.abort(child, cg, s != nil && s.reaped)
 		}
 	}()
 	if err := writeState(c.dir, c.state); err != nil {
@@ -216,7 +217,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	tr.phase("cgroups")
 
-	s := setup{ctx: ctx, c: c, spec: spec, child: child, pl: pl, console: console, consoleFn: o.Console, tr: tr, last: spawned}
+	s = &setup{ctx: ctx, c: c, spec: spec, child: child, pl: pl, console: console, consoleFn: o.Console, tr: tr, last: spawned}
 	if err := s.run(); err != nil {
 		return nil, false, err
 	}
@@ -234,6 +235,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		return nil, false, err
 	}
 	child.Close()
+	// Whoever reaps the init (our caller's reaper, or its subreaper once
+	// we are gone) does not need Go's handle on it.
+	child.Proc.Release()
 	tr.phase("ready")
 	return c, !pl.forks, nil
 }
@@ -252,6 +256,8 @@ type setup struct {
 	// exec: the process is not the container's init; its state is not
 	// persisted.
 	exec bool
+	// reaped: husk-init's own process has been waited for.
+	reaped bool
 }
 
 // run answers husk-init until it reports that the container is ready.
@@ -286,7 +292,9 @@ func (s *setup) run() error {
 			}
 			if s.pl.forks {
 				// The forking husk-init exits now; reap it.
-				s.child.Proc.Wait()
+				s.c.rt.reaper.Wait(s.child.Proc.Pid)
+				s.child.Proc.Release()
+				s.reaped = true
 			}
 		case initproc.MsgHooks:
 			err = s.hooks()
@@ -328,8 +336,10 @@ func (s *setup) initFailed(err error) error {
 		return s.ctx.Err()
 	}
 	if s.c.state.InitPid == 0 || !s.pl.forks {
-		if ps, werr := s.child.Proc.Wait(); werr == nil {
-			return fmt.Errorf("container init exited during setup (%s)", ps)
+		if code, werr := s.c.rt.reaper.Wait(s.child.Proc.Pid); werr == nil {
+			s.child.Proc.Release()
+			s.reaped = true
+			return fmt.Errorf("container init exited during setup (exit code %d)", code)
 		}
 	}
 	return err
@@ -401,16 +411,19 @@ func (s *setup) sendSeccomp(fd *os.File) error {
 
 // abort undoes a failed create: kill what was started, remove the cgroup
 // and the state directory.
-func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager) {
+func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager, reaped bool) {
 	if child != nil {
 		child.Close()
-		child.Proc.Kill()
+		if !reaped {
+			child.Proc.Kill()
+		}
 	}
 	if c.state.InitPid != 0 {
 		c.killInit(unix.SIGKILL, true)
 	}
-	if child != nil {
-		child.Proc.Wait()
+	if child != nil && !reaped {
+		c.rt.reaper.Wait(child.Proc.Pid)
+		child.Proc.Release()
 	}
 	if cg != nil {
 		if err := cg.Destroy(); err != nil {

@@ -35,8 +35,36 @@ type ExecOpts struct {
 
 // Exec runs another process in the container's namespaces and cgroup, set
 // up like the container's own (capabilities, user, seccomp, ...) as the
-// given process says. Unless detached it waits and returns the exit code.
+// given process says. Unless detached it waits, forwarding the signals
+// this process receives, and returns the exit code.
 func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
+	var sigs chan os.Signal
+	if !o.Detach {
+		// The exec'd process may be our grandchild (pid namespace): as a
+		// subreaper we inherit it and can wait for it.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return -1, fmt.Errorf("become subreaper: %w", err)
+		}
+		sigs = make(chan os.Signal, 32)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	pid, err := c.ExecStart(ctx, o)
+	if err != nil {
+		return -1, err
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	start := startTime(pid)
+	return c.rt.waitForwarding(pid, start, sigs)
+}
+
+// ExecStart starts the process and returns its host pid once it has been
+// set up; it does not wait for it. Its exit is collected by the runtime's
+// Reaper (the caller must be a subreaper: with a pid namespace the process
+// is husk-init's child, not ours).
+func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	tr := c.rt.tracer.begin("exec")
 	defer tr.end()
 	file := o.ProcessFile
@@ -87,12 +115,6 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	tr.phase("plan")
 
-	if !o.Detach {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			pl.closeFiles()
-			return -1, fmt.Errorf("become subreaper: %w", err)
-		}
-	}
 	files := make([]*os.File, 0, o.PreserveFDs+len(pl.files))
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i)))
@@ -109,54 +131,44 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	defer child.Close()
 	tr.phase("spawn")
-	if len(c.state.Cgroup.Paths) > 0 {
-		if err := c.joinCgroup(child.Proc.Pid); err != nil {
-			child.Proc.Kill()
-			child.Proc.Wait()
-			return -1, fmt.Errorf("join the cgroup of %s: %w", c.id, err)
-		}
-	}
-	tr.phase("cgroups")
-
 	// The exec'd process is not the container's init: the conversation is
 	// create's, with a throwaway state so the container's is untouched.
 	proc := &Container{rt: c.rt, id: c.id, dir: c.dir, state: &State{
 		Bundle: c.state.Bundle, Annotations: c.state.Annotations, Config: &spec,
 	}}
-	var sigs chan os.Signal
-	if !o.Detach {
-		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
-	}
-	s := setup{ctx: ctx, c: proc, spec: &spec, child: child, pl: pl, console: console, consoleFn: o.Console,
+	s := &setup{ctx: ctx, c: proc, spec: &spec, child: child, pl: pl, console: console, consoleFn: o.Console,
 		tr: tr, last: spawned, exec: true}
-	if err := s.run(); err != nil {
+	fail := func(err error) (int, error) {
 		child.Proc.Kill()
 		if proc.state.InitPid != 0 {
 			unix.Kill(proc.state.InitPid, unix.SIGKILL)
 		}
-		child.Proc.Wait()
+		if !s.reaped {
+			c.rt.reaper.Wait(child.Proc.Pid)
+		}
+		child.Proc.Release()
 		return -1, err
+	}
+	if len(c.state.Cgroup.Paths) > 0 {
+		if err := c.joinCgroup(child.Proc.Pid); err != nil {
+			return fail(fmt.Errorf("join the cgroup of %s: %w", c.id, err))
+		}
+	}
+	tr.phase("cgroups")
+	if err := s.run(); err != nil {
+		return fail(err)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.state.InitPid); err != nil {
-			unix.Kill(proc.state.InitPid, unix.SIGKILL)
-			return -1, err
+			return fail(err)
 		}
 	}
 	if err := child.Send(initproc.MsgDone, nil); err != nil {
-		return -1, err
+		return fail(err)
 	}
+	child.Proc.Release()
 	tr.phase("ready")
-	if o.Detach {
-		if !pl.forks {
-			// Not ours to wait for: it is the caller's (as with runc).
-			child.Proc.Release()
-		}
-		return 0, nil
-	}
-	return proc.wait(sigs)
+	return proc.state.InitPid, nil
 }
 
 func (c *Container) joinCgroup(pid int) error {

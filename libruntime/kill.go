@@ -21,22 +21,40 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 	return nil
 }
 
-// killInit signals the init through a pidfd, so a recycled pid is never
-// hit, and with wait set waits (up to 10 s) until it has exited.
+// killInit signals the init and with wait set waits (up to 10 s) until it
+// has exited.
 func (c *Container) killInit(sig unix.Signal, wait bool) error {
 	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(pidfd)
+	if err := pidfdSignal(pidfd, sig); err != nil {
+		return err
+	}
+	if wait && !waitExit(pidfd, 10000) {
+		return fmt.Errorf("init (pid %d) did not exit after signal %d", c.state.InitPid, sig)
+	}
+	return nil
+}
+
+// signalProcess signals pid through a pidfd, so a recycled pid is never
+// hit: the pid must still be the process that started at start.
+func signalProcess(pid int, start uint64, sig unix.Signal) error {
+	pidfd, err := pidfdOf(pid, start)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	return pidfdSignal(pidfd, sig)
+}
+
+func pidfdSignal(pidfd int, sig unix.Signal) error {
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return ErrNotRunning
 		}
 		return fmt.Errorf("signal %d: %w", sig, err)
-	}
-	if wait && !waitExit(pidfd, 10000) {
-		return fmt.Errorf("init (pid %d) did not exit after signal %d", c.state.InitPid, sig)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	code, err := c.wait(sigs)
+	code, err := r.waitForwarding(c.state.InitPid, c.state.InitStart, sigs)
 	tr.phase("wait")
 	if !o.Keep {
 		if derr := c.Delete(context.WithoutCancel(ctx), true); derr != nil && err == nil {
@@ -59,42 +59,33 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	return code, err
 }
 
-// wait reaps the init, forwarding signals to it meanwhile.
-func (c *Container) wait(sigs chan os.Signal) (int, error) {
+// waitForwarding waits for pid (started at start) through the reaper,
+// forwarding the signals that arrive on sigs to it meanwhile.
+func (r *Runtime) waitForwarding(pid int, start uint64, sigs chan os.Signal) (int, error) {
 	type result struct {
-		ws  unix.WaitStatus
-		err error
+		code int
+		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(c.state.InitPid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			done <- result{ws, err}
-			return
-		}
+		code, err := r.reaper.Wait(pid)
+		done <- result{code, err}
 	}()
 	for {
 		select {
-		case r := <-done:
-			if r.err != nil {
-				return -1, fmt.Errorf("wait for container %s: %w", c.id, r.err)
+		case res := <-done:
+			if res.err != nil {
+				return -1, fmt.Errorf("wait for pid %d: %w", pid, res.err)
 			}
-			if r.ws.Signaled() {
-				return 128 + int(r.ws.Signal()), nil
-			}
-			return r.ws.ExitStatus(), nil
+			return res.code, nil
 		case s := <-sigs:
 			sig, ok := s.(unix.Signal)
 			// SIGCHLD is ours; SIGURG is the Go runtime's preemption signal.
 			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGWINCH {
 				continue
 			}
-			if err := c.killInit(sig, false); err != nil {
-				c.rt.log.Debugf("forward signal %d: %v", sig, err)
+			if err := signalProcess(pid, start, sig); err != nil {
+				r.log.Debugf("forward signal %d to %d: %v", sig, pid, err)
 			}
 		}
 	}

@@ -35,6 +35,7 @@ type Runtime struct {
 	root   string
 	log    Logger
 	tracer *Tracer
+	reaper Reaper
 }
 
 // Option configures a Runtime.
@@ -64,7 +65,7 @@ func New(root string, opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state root %s: %w", root, err)
 	}
-	r := &Runtime{root: abs, log: nopLogger{}}
+	r := &Runtime{root: abs, log: nopLogger{}, reaper: waitReaper{}}
 	for _, o := range opts {
 		o(r)
 	}
