@@ -204,6 +204,9 @@ func (p *planner) compileExec(pidfd *os.File) (err error) {
 		}
 	}
 	p.add(initproc.OpWaitParent, "cgroup", func(op *initproc.Op) { op.A[0] = waitCgroup })
+	if err := p.initialAffinity(); err != nil {
+		return err
+	}
 	fd := p.file(pidfd)
 	if flags != 0 {
 		p.add(initproc.OpSetns, "linux.namespaces", func(op *initproc.Op) { op.A[0], op.A[1] = fd, int64(flags) })

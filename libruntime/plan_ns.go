@@ -29,6 +29,10 @@ func (p *planner) namespaces() error {
 	// Everything below runs in the container's cgroup: husk moves
 	// husk-init there while it waits here.
 	p.add(initproc.OpWaitParent, "linux.cgroupsPath", func(op *initproc.Op) { op.A[0] = waitCgroup })
+	// After joining the cgroup, whose cpuset may have reset our affinity.
+	if err := p.initialAffinity(); err != nil {
+		return err
+	}
 
 	for _, t := range nsutil.JoinOrder {
 		i, ok := index[t]

@@ -253,6 +253,22 @@ func (p *planner) scheduling() error {
 	return nil
 }
 
+// initialAffinity pins husk-init, while it sets the process up, to the CPUs
+// of process.execCPUAffinity.initial: the runtime's own work then stays
+// off the CPUs the container's workload runs on.
+func (p *planner) initialAffinity() error {
+	a := p.spec.Process.ExecCPUAffinity
+	if a == nil || a.Initial == "" {
+		return nil
+	}
+	mask, err := cpuMask(a.Initial)
+	if err != nil {
+		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
+	}
+	p.add(initproc.OpAffinity, "process.execCPUAffinity.initial", func(op *initproc.Op) { op.S[0] = initproc.Blob(mask) })
+	return nil
+}
+
 // cpuMask parses a cpuset list ("0-3,5") into a sched_setaffinity mask.
 func cpuMask(list string) ([]byte, error) {
 	var mask []byte
