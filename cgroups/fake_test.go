@@ -247,6 +247,11 @@ func (f *fakeFS) rel(p string) string {
 	return r
 }
 
+func (f *fakeFS) exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func (f *fakeFS) mkdir(p string) error {
 	if _, err := os.Stat(filepath.Dir(p)); err != nil {
 		return &os.PathError{Op: "mkdir", Path: p, Err: unix.ENOENT}

@@ -148,8 +148,11 @@ func (m *Manager) KillAll() error {
 		}
 	}
 	// Without any freezer a process may fork between listing and killing.
-	_, _, noFreezer := m.freezerDir()
+	dir, _, noFreezer := m.freezerDir()
 	canFreeze := noFreezer == nil
+	if canFreeze && !m.fs.exists(dir) {
+		return nil // the cgroup was never made (or is gone): nobody to kill
+	}
 	if canFreeze {
 		if err := m.Freeze(); err != nil {
 			return fmt.Errorf("kill all: %w", err)

@@ -15,6 +15,7 @@ import (
 // is osFS; tests substitute a fake cgroupfs in a temporary directory that
 // records writes, mimics kernel checks and captures device programs.
 type cgfs interface {
+	exists(path string) bool
 	mkdir(path string) error
 	rmdir(path string) error
 	readFile(dir, name string) (string, error)
@@ -35,6 +36,11 @@ type cgfs interface {
 // purpose: kernfs files are pollable, so os.OpenFile would register every
 // cgroup file with the runtime poller (two extra epoll_ctl calls per file).
 type osFS struct{}
+
+func (osFS) exists(path string) bool {
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil
+}
 
 func (osFS) mkdir(path string) error {
 	if err := ignoringEINTR(func() error { return unix.Mkdir(path, 0o755) }); err != nil {

@@ -72,6 +72,20 @@ func (m *Manager) State() State {
 	return State{Paths: maps.Clone(m.paths), Created: slices.Clone(m.created)}
 }
 
+// Intent is the State to record before Create: the container directories
+// that do not exist yet, which Create is about to make. If husk is killed
+// while creating, `delete --force` removes them from this record; a
+// directory that already existed is never listed (Create refuses it).
+func (m *Manager) Intent() State {
+	st := State{Paths: maps.Clone(m.paths)}
+	for _, d := range m.dirs() {
+		if !m.fs.exists(d) {
+			st.Created = append(st.Created, d)
+		}
+	}
+	return st
+}
+
 // dirs returns the container's distinct directories (co-mounted
 // controllers share one), sorted.
 func (m *Manager) dirs() []string {

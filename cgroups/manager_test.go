@@ -384,3 +384,19 @@ func TestKillAll(t *testing.T) {
 		t.Errorf("killed %v", f.killed)
 	}
 }
+
+// Intent lists the container directories that do not exist yet, so a
+// create killed halfway can be cleaned up from the record alone.
+func TestIntentListsMissingDirsOnly(t *testing.T) {
+	m, _ := newFakeManager(t, layoutHybrid(), "/intent/c1")
+	in := m.Intent()
+	if len(in.Created) == 0 || len(in.Created) != len(m.dirs()) {
+		t.Fatalf("before create: intent %v, dirs %v", in.Created, m.dirs())
+	}
+	if err := m.Create(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Intent().Created; len(got) != 0 {
+		t.Errorf("after create: intent %v, want none", got)
+	}
+}

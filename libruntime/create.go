@@ -113,7 +113,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		Annotations:  spec.Annotations,
 		CreatorPid:   os.Getpid(),
 		CreatorStart: startTime(os.Getpid()),
-		Cgroup:       cg.State(),
+		// Recorded before any cgroup is made: a create killed halfway
+		// leaves enough for `delete --force` to remove what it made.
+		Cgroup: cg.Intent(),
 	}
 	var child *initproc.Init
 	var s *setup
@@ -172,6 +174,12 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		if c.hostMountsBefore, err = mountsUnder(c.state.Rootfs); err != nil {
 			return nil, false, err
 		}
+		for m := range c.hostMountsBefore {
+			c.state.HostMountsBefore = append(c.state.HostMountsBefore, m)
+		}
+		if c.state.HostMountsBefore == nil {
+			c.state.HostMountsBefore = []string{}
+		}
 	}
 	withHome(spec, c.state.Rootfs)
 	if err := pl.compileCreate(fifo); err != nil {
@@ -205,9 +213,14 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 			}
 		}
 		c.state.Cgroup = cg.State()
-		if err := writeState(c.dir, c.state); err != nil {
-			return nil, false, err
-		}
+	}
+	// Before husk-init may do anything: what exists now is what a `delete
+	// --force` after a killed create must clean up.
+	if err := writeState(c.dir, c.state); err != nil {
+		return nil, false, err
+	}
+	if useCgroups {
+		res := resourcesWithDevices(spec, pl.containerDevices())
 		if err := cg.Apply(res); err != nil {
 			return nil, false, err
 		}

@@ -51,7 +51,7 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 		}
 	}
 	tr.phase("cgroups")
-	if err := c.unmountHostMounts(); err != nil {
+	if err := c.removeHostMounts(); err != nil {
 		return fmt.Errorf("delete %s: %w", c.id, err)
 	}
 	if err := removeDir(c.dir); err != nil {

@@ -50,7 +50,24 @@ func (c *Container) recordHostMounts() error {
 	if err := c.findHostMounts(); err != nil {
 		return err
 	}
+	c.state.HostMountsBefore = nil
 	return writeState(c.dir, c.state)
+}
+
+// removeHostMounts unmounts what the container made in the host's mount
+// namespace; for a create that was killed before it recorded them, they
+// are found by comparing with the mounts recorded before it began.
+func (c *Container) removeHostMounts() error {
+	if c.state.HostMounts == nil && c.state.HostMountsBefore != nil {
+		c.hostMountsBefore = make(map[string]bool, len(c.state.HostMountsBefore))
+		for _, m := range c.state.HostMountsBefore {
+			c.hostMountsBefore[m] = true
+		}
+		if err := c.findHostMounts(); err != nil {
+			return err
+		}
+	}
+	return c.unmountHostMounts()
 }
 
 // unmountHostMounts removes the recorded mounts, deepest first.

@@ -67,8 +67,11 @@ func (p *planner) rootfsSetup() error {
 	if p.mntns {
 		p.add(initproc.OpRootPropagation, "linux.rootfsPropagation", func(op *initproc.Op) { op.A[0] = int64(rootProp) })
 	}
+	// pivot_root refuses a new root under a shared mount. Only a recursive
+	// slave or private "/" guarantees none is left; otherwise make (our
+	// copy of) the mount holding the rootfs private, as runc does.
 	var privateParent initproc.Str
-	if rootProp&unix.MS_SHARED != 0 {
+	if p.mntns && (rootProp&unix.MS_SHARED != 0 || rootProp&unix.MS_REC == 0) {
 		mnt, err := mountPointOf(p.rootfs)
 		if err != nil {
 			return fmt.Errorf("root.path: %w", err)

@@ -41,17 +41,19 @@ func (c *Container) Start(ctx context.Context) error {
 // releaseInit opens the exec fifo the init is blocked on and reads the byte
 // it writes. If the init dies instead, its pidfd says so.
 func (c *Container) releaseInit(ctx context.Context) error {
+	// The pidfd first: opening the fifo lets the init run, and a short-lived
+	// process may be gone before we could look it up.
+	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
+	if err != nil {
+		return fmt.Errorf("cannot start container %s: %w", c.id, err)
+	}
+	defer unix.Close(pidfd)
 	path := filepath.Join(c.dir, fifoFile)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
-	if err != nil {
-		return fmt.Errorf("cannot start container %s: %w", c.id, err)
-	}
-	defer unix.Close(pidfd)
 
 	cancel := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() { close(cancel) })

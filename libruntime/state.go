@@ -44,8 +44,12 @@ type State struct {
 	PidNS bool `json:"pidns"`
 	// HostMounts: without a mount namespace the container's mounts are
 	// made in the host's; these are the ones husk made, for delete.
-	HostMounts []string      `json:"hostMounts,omitempty"`
-	Cgroup     cgroups.State `json:"cgroup"`
+	HostMounts []string `json:"hostMounts,omitempty"`
+	// HostMountsBefore: the host's mounts under Rootfs before create made
+	// any, kept until create finishes so a killed create can be undone.
+	// Not omitempty: an empty list (no mounts before) differs from none.
+	HostMountsBefore []string      `json:"hostMountsBefore"`
+	Cgroup           cgroups.State `json:"cgroup"`
 	// Config is config.json as the container was created with it (hooks,
 	// process defaults for exec, resources for update).
 	Config *rspec.Spec `json:"config,omitempty"`

@@ -273,14 +273,21 @@ static void reset_signals(void)
  * Returns an O_PATH descriptor of path inside the root, creating missing
  * directories (and the last component as an empty file when file is set).
  * Each new component is created with *at() in the directory resolved so
- * far, so creation follows exactly the resolution the kernel did.
+ * far, so creation follows exactly the resolution the kernel did. A
+ * component that is a symlink to something missing is followed: its
+ * target, taken as a path inside the root, is created instead (as
+ * securejoin's MkdirAll does), never anything outside the root.
  */
-static int mkpath_in_root(const char *path, int file)
+static int mkpath_depth(const char *path, int file, int depth)
 {
 	char buf[PATH_MAX];
 	char *p, *slash;
 	int parent, fd;
 
+	if (depth > 40) {
+		errno = ELOOP;
+		return -1;
+	}
 	fd = open_in_root(path, O_PATH);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
@@ -300,15 +307,39 @@ static int mkpath_in_root(const char *path, int file)
 			*slash = 0;
 		fd = open_in_root(buf, O_PATH);
 		if (fd < 0 && errno == ENOENT) {
+			int made;
 			if (last && file) {
 				int f = openat(parent, p, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-				if (f >= 0)
+				made = f >= 0;
+				if (made)
 					close(f);
-				else if (errno != EEXIST)
-					goto out;
-			} else if (mkdirat(parent, p, 0755) < 0 && errno != EEXIST) {
-				goto out;
+			} else {
+				made = mkdirat(parent, p, 0755) == 0;
 			}
+			if (!made && errno == EEXIST) {
+				/* A dangling symlink: resolve its target in the root. */
+				char target[PATH_MAX], next[PATH_MAX];
+				ssize_t n = readlinkat(parent, p, target, sizeof target - 1);
+				if (n < 0)
+					goto out;
+				target[n] = 0;
+				if (target[0] == '/')
+					n = snprintf(next, sizeof next, "%s", target + strspn(target, "/"));
+				else if (p == buf)
+					n = snprintf(next, sizeof next, "%s", target);
+				else
+					n = snprintf(next, sizeof next, "%.*s/%s", (int)(p - buf - 1), buf, target);
+				if (!last && n >= 0 && (size_t)n < sizeof next)
+					n += snprintf(next + n, sizeof next - (size_t)n, "/%s", slash + 1);
+				close(parent);
+				if (n < 0 || (size_t)n >= sizeof next) {
+					errno = ENAMETOOLONG;
+					return -1;
+				}
+				return mkpath_depth(next, file, depth + 1);
+			}
+			if (!made)
+				goto out;
 			fd = open_in_root(buf, O_PATH);
 		}
 		if (fd < 0)
@@ -326,6 +357,11 @@ out:
 		errno = e;
 		return -1;
 	}
+}
+
+static int mkpath_in_root(const char *path, int file)
+{
+	return mkpath_depth(path, file, 0);
 }
 
 /* Splits "dir/name": returns an fd of dir (created if missing) and points
