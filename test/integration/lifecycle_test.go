@@ -90,10 +90,10 @@ func TestLifecycle(t *testing.T) {
 	defer f.Close()
 	cmd := hh.cmd("create", "--bundle", b, "--pid-file", pidFile, name)
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := startOwned(cmd); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitOwned(cmd); err != nil {
+	if err := cmd.Wait(); err != nil {
 		data, _ := os.ReadFile(out)
 		t.Fatalf("create: %v: %s", err, data)
 	}
@@ -161,12 +161,12 @@ func TestRunExitCode(t *testing.T) {
 	b := hh.bundle(nil, "sleep", "100")
 	name := id(t)
 	cmd := hh.cmd("run", "--bundle", b, name)
-	if err := startOwned(cmd); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	hh.waitStatus(name, "running")
 	hh.must("kill", name, "9")
-	err := waitOwned(cmd)
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+9 {
 		t.Errorf("run of a container killed by SIGKILL: %v", err)
 	}

@@ -39,37 +39,15 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	// Orphaned container inits are re-parented to us, as they are to
-	// containerd's shim or conmon; that lets tests check parentage and
-	// keeps zombies from piling up.
+	// containerd's shim or conmon, so tests can check that no monitor
+	// process stays between the caller and the init. Their zombies are
+	// left for the end of the run: reaping them in the background would
+	// race exec.Cmd for its own children.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "subreaper:", err)
 		os.Exit(2)
 	}
-	stopReaper := reapOrphans()
-	code := m.Run()
-	stopReaper()
-	os.Exit(code)
-}
-
-// reapOrphans reaps re-parented container processes that no test waits
-// for; exec.Cmd waits for its own children by pid and is not disturbed
-// because this only reaps pids no Cmd knows about (checked via waitid
-// WNOWAIT before reaping).
-func reapOrphans() func() {
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				reapOnce()
-			}
-		}
-	}()
-	return func() { close(stop) }
+	os.Exit(m.Run())
 }
 
 // h is one test's husk: a private state root and helpers to run it.
@@ -129,10 +107,7 @@ func (hh *h) huskIn(stdin []byte, args ...string) result {
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	err := startOwned(cmd)
-	if err == nil {
-		err = waitOwned(cmd)
-	}
+	err := cmd.Run()
 	r := result{stdout: readAll(outf), stderr: readAll(errf)}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()

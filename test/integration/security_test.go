@@ -62,7 +62,7 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	f, _ := os.Create(out)
 	cmd := hh.cmd("run", "--bundle", b, name)
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := startOwned(cmd); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	ready := filepath.Join(outDir, "ready")
@@ -77,7 +77,7 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		hh.husk("exec", name, "sleep", "0.01")
 	}
-	waitOwned(cmd)
+	cmd.Wait()
 	f.Close()
 	report, _ := os.ReadFile(out)
 	if !strings.Contains(string(report), "writes 0") {

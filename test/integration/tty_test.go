@@ -145,13 +145,13 @@ func TestExecTTY(t *testing.T) {
 	defer hh.husk("delete", "-f", name)
 	cs := consoleSocket(t, hh.dir)
 	cmd := hh.cmd("exec", "--tty", "--console-socket", cs.path, name, "sh")
-	if err := startOwned(cmd); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	m := cs.master(t)
 	m.Write([]byte("tty; echo pid-$$; exit 4\n"))
 	readUntil(t, m, "pid-")
-	err := waitOwned(cmd)
+	err := cmd.Wait()
 	if ee, ok := err.(interface{ ExitCode() int }); !ok || ee.ExitCode() != 4 {
 		t.Errorf("exec --tty exit: %v", err)
 	}
