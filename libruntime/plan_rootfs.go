@@ -110,6 +110,11 @@ func (p *planner) rootfsSetup() error {
 		what := fmt.Sprintf("linux.maskedPaths[%d] (%s)", i, path)
 		p.add(initproc.OpMask, what, func(op *initproc.Op) { op.S[0] = initproc.Str(inRoot(path)) })
 	}
+	// A missing cwd is created (as root, before the root may turn
+	// read-only), as runc and crun do: images rely on it for WORKDIR.
+	if cwd := inRoot(s.Process.Cwd); cwd != "" {
+		p.add(initproc.OpMkdir, "process.cwd", func(op *initproc.Op) { op.S[0] = initproc.Str(cwd) })
+	}
 	if s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0 ||
 		len(s.Hooks.CreateContainer) > 0 || len(s.Hooks.StartContainer) > 0) {
 		p.add(initproc.OpHooks, "hooks", nil)

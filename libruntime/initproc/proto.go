@@ -61,6 +61,7 @@ const (
 	OpReady
 	OpWaitStart
 	OpExec
+	OpMkdir
 	opMax
 )
 

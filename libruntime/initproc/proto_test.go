@@ -37,7 +37,7 @@ func TestProtoMatchesHeader(t *testing.T) {
 		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpOomScoreAdj, OpRlimit, OpPersonality, OpSched,
 		OpIoprio, OpAffinity, OpKeyring, OpConsole, OpSetgroups, OpSetresgid, OpSetresuid, OpCaps,
 		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpReady,
-		OpWaitStart, OpExec, opMax}
+		OpWaitStart, OpExec, OpMkdir, opMax}
 	if len(ops) != len(goOps) {
 		t.Fatalf("proto.h has %d op codes (incl. OP_MAX), proto.go %d", len(ops), len(goOps))
 	}

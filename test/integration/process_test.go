@@ -77,14 +77,19 @@ func TestProcessCwd(t *testing.T) {
 		t.Errorf("cwd owned by the container user (mode 0700): %s", r)
 	}
 
-	// A cwd that does not exist: husk refuses, naming process.cwd, and
-	// leaves nothing.
-	b = hh.bundle(func(s *rspec.Spec) { s.Process.Cwd = "/does/not/exist" }, "pwd")
+	// A cwd that does not exist is created (as runc and crun do, images rely
+	// on it for WORKDIR), even on a read-only root, and only inside it.
+	if out := hh.sh(func(s *rspec.Spec) { s.Process.Cwd = "/does/not/exist" }, "pwd; stat -c %a:%u /does/not/exist"); out != "/does/not/exist\n755:0\n" {
+		t.Errorf("missing cwd: %q", out)
+	}
+
+	// One that cannot be created fails, naming process.cwd, and leaves nothing.
+	b = hh.bundle(func(s *rspec.Spec) { s.Process.Cwd = "/etc/passwd/sub" }, "pwd")
 	before := takeSnapshot(t)
 	name := id(t)
 	r := hh.husk("create", "--bundle", b, name)
-	if r.code == 0 || !strings.Contains(r.stderr, "process.cwd") || !strings.Contains(r.stderr, "/does/not/exist") {
-		t.Errorf("create with a missing cwd: %s, want an error naming process.cwd", r)
+	if r.code == 0 || !strings.Contains(r.stderr, "process.cwd") || !strings.Contains(r.stderr, "etc/passwd/sub") {
+		t.Errorf("create with an impossible cwd: %s, want an error naming process.cwd", r)
 	}
 	hh.assertClean(name, "", filepath.Join(b, "rootfs"), before)
 }

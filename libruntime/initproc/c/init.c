@@ -1281,6 +1281,13 @@ static void run_op(const struct plan_op *op)
 	case OP_EXEC:
 		op_exec(op);
 		break;
+	case OP_MKDIR: {
+		int fd = mkpath_in_root(str(op->s[0]), 0);
+		if (fd < 0)
+			fail(errno, "create /%s", str(op->s[0]));
+		close(fd);
+		break;
+	}
 	default:
 		fail(EINVAL, "unknown op %u", op->code);
 	}

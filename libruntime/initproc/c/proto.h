@@ -89,6 +89,7 @@ enum {
 	OP_READY,            /* report success, wait for the parent to finish */
 	OP_WAIT_START,       /* a0 exec fifo fd (O_PATH): block until `start` */
 	OP_EXEC,             /* s0 argv list, s1 env list */
+	OP_MKDIR,            /* s0 path in the root: create it and missing parents (0755) */
 	OP_MAX
 };
 
