@@ -17,7 +17,7 @@ GO_SRC   := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 BUILD_DEPS := musl-gcc:musl-tools
 TEST_DEPS  := busybox:busybox-static runc:runc newuidmap:uidmap
 
-.PHONY: all build demo test unit integration conformance fuzz lint bench deps clean
+.PHONY: all build demo test unit integration clients conformance fuzz lint bench deps clean
 
 all: build
 
@@ -44,13 +44,17 @@ demo: build deps
 	$(GO) run ./internal/testbundle/mkbundle _build/demo
 	bin/husk --root _build/demo/state run --bundle _build/demo demo-$$$$
 
-test: lint unit integration fuzz conformance
+test: lint unit integration clients fuzz conformance
 
 unit: $(INIT_BIN)
 	$(GO) test -tags $(TAGS) -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/...
 
 integration: build deps
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
+
+# containerd, dockerd and podman (started by the tests) running husk.
+clients: build
+	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
 
 fuzz: $(INIT_BIN)
 	$(GO) test -tags $(TAGS) -run='^$$' -fuzz=FuzzParse -fuzztime=20s ./specs/

@@ -386,15 +386,22 @@ static int parent_in_root(const char *path, char *buf, size_t size, const char *
 
 /* ---- mounts ------------------------------------------------------------ */
 
-/* Appends the messages the kernel logged on an fs context to text. */
+/* Appends the messages the kernel logged on an fs context to text. Each
+ * one reads as "<level> <text>\n" (level e, w or i): keep the text only,
+ * so the error stays one line for the clients that show it. */
 static void fs_log(int fsfd, char *text, size_t size)
 {
 	char line[256];
 	ssize_t n;
 	while ((n = read(fsfd, line, sizeof line - 1)) > 0) {
 		size_t used = strlen(text);
+		char *msg = line;
 		line[n] = 0;
-		snprintf(text + used, size - used, " (kernel: %s)", line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			line[--n] = 0;
+		if (n > 2 && line[1] == ' ' && strchr("ewi", line[0]))
+			msg += 2;
+		snprintf(text + used, size - used, " (kernel: %s)", msg);
 	}
 }
 
