@@ -67,5 +67,9 @@ lint: $(INIT_BIN)
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
 
+# Side by side with runc and crun; results in test/results/bench.
+bench: build
+	HUSK=$(CURDIR)/bin/husk test/bench/run.sh
+
 clean:
 	rm -rf bin _build $(INIT_BIN)

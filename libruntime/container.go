@@ -73,7 +73,7 @@ func (c *Container) Status() Status {
 		return Stopped
 	}
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoFile)); err == nil {
-		if st.Config == nil {
+		if !st.Ready {
 			return Creating
 		}
 		return Created

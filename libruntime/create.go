@@ -124,6 +124,17 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 			c.abort(child, cg, s != nil && s.reaped)
 		}
 	}()
+	if mntns, _ := hasNamespace(spec, rspec.MountNamespace); !mntns {
+		if c.hostMountsBefore, err = mountsUnder(c.state.Rootfs); err != nil {
+			return nil, false, err
+		}
+		for m := range c.hostMountsBefore {
+			c.state.HostMountsBefore = append(c.state.HostMountsBefore, m)
+		}
+		if c.state.HostMountsBefore == nil {
+			c.state.HostMountsBefore = []string{}
+		}
+	}
 	if err := writeState(c.dir, c.state); err != nil {
 		return nil, false, err
 	}
@@ -170,17 +181,6 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		lastCap:      lastCap(),
 	}
 	pl.plan.Trace = tr.enabled()
-	if mntns, _ := hasNamespace(spec, rspec.MountNamespace); !mntns {
-		if c.hostMountsBefore, err = mountsUnder(c.state.Rootfs); err != nil {
-			return nil, false, err
-		}
-		for m := range c.hostMountsBefore {
-			c.state.HostMountsBefore = append(c.state.HostMountsBefore, m)
-		}
-		if c.state.HostMountsBefore == nil {
-			c.state.HostMountsBefore = []string{}
-		}
-	}
 	withHome(spec, c.state.Rootfs)
 	if err := pl.compileCreate(fifo); err != nil {
 		return nil, false, err
@@ -213,11 +213,6 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 			}
 		}
 		c.state.Cgroup = cg.State()
-	}
-	// Before husk-init may do anything: what exists now is what a `delete
-	// --force` after a killed create must clean up.
-	if err := writeState(c.dir, c.state); err != nil {
-		return nil, false, err
 	}
 	if useCgroups {
 		res := resourcesWithDevices(spec, pl.containerDevices())
@@ -330,7 +325,10 @@ func (s *setup) run() error {
 			if s.exec {
 				return nil
 			}
-			st.Config = s.spec
+			if err := writeConfig(s.c.dir, s.spec); err != nil {
+				return err
+			}
+			st.Ready, st.Hooks = true, s.spec.Hooks
 			st.CreatorPid, st.CreatorStart = 0, 0
 			return writeState(s.c.dir, st)
 		default:

@@ -57,8 +57,8 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	if err := removeDir(c.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", c.id, err)
 	}
-	if cfg := c.state.Config; cfg != nil && cfg.Hooks != nil {
-		runHooksWarn(ctx, c.rt.log, "poststop", cfg.Hooks.Poststop, c.hookState(Stopped))
+	if h := c.state.Hooks; h != nil {
+		runHooksWarn(ctx, c.rt.log, "poststop", h.Poststop, c.hookState(Stopped))
 	}
 	tr.phase("poststop")
 	return nil

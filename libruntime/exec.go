@@ -98,7 +98,12 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("cannot exec in container %s: %w", c.id, err)
 	}
-	spec := *c.state.Config
+	cfg, err := c.Config()
+	if err != nil {
+		unix.Close(pidfd)
+		return -1, err
+	}
+	spec := *cfg
 	spec.Process = o.Process
 	pl := &planner{
 		spec:        &spec,
@@ -134,7 +139,7 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	// The exec'd process is not the container's init: the conversation is
 	// create's, with a throwaway state so the container's is untouched.
 	proc := &Container{rt: c.rt, id: c.id, dir: c.dir, state: &State{
-		Bundle: c.state.Bundle, Annotations: c.state.Annotations, Config: &spec,
+		Bundle: c.state.Bundle, Annotations: c.state.Annotations,
 	}}
 	s := &setup{ctx: ctx, c: proc, spec: &spec, child: child, pl: pl, console: console, consoleFn: o.Console,
 		tr: tr, last: spawned, exec: true}
@@ -164,6 +169,12 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		}
 	}
 	if err := child.Send(initproc.MsgDone, nil); err != nil {
+		return fail(err)
+	}
+	// husk-init's end of the socket closes at its execve: return once the
+	// pid really is the user's process (a pid file read right after
+	// `exec -d` must not show husk-init).
+	if _, err := child.Recv(ctx); err != nil && ctx.Err() != nil {
 		return fail(err)
 	}
 	child.Proc.Release()

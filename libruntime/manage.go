@@ -1,7 +1,6 @@
 package libruntime
 
 import (
-	"errors"
 	"fmt"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -100,9 +99,9 @@ func (c *Container) Update(r *rspec.LinuxResources) error {
 	if err := cg.Update(r); err != nil {
 		return fmt.Errorf("update %s: %w", c.id, err)
 	}
-	cfg := c.state.Config
-	if cfg == nil {
-		return errors.New("container has no recorded config")
+	cfg, err := c.Config()
+	if err != nil {
+		return err
 	}
 	if cfg.Linux == nil {
 		cfg.Linux = &rspec.Linux{}
@@ -111,7 +110,7 @@ func (c *Container) Update(r *rspec.LinuxResources) error {
 		cfg.Linux.Resources = &rspec.LinuxResources{}
 	}
 	mergeResources(cfg.Linux.Resources, r)
-	return writeState(c.dir, c.state)
+	return writeConfig(c.dir, cfg)
 }
 
 // mergeResources copies every field set in src over dst.

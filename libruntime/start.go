@@ -28,7 +28,7 @@ func (c *Container) Start(ctx context.Context) error {
 		return err
 	}
 	tr.phase("release")
-	if h := c.state.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.state.Hooks; h != nil && len(h.Poststart) > 0 {
 		// Poststart hooks expect a started process: let it run until it
 		// first waits for something (or exits), for at most 50 ms.
 		waitSettled(c.state.InitPid, 50*time.Millisecond)

@@ -16,8 +16,9 @@ import (
 )
 
 const (
-	stateFile = "state.json"
-	fifoFile  = "exec.fifo"
+	stateFile  = "state.json"
+	configFile = "config.json"
+	fifoFile   = "exec.fifo"
 )
 
 // State is what husk keeps about a container, in <root>/<id>/state.json.
@@ -50,9 +51,12 @@ type State struct {
 	// Not omitempty: an empty list (no mounts before) differs from none.
 	HostMountsBefore []string      `json:"hostMountsBefore"`
 	Cgroup           cgroups.State `json:"cgroup"`
-	// Config is config.json as the container was created with it (hooks,
-	// process defaults for exec, resources for update).
-	Config *rspec.Spec `json:"config,omitempty"`
+	// Ready: create finished; the init waits for start (or ran).
+	Ready bool `json:"ready,omitempty"`
+	// Hooks are the config's hooks (start and delete run some). The whole
+	// config is kept apart, in configFile, for the commands that need it:
+	// decoding an OCI spec costs a cold process over a millisecond.
+	Hooks *rspec.Hooks `json:"hooks,omitempty"`
 }
 
 // lockedDir is an open container directory holding its flock.
@@ -107,22 +111,27 @@ func writeState(dir string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".state-*")
+	return writeAtomic(dir, stateFile, data)
+}
+
+// writeAtomic replaces dir/name with data through a rename.
+func writeAtomic(dir, name string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, stateFile)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("write state: %w", err)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
 }
@@ -153,4 +162,28 @@ func removeDir(path string) error {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
+}
+
+// Config reads the config the container was created with.
+func (c *Container) Config() (*rspec.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(c.dir, configFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("container %s has no recorded config (its create did not finish)", c.id)
+		}
+		return nil, fmt.Errorf("read config of %s: %w", c.id, err)
+	}
+	var s rspec.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("read config of %s: %w", c.id, err)
+	}
+	return &s, nil
+}
+
+func writeConfig(dir string, s *rspec.Spec) error {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	return writeAtomic(dir, configFile, data)
 }

@@ -91,8 +91,11 @@ func execProcess(c *cli.Context, ct *libruntime.Container) (*rspec.Process, stri
 	if len(args) == 0 {
 		return nil, "", errors.New("exec: a command to run is required (or --process)")
 	}
-	cfg := ct.State().Config
-	if cfg == nil || cfg.Process == nil {
+	cfg, err := ct.Config()
+	if err != nil {
+		return nil, "", err
+	}
+	if cfg.Process == nil {
 		return nil, "", fmt.Errorf("container %s has no recorded process to start from", ct.ID())
 	}
 	p := *cfg.Process

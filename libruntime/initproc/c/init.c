@@ -1279,7 +1279,9 @@ static void run_op(const struct plan_op *op)
 	case OP_READY:
 		send_msg(MSG_READY, 0, 0, NULL, -1);
 		wait_for(MSG_DONE);
-		close(syncfd);
+		/* Not closed: the socket is close-on-exec, so a parent still
+		 * listening (exec) sees it close exactly when the process is
+		 * executed. Errors from here on go to stderr. */
 		syncfd = -1;
 		break;
 	case OP_WAIT_START:
