@@ -88,7 +88,7 @@ func (c *Container) frozen() bool {
 	if len(c.state.Cgroup.Paths) == 0 {
 		return false
 	}
-	h, err := cgroups.Detect()
+	h, err := c.rt.hierarchy()
 	if err != nil {
 		return false
 	}

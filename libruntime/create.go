@@ -80,7 +80,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		console = conn
 	}
 
-	h, err := cgroups.Detect()
+	h, err := r.hierarchy()
 	if err != nil {
 		return nil, false, fmt.Errorf("cgroups: %w", err)
 	}
@@ -119,8 +119,12 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	var child *initproc.Init
 	var s *setup
+	var cgPending chan error
 	defer func() {
 		if err != nil {
+			if cgPending != nil {
+				<-cgPending
+			}
 			c.abort(child, cg, s != nil && s.reaped)
 		}
 	}()
@@ -166,6 +170,24 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	if cg != nil {
 		cgPaths = cg.State().Paths
 	}
+	// The cgroup is made and configured while the rest of create goes on
+	// (the plan, the spawn): the two run on different CPUs. husk-init
+	// waits for its cgroup before it does anything.
+	res := resourcesWithDevices(spec, containerDevices(spec))
+	cgPending = make(chan error, 1)
+	if useCgroups {
+		go func() {
+			if !rootless {
+				if err := cg.Create(res); err != nil {
+					cgPending <- err
+					return
+				}
+			}
+			cgPending <- cg.Apply(res)
+		}()
+	} else {
+		cgPending <- nil
+	}
 	pl := &planner{
 		spec:         spec,
 		bundle:       bundle,
@@ -203,22 +225,13 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	tr.phase("spawn")
 
-	// husk-init starts up meanwhile; it waits for its cgroup before it
-	// does anything.
-	if useCgroups {
-		res := resourcesWithDevices(spec, pl.containerDevices())
-		if !rootless {
-			if err := cg.Create(res); err != nil {
-				return nil, false, err
-			}
-		}
-		c.state.Cgroup = cg.State()
+	cgErr := <-cgPending
+	cgPending = nil
+	if cgErr != nil {
+		return nil, false, cgErr
 	}
 	if useCgroups {
-		res := resourcesWithDevices(spec, pl.containerDevices())
-		if err := cg.Apply(res); err != nil {
-			return nil, false, err
-		}
+		c.state.Cgroup = cg.State()
 		if err := cg.AddProc(child.Proc.Pid); err != nil {
 			return nil, false, fmt.Errorf("linux.cgroupsPath: %w", err)
 		}
@@ -291,12 +304,13 @@ func (s *setup) run() error {
 			st.InitPid = int(m.Val)
 			st.InitStart = startTime(st.InitPid)
 			st.PidNS = s.pl.pidns
-			// From here on `delete --force` can find and kill the init.
-			if !s.exec {
+			// The init goes on with its mounts while we record it: from
+			// here on `delete --force` can find and kill it. (Until then a
+			// killed create leaves an init that exits by itself at its
+			// next word with us.)
+			err = s.child.Send(initproc.MsgAck, nil)
+			if err == nil && !s.exec {
 				err = writeState(s.c.dir, st)
-			}
-			if err == nil {
-				err = s.child.Send(initproc.MsgAck, nil)
 			}
 			if s.pl.forks {
 				// The forking husk-init exits now; reap it.

@@ -46,7 +46,7 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
 		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs)
+		signal.Notify(sigs, forwardedSignals...)
 		defer signal.Stop(sigs)
 	}
 	pid, err := c.ExecStart(ctx, o)

@@ -60,7 +60,7 @@ func pidfdSignal(pidfd int, sig unix.Signal) error {
 }
 
 func (c *Container) cgroup() (*cgroups.Manager, error) {
-	h, err := cgroups.Detect()
+	h, err := c.rt.hierarchy()
 	if err != nil {
 		return nil, err
 	}

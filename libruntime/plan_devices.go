@@ -43,14 +43,18 @@ type containerDevice struct {
 }
 
 func (p *planner) containerDevices() []containerDevice {
+	return containerDevices(p.spec)
+}
+
+func containerDevices(s *rspec.Spec) []containerDevice {
 	var devs []containerDevice
 	byPath := map[string]int{}
 	for _, d := range defaultDevices {
 		byPath[d.Path] = len(devs)
 		devs = append(devs, containerDevice{d, -1})
 	}
-	if p.spec.Linux != nil {
-		for i, d := range p.spec.Linux.Devices {
+	if s.Linux != nil {
+		for i, d := range s.Linux.Devices {
 			if j, ok := byPath[d.Path]; ok {
 				devs[j] = containerDevice{d, i}
 				continue

@@ -37,7 +37,7 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	var sigs chan os.Signal
 	if !o.Detach {
 		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs)
+		signal.Notify(sigs, forwardedSignals...)
 		defer signal.Stop(sigs)
 	}
 	if err := c.Start(ctx); err != nil {
@@ -57,6 +57,14 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 		tr.phase("delete")
 	}
 	return code, err
+}
+
+// forwardedSignals are the signals `run` and `exec` pass on to the
+// container's process: those people and supervisors send. Registering all
+// 64 would cost a handler installation each on every run.
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1, unix.SIGUSR2,
+	unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR,
 }
 
 // waitForwarding waits for pid (started at start) through the reaper,
@@ -80,8 +88,7 @@ func (r *Runtime) waitForwarding(pid int, start uint64, sigs chan os.Signal) (in
 			return res.code, nil
 		case s := <-sigs:
 			sig, ok := s.(unix.Signal)
-			// SIGCHLD is ours; SIGURG is the Go runtime's preemption signal.
-			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGWINCH {
+			if !ok {
 				continue
 			}
 			if err := signalProcess(pid, start, sig); err != nil {

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+
+	"github.com/husk-runtime/husk/cgroups"
 )
 
 // Logger receives what husk has to say besides errors. The CLI writes it
@@ -36,6 +39,10 @@ type Runtime struct {
 	log    Logger
 	tracer *Tracer
 	reaper Reaper
+
+	hierOnce sync.Once
+	hier     *cgroups.Hierarchy
+	hierErr  error
 }
 
 // Option configures a Runtime.
@@ -76,6 +83,14 @@ func New(root string, opts ...Option) (*Runtime, error) {
 func (r *Runtime) Root() string { return r.root }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, id) }
+
+// hierarchy returns the host's cgroup mounts, read once per Runtime: a
+// command reads them several times (create, start, delete of `run`), and
+// they do not change under a running husk.
+func (r *Runtime) hierarchy() (*cgroups.Hierarchy, error) {
+	r.hierOnce.Do(func() { r.hier, r.hierErr = cgroups.Detect() })
+	return r.hier, r.hierErr
+}
 
 func (r *Runtime) ensureRoot() error {
 	if err := os.MkdirAll(r.root, 0o711); err != nil {

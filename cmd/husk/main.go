@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -29,10 +28,6 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	// No GC cycles for a command that lives a few milliseconds; the soft
-	// limit still collects in long-running ones (run, exec, events).
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(64 << 20)
 	app := newApp()
 	err := app.Run(os.Args)
 	var ee exitError

@@ -25,7 +25,11 @@ func fileSum(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(data)
 }
 
-func hostMounts(t *testing.T) string {
+// hostMounts lists the host's mount points where an escaped mount could
+// land: "/" itself and anything under dir but outside the rootfs at
+// allowed (other processes' mounts elsewhere are none of the test's
+// business).
+func hostMounts(t *testing.T, dir, allowed string) string {
 	t.Helper()
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -33,8 +37,13 @@ func hostMounts(t *testing.T) string {
 	}
 	var out []string
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) > 4 {
-			out = append(out, f[4])
+		f := strings.Fields(l)
+		if len(f) <= 4 {
+			continue
+		}
+		mp := f[4]
+		if mp == "/" || (strings.HasPrefix(mp, dir+"/") && !strings.HasPrefix(mp, allowed+"/")) {
+			out = append(out, mp)
 		}
 	}
 	return strings.Join(out, "\n")
@@ -111,19 +120,20 @@ func TestCVE2021_30465SymlinkRace(t *testing.T) {
 	hh.must("run", "-d", "--bundle", attacker, an)
 	defer hh.husk("delete", "-f", an)
 
-	hostBefore := hostMounts(t)
 	victim := hh.bundle(func(s *rspec.Spec) {
 		s.Mounts = append(s.Mounts,
 			rspec.Mount{Destination: "/data", Type: "bind", Source: shared, Options: []string{"bind"}},
 			rspec.Mount{Destination: "/data/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1k"}})
 	}, "sh", "-c", "grep -c ' /data/mnt ' /proc/self/mountinfo")
+	victimRootfs := filepath.Join(victim, "rootfs")
+	hostBefore := hostMounts(t, hh.dir, victimRootfs)
 	landed := 0
 	for i := 0; i < 40; i++ {
 		r := hh.husk("run", "--bundle", victim, id(t))
 		if r.code == 0 && strings.TrimSpace(r.stdout) == "1" {
 			landed++
 		}
-		if after := hostMounts(t); after != hostBefore {
+		if after := hostMounts(t, hh.dir, victimRootfs); after != hostBefore {
 			t.Fatalf("run %d changed the host's mounts:\n%s", i, after)
 		}
 	}
