@@ -6,7 +6,6 @@ export PATH := $(dir $(GO)):$(PATH)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null || echo unknown)
-TAGS    := urfave_cli_no_docs
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 INIT_SRC := $(wildcard libruntime/initproc/c/*.c libruntime/initproc/c/*.h)
@@ -24,7 +23,7 @@ all: build
 build: bin/husk
 
 bin/husk: $(INIT_BIN) $(GO_SRC)
-	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $@ ./cmd/husk
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/husk
 
 # husk-init is a small static C program embedded in husk (see
 # libruntime/initproc). musl keeps it at ~60 KB; glibc works too.
@@ -47,17 +46,17 @@ demo: build deps
 test: lint unit integration clients fuzz conformance
 
 unit: $(INIT_BIN)
-	$(GO) test -tags $(TAGS) -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/...
+	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/...
 
 integration: build deps
-	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
+	$(GO) test -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
 
 # containerd, dockerd and podman (started by the tests) running husk.
 clients: build
-	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
+	$(GO) test -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
 
 fuzz: $(INIT_BIN)
-	$(GO) test -tags $(TAGS) -run='^$$' -fuzz=FuzzParse -fuzztime=20s ./specs/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=20s ./specs/
 
 conformance: build deps
 	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh
@@ -65,7 +64,7 @@ conformance: build deps
 lint: $(INIT_BIN)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet ./...
 
 # Side by side with runc and crun; results in test/results/bench.
 bench: build

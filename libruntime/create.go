@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,9 +69,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	if !spec.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, false, errors.New("--console-socket: process.terminal is false, there is no terminal to send")
 	}
-	var console *net.UnixConn
+	var console *unixSock
 	if o.ConsoleSocket != "" {
-		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
+		conn, err := dialUnix(o.ConsoleSocket)
 		if err != nil {
 			return nil, false, fmt.Errorf("--console-socket: %w", err)
 		}
@@ -270,7 +269,7 @@ type setup struct {
 	spec      *rspec.Spec
 	child     *initproc.Init
 	pl        *planner
-	console   *net.UnixConn
+	console   *unixSock
 	consoleFn func(*os.File) error
 	tr        *traceRun
 	last      time.Duration
@@ -397,8 +396,7 @@ func (s *setup) sendConsole(master *os.File) error {
 		return s.consoleFn(master)
 	}
 	defer master.Close()
-	rights := unix.UnixRights(int(master.Fd()))
-	if _, _, err := s.console.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
+	if err := s.console.sendFile([]byte("/dev/ptmx"), master); err != nil {
 		return fmt.Errorf("--console-socket: send pty: %w", err)
 	}
 	return nil
@@ -412,7 +410,7 @@ func (s *setup) sendSeccomp(fd *os.File) error {
 	}
 	defer fd.Close()
 	sc := s.spec.Linux.Seccomp
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: sc.ListenerPath, Net: "unix"})
+	conn, err := dialUnix(sc.ListenerPath)
 	if err != nil {
 		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 	}
@@ -428,7 +426,7 @@ func (s *setup) sendSeccomp(fd *os.File) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := conn.WriteMsgUnix(data, unix.UnixRights(int(fd.Fd())), nil); err != nil {
+	if err := conn.sendFile(data, fd); err != nil {
 		return fmt.Errorf("linux.seccomp.listenerPath: send notify fd: %w", err)
 	}
 	return nil

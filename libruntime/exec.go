@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -85,9 +84,9 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if !o.Process.Terminal && o.ConsoleSocket != "" {
 		return -1, errors.New("--console-socket: the process has no terminal (use --tty)")
 	}
-	var console *net.UnixConn
+	var console *unixSock
 	if o.ConsoleSocket != "" {
-		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
+		conn, err := dialUnix(o.ConsoleSocket)
 		if err != nil {
 			return -1, fmt.Errorf("--console-socket: %w", err)
 		}

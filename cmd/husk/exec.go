@@ -8,34 +8,33 @@ import (
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
 
 	"github.com/husk-runtime/husk/libruntime"
 )
 
-var execCommand = &cli.Command{
-	Name:      "exec",
-	Usage:     "run another process in a running container",
-	ArgsUsage: "<container-id> [command [args...]]",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "process.json with the whole process (other process flags are ignored)"},
-		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master"},
-		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
-		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable (NAME=value)"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-terminal"},
-		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid] (numbers, or names from the container's /etc/passwd and /etc/group)"},
-		&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "supplementary group"},
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
-		&cli.StringFlag{Name: "pid-file", Usage: "write the process's host pid to this file"},
-		&cli.StringFlag{Name: "process-label", Usage: "SELinux label of the process"},
-		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile of the process"},
-		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
-		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra fds (from 3) to the process"},
-		&cli.StringFlag{Name: "cgroup", Usage: "accepted for runc compatibility; the process joins the container's cgroup"},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "accepted for runc compatibility"},
+var execCommand = &command{
+	name:  "exec",
+	usage: "run another process in a running container",
+	args:  "<container-id> [command [args...]]",
+	flags: []flagDef{
+		{kind: stringFlag, name: "process", aliases: []string{"p"}, usage: "process.json with the whole process (other process flags are ignored)"},
+		{kind: stringFlag, name: "console-socket", usage: "unix socket that receives the pty master"},
+		{kind: stringFlag, name: "cwd", usage: "working directory in the container"},
+		{kind: stringsFlag, name: "env", aliases: []string{"e"}, usage: "add an environment variable (NAME=value)"},
+		{kind: boolFlag, name: "tty", aliases: []string{"t"}, usage: "allocate a pseudo-terminal"},
+		{kind: stringFlag, name: "user", aliases: []string{"u"}, usage: "uid[:gid] (numbers, or names from the container's /etc/passwd and /etc/group)"},
+		{kind: int64sFlag, name: "additional-gids", aliases: []string{"g"}, usage: "supplementary group"},
+		{kind: boolFlag, name: "detach", aliases: []string{"d"}, usage: "do not wait for the process"},
+		{kind: stringFlag, name: "pid-file", usage: "write the process's host pid to this file"},
+		{kind: stringFlag, name: "process-label", usage: "SELinux label of the process"},
+		{kind: stringFlag, name: "apparmor", usage: "AppArmor profile of the process"},
+		{kind: boolFlag, name: "no-new-privs", usage: "set no_new_privs"},
+		{kind: stringsFlag, name: "cap", aliases: []string{"c"}, usage: "add a capability"},
+		{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the process"},
+		{kind: stringFlag, name: "cgroup", usage: "accepted for runc compatibility; the process joins the container's cgroup"},
+		{kind: boolFlag, name: "ignore-paused", usage: "accepted for runc compatibility"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -61,7 +60,7 @@ var execCommand = &cli.Command{
 			defer tty.stop()
 			o.Console = tty.console
 		}
-		code, err := ct.Exec(ctx(), o)
+		code, err := ct.Exec(bgContext(), o)
 		if err != nil {
 			return err
 		}
@@ -75,7 +74,7 @@ var execCommand = &cli.Command{
 // execProcess builds the process to exec: --process as given, or the
 // container's own process with the command line and flags applied, as
 // runc does.
-func execProcess(c *cli.Context, ct *libruntime.Container) (*rspec.Process, string, error) {
+func execProcess(c *ctx, ct *libruntime.Container) (*rspec.Process, string, error) {
 	if path := c.String("process"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -87,7 +86,7 @@ func execProcess(c *cli.Context, ct *libruntime.Container) (*rspec.Process, stri
 		}
 		return &p, path, nil
 	}
-	args := c.Args().Tail()
+	args := c.Tail()
 	if len(args) == 0 {
 		return nil, "", errors.New("exec: a command to run is required (or --process)")
 	}

@@ -7,22 +7,21 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libruntime"
 )
 
-var createFlags = []cli.Flag{
-	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "path to the bundle directory"},
-	&cli.StringFlag{Name: "pid-file", Usage: "write the container init's host pid to this file"},
-	&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the pty master (process.terminal)"},
-	&cli.BoolFlag{Name: "no-pivot", Usage: "use MS_MOVE and chroot instead of pivot_root"},
-	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
-	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many extra fds (from 3) to the container"},
+var createFlags = []flagDef{
+	{kind: stringFlag, name: "bundle", aliases: []string{"b"}, value: ".", usage: "path to the bundle directory"},
+	{kind: stringFlag, name: "pid-file", usage: "write the container init's host pid to this file"},
+	{kind: stringFlag, name: "console-socket", usage: "unix socket that receives the pty master (process.terminal)"},
+	{kind: boolFlag, name: "no-pivot", usage: "use MS_MOVE and chroot instead of pivot_root"},
+	{kind: boolFlag, name: "no-new-keyring", usage: "keep the caller's session keyring"},
+	{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the container"},
 }
 
-func createOpts(c *cli.Context) (libruntime.CreateOpts, error) {
+func createOpts(c *ctx) (libruntime.CreateOpts, error) {
 	n := c.Int("preserve-fds")
 	if n < 0 {
 		return libruntime.CreateOpts{}, fmt.Errorf("--preserve-fds: %d is negative", n)
@@ -40,12 +39,12 @@ func createOpts(c *cli.Context) (libruntime.CreateOpts, error) {
 	}, nil
 }
 
-var createCommand = &cli.Command{
-	Name:      "create",
-	Usage:     "create a container; its process waits for start",
-	ArgsUsage: "<container-id>",
-	Flags:     createFlags,
-	Action: func(c *cli.Context) error {
+var createCommand = &command{
+	name:  "create",
+	usage: "create a container; its process waits for start",
+	args:  "<container-id>",
+	flags: createFlags,
+	action: func(c *ctx) error {
 		id, err := needID(c)
 		if err != nil {
 			return err
@@ -58,33 +57,33 @@ var createCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		_, err = rt.Create(ctx(), id, o)
+		_, err = rt.Create(bgContext(), id, o)
 		return err
 	},
 }
 
-var startCommand = &cli.Command{
-	Name:      "start",
-	Usage:     "start a created container",
-	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+var startCommand = &command{
+	name:  "start",
+	usage: "start a created container",
+	args:  "<container-id>",
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
 		}
-		return ct.Start(ctx())
+		return ct.Start(bgContext())
 	},
 }
 
-var runCommand = &cli.Command{
-	Name:      "run",
-	Usage:     "create and start a container, and wait for it",
-	ArgsUsage: "<container-id>",
-	Flags: append([]cli.Flag{
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the container"},
-		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+var runCommand = &command{
+	name:  "run",
+	usage: "create and start a container, and wait for it",
+	args:  "<container-id>",
+	flags: append([]flagDef{
+		{kind: boolFlag, name: "detach", aliases: []string{"d"}, usage: "do not wait for the container"},
+		{kind: boolFlag, name: "keep", usage: "do not delete the container after it exits"},
 	}, createFlags...),
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		id, err := needID(c)
 		if err != nil {
 			return err
@@ -104,7 +103,7 @@ var runCommand = &cli.Command{
 			defer tty.stop()
 			o.Console = tty.console
 		}
-		code, err := rt.Run(ctx(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep")})
+		code, err := rt.Run(bgContext(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep")})
 		if err != nil {
 			return err
 		}
@@ -115,17 +114,17 @@ var runCommand = &cli.Command{
 	},
 }
 
-var killCommand = &cli.Command{
-	Name:      "kill",
-	Usage:     "send a signal (default SIGTERM) to a container's init",
-	ArgsUsage: "<container-id> [signal]",
-	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process in the container"},
+var killCommand = &command{
+	name:  "kill",
+	usage: "send a signal (default SIGTERM) to a container's init",
+	args:  "<container-id> [signal]",
+	flags: []flagDef{
+		{kind: boolFlag, name: "all", aliases: []string{"a"}, usage: "signal every process in the container"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		sig := unix.SIGTERM
 		if c.NArg() > 1 {
-			s, err := parseSignal(c.Args().Get(1))
+			s, err := parseSignal(c.Arg(1))
 			if err != nil {
 				return err
 			}
@@ -139,14 +138,14 @@ var killCommand = &cli.Command{
 	},
 }
 
-var deleteCommand = &cli.Command{
-	Name:      "delete",
-	Usage:     "delete a container and everything it holds",
-	ArgsUsage: "<container-id>",
-	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill the container first if it is running"},
+var deleteCommand = &command{
+	name:  "delete",
+	usage: "delete a container and everything it holds",
+	args:  "<container-id>",
+	flags: []flagDef{
+		{kind: boolFlag, name: "force", aliases: []string{"f"}, usage: "kill the container first if it is running"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			// Clients call `delete --force` after every container, gone or not.
@@ -155,7 +154,7 @@ var deleteCommand = &cli.Command{
 			}
 			return err
 		}
-		err = ct.Delete(ctx(), c.Bool("force"))
+		err = ct.Delete(bgContext(), c.Bool("force"))
 		if c.Bool("force") && errors.Is(err, libruntime.ErrNotExist) {
 			return nil
 		}
@@ -163,7 +162,7 @@ var deleteCommand = &cli.Command{
 	},
 }
 
-func load(c *cli.Context) (*libruntime.Container, error) {
+func load(c *ctx) (*libruntime.Container, error) {
 	id, err := needID(c)
 	if err != nil {
 		return nil, err

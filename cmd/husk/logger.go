@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/urfave/cli/v2"
 )
 
 // cliLogger writes husk's log as runc does: JSON lines (time RFC 3339,
@@ -31,10 +29,10 @@ var (
 
 // logger returns the process's logger, built from the global flags the
 // first time it is needed.
-func logger(app *cli.App) *cliLogger {
+func logger() *cliLogger {
 	loggerOnce.Do(func() {
 		theLogger = &cliLogger{w: os.Stderr}
-		flags := globalFlags(app)
+		flags := globalFlags()
 		theLogger.json = flags["log-format"] == "json"
 		theLogger.debug = flags["debug"] == "true"
 		if path := flags["log"]; path != "" {
@@ -49,10 +47,9 @@ func logger(app *cli.App) *cliLogger {
 	return theLogger
 }
 
-// globalFlags reads the global flags from os.Args without a cli.Context:
-// the logger is also needed for errors urfave/cli reports before any
-// command runs.
-func globalFlags(app *cli.App) map[string]string {
+// globalFlags reads the global flags from os.Args on its own: the logger
+// is also needed for errors reported before any command runs.
+func globalFlags() map[string]string {
 	out := map[string]string{}
 	args := os.Args[1:]
 	for i := 0; i < len(args); i++ {

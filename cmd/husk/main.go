@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
 
 	"github.com/husk-runtime/husk/libruntime"
 )
@@ -28,55 +28,49 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	app := newApp()
-	err := app.Run(os.Args)
+	err := runCLI(os.Args[1:], os.Stdout)
 	var ee exitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
 	default:
-		logger(app).Errorf("%v", err)
+		logger().Errorf("%v", err)
 		os.Exit(1)
 	}
 }
 
-func newApp() *cli.App {
-	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Fprintf(c.App.Writer, "husk version %s\ncommit: %s\nspec: %s\n", version, commit, rspec.Version)
+var globalFlagDefs = []flagDef{
+	{kind: stringFlag, name: "root", value: defaultRoot(), usage: "directory for container state"},
+	{kind: stringFlag, name: "log", usage: "append log messages to this file (default: stderr)"},
+	{kind: stringFlag, name: "log-format", value: "text", usage: "log format: text or json"},
+	{kind: boolFlag, name: "debug", usage: "log debug messages"},
+	{kind: boolFlag, name: "systemd-cgroup", usage: "use the systemd cgroup driver (not supported yet)"},
+	{kind: stringFlag, name: "rootless", value: "auto", usage: "accepted for runc compatibility"},
+	{kind: stringFlag, name: "criu", usage: "accepted for runc compatibility (checkpoint/restore is not supported)"},
+	{kind: stringFlag, name: "trace", env: "HUSK_TRACE", usage: "append a JSON line per phase with its duration to this file"},
+	{kind: boolFlag, name: "version", aliases: []string{"v"}, usage: "print the version"},
+}
+
+// commands, in the order `husk --help` lists them.
+var commands = []*command{
+	createCommand, startCommand, runCommand, execCommand, stateCommand, listCommand, psCommand,
+	killCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand, deleteCommand,
+	specCommand, featuresCommand,
+}
+
+func checkGlobal(g map[string]*flagValue) error {
+	if f := g["log-format"].s; f != "text" && f != "json" {
+		return fmt.Errorf("--log-format: %q is not text or json", f)
 	}
-	return &cli.App{
-		Name:                 "husk",
-		Usage:                "run OCI containers (a drop-in for runc)",
-		Version:              version,
-		EnableBashCompletion: false,
-		HideHelpCommand:      true,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
-			&cli.StringFlag{Name: "log", Usage: "append log messages to this file (default: stderr)"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
-			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "use the systemd cgroup driver (not supported yet)"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
-			&cli.StringFlag{Name: "criu", Usage: "accepted for runc compatibility (checkpoint/restore is not supported)"},
-			&cli.StringFlag{Name: "trace", EnvVars: []string{"HUSK_TRACE"}, Usage: "append a JSON line per phase with its duration to this file"},
-		},
-		Before: func(c *cli.Context) error {
-			if f := c.String("log-format"); f != "text" && f != "json" {
-				return fmt.Errorf("--log-format: %q is not text or json", f)
-			}
-			if c.Bool("systemd-cgroup") {
-				return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver")
-			}
-			return nil
-		},
-		Commands: []*cli.Command{
-			createCommand, startCommand, runCommand, stateCommand, killCommand, deleteCommand,
-			listCommand, specCommand, execCommand, psCommand, pauseCommand, resumeCommand, updateCommand,
-			eventsCommand, featuresCommand,
-		},
-		ExitErrHandler: func(*cli.Context, error) {},
+	if boolean(g["systemd-cgroup"].s) {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver")
 	}
+	return nil
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "husk version %s\ncommit: %s\nspec: %s\n", version, commit, rspec.Version)
 }
 
 func defaultRoot() string {
@@ -89,8 +83,8 @@ func defaultRoot() string {
 }
 
 // runtime builds the libruntime.Runtime the global flags describe.
-func runtime(c *cli.Context) (*libruntime.Runtime, error) {
-	opts := []libruntime.Option{libruntime.WithLogger(logger(c.App))}
+func runtime(c *ctx) (*libruntime.Runtime, error) {
+	opts := []libruntime.Option{libruntime.WithLogger(logger())}
 	if path := c.String("trace"); path != "" {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
@@ -101,14 +95,14 @@ func runtime(c *cli.Context) (*libruntime.Runtime, error) {
 	return libruntime.New(c.String("root"), opts...)
 }
 
-// ctx is the context of a command: husk's commands are short and are
+// bgContext is the context of a command: husk's commands are short and are
 // stopped by signals to the process, so nothing cancels it.
-func ctx() context.Context { return context.Background() }
+func bgContext() context.Context { return context.Background() }
 
 // needID returns the single container ID argument.
-func needID(c *cli.Context) (string, error) {
+func needID(c *ctx) (string, error) {
 	if c.NArg() < 1 {
-		return "", fmt.Errorf("%s: a container ID is required", c.Command.Name)
+		return "", fmt.Errorf("%s: a container ID is required", c.cmd.name)
 	}
-	return c.Args().First(), nil
+	return c.Arg(0), nil
 }

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/urfave/cli/v2"
 
 	"github.com/husk-runtime/husk/libruntime"
 )
 
-var pauseCommand = &cli.Command{
-	Name: "pause", Usage: "freeze every process of a container", ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+var pauseCommand = &command{
+	name: "pause", usage: "freeze every process of a container", args: "<container-id>",
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -29,9 +28,9 @@ var pauseCommand = &cli.Command{
 	},
 }
 
-var resumeCommand = &cli.Command{
-	Name: "resume", Usage: "thaw a paused container", ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+var resumeCommand = &command{
+	name: "resume", usage: "thaw a paused container", args: "<container-id>",
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -40,14 +39,14 @@ var resumeCommand = &cli.Command{
 	},
 }
 
-var psCommand = &cli.Command{
-	Name:      "ps",
-	Usage:     "list the processes of a container",
-	ArgsUsage: "<container-id> [ps options]",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (ps output) or json (host pids)"},
+var psCommand = &command{
+	name:  "ps",
+	usage: "list the processes of a container",
+	args:  "<container-id> [ps options]",
+	flags: []flagDef{
+		{kind: stringFlag, name: "format", aliases: []string{"f"}, value: "table", usage: "table (ps output) or json (host pids)"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -61,9 +60,9 @@ var psCommand = &cli.Command{
 			if pids == nil {
 				pids = []int{}
 			}
-			return json.NewEncoder(c.App.Writer).Encode(pids)
+			return json.NewEncoder(c.out).Encode(pids)
 		case "table":
-			return psTable(c.App.Writer, pids, c.Args().Tail())
+			return psTable(c.out, pids, c.Tail())
 		default:
 			return fmt.Errorf("--format: %q is not table or json", c.String("format"))
 		}
@@ -107,30 +106,30 @@ func psTable(w io.Writer, pids []int, args []string) error {
 	return nil
 }
 
-var updateCommand = &cli.Command{
-	Name:      "update",
-	Usage:     "change the resources of a container",
-	ArgsUsage: "<container-id>",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "linux.resources JSON from this file (- for stdin)"},
-		&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes (k, m, g suffixes)"},
-		&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit (-1: unlimited)"},
-		&cli.StringFlag{Name: "kernel-memory", Usage: "accepted and ignored (kernel memory limits are gone from Linux)"},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "kernel TCP buffer limit"},
-		&cli.StringFlag{Name: "cpu-shares", Usage: "CPU shares (relative weight)"},
-		&cli.StringFlag{Name: "cpu-period", Usage: "CFS period in microseconds"},
-		&cli.StringFlag{Name: "cpu-quota", Usage: "CFS quota in microseconds (-1: none)"},
-		&cli.StringFlag{Name: "cpu-rt-period", Usage: "realtime period in microseconds"},
-		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "realtime runtime in microseconds"},
-		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-3,5)"},
-		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
-		&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of processes (-1: unlimited)"},
-		&cli.StringFlag{Name: "blkio-weight", Usage: "block I/O weight (10-1000)"},
-		&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT: not supported"},
-		&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT: not supported"},
+var updateCommand = &command{
+	name:  "update",
+	usage: "change the resources of a container",
+	args:  "<container-id>",
+	flags: []flagDef{
+		{kind: stringFlag, name: "resources", aliases: []string{"r"}, usage: "linux.resources JSON from this file (- for stdin)"},
+		{kind: stringFlag, name: "memory", usage: "memory limit in bytes (k, m, g suffixes)"},
+		{kind: stringFlag, name: "memory-reservation", usage: "memory soft limit"},
+		{kind: stringFlag, name: "memory-swap", usage: "memory+swap limit (-1: unlimited)"},
+		{kind: stringFlag, name: "kernel-memory", usage: "accepted and ignored (kernel memory limits are gone from Linux)"},
+		{kind: stringFlag, name: "kernel-memory-tcp", usage: "kernel TCP buffer limit"},
+		{kind: stringFlag, name: "cpu-shares", usage: "CPU shares (relative weight)"},
+		{kind: stringFlag, name: "cpu-period", usage: "CFS period in microseconds"},
+		{kind: stringFlag, name: "cpu-quota", usage: "CFS quota in microseconds (-1: none)"},
+		{kind: stringFlag, name: "cpu-rt-period", usage: "realtime period in microseconds"},
+		{kind: stringFlag, name: "cpu-rt-runtime", usage: "realtime runtime in microseconds"},
+		{kind: stringFlag, name: "cpuset-cpus", usage: "CPUs to run on (0-3,5)"},
+		{kind: stringFlag, name: "cpuset-mems", usage: "memory nodes to use"},
+		{kind: stringFlag, name: "pids-limit", usage: "maximum number of processes (-1: unlimited)"},
+		{kind: stringFlag, name: "blkio-weight", usage: "block I/O weight (10-1000)"},
+		{kind: stringFlag, name: "l3-cache-schema", usage: "Intel RDT: not supported"},
+		{kind: stringFlag, name: "mem-bw-schema", usage: "Intel RDT: not supported"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -144,7 +143,7 @@ var updateCommand = &cli.Command{
 }
 
 // updateResources reads --resources, then applies the flags over it.
-func updateResources(c *cli.Context) (*rspec.LinuxResources, error) {
+func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 	var r rspec.LinuxResources
 	if path := c.String("resources"); path != "" {
 		var data []byte
@@ -254,20 +253,20 @@ func parseBytes(s string) (int64, error) {
 	return v * mult, nil
 }
 
-var eventsCommand = &cli.Command{
-	Name:      "events",
-	Usage:     "print statistics and OOM events of a container as JSON lines",
-	ArgsUsage: "<container-id>",
-	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "stats", Usage: "print statistics once and exit"},
-		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between statistics"},
+var eventsCommand = &command{
+	name:  "events",
+	usage: "print statistics and OOM events of a container as JSON lines",
+	args:  "<container-id>",
+	flags: []flagDef{
+		{kind: boolFlag, name: "stats", usage: "print statistics once and exit"},
+		{kind: durationFlag, name: "interval", value: "5s", usage: "time between statistics"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(c.App.Writer)
+		enc := json.NewEncoder(c.out)
 		emit := func(typ string, data any) error {
 			return enc.Encode(struct {
 				Type string `json:"type"`
@@ -311,15 +310,15 @@ var eventsCommand = &cli.Command{
 	},
 }
 
-var featuresCommand = &cli.Command{
-	Name:  "features",
-	Usage: "print the OCI features document of this husk",
-	Action: func(c *cli.Context) error {
+var featuresCommand = &command{
+	name:  "features",
+	usage: "print the OCI features document of this husk",
+	action: func(c *ctx) error {
 		data, err := json.MarshalIndent(libruntime.Features(), "", "    ")
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(c.App.Writer, string(data))
+		fmt.Fprintln(c.out, string(data))
 		return nil
 	},
 }

@@ -9,16 +9,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/husk-runtime/husk/specs"
 )
 
-var stateCommand = &cli.Command{
-	Name:      "state",
-	Usage:     "print a container's state as JSON",
-	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
+var stateCommand = &command{
+	name:  "state",
+	usage: "print a container's state as JSON",
+	args:  "<container-id>",
+	action: func(c *ctx) error {
 		ct, err := load(c)
 		if err != nil {
 			return err
@@ -27,19 +25,19 @@ var stateCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(c.App.Writer, string(data))
+		fmt.Fprintln(c.out, string(data))
 		return nil
 	},
 }
 
-var listCommand = &cli.Command{
-	Name:  "list",
-	Usage: "list containers",
-	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only IDs"},
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
+var listCommand = &command{
+	name:  "list",
+	usage: "list containers",
+	flags: []flagDef{
+		{kind: boolFlag, name: "quiet", aliases: []string{"q"}, usage: "print only IDs"},
+		{kind: stringFlag, name: "format", aliases: []string{"f"}, value: "table", usage: "table or json"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		format := c.String("format")
 		if format != "table" && format != "json" {
 			return fmt.Errorf("--format: %q is not table or json", format)
@@ -52,7 +50,7 @@ var listCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		w := c.App.Writer
+		w := c.out
 		if c.Bool("quiet") {
 			for _, ct := range cts {
 				fmt.Fprintln(w, ct.ID())
@@ -77,14 +75,14 @@ var listCommand = &cli.Command{
 	},
 }
 
-var specCommand = &cli.Command{
-	Name:  "spec",
-	Usage: "write a default config.json into the bundle",
-	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: ".", Usage: "bundle directory"},
-		&cli.BoolFlag{Name: "rootless", Usage: "a config for a non-root user (user namespace, no cgroups)"},
+var specCommand = &command{
+	name:  "spec",
+	usage: "write a default config.json into the bundle",
+	flags: []flagDef{
+		{kind: stringFlag, name: "bundle", aliases: []string{"b"}, value: ".", usage: "bundle directory"},
+		{kind: boolFlag, name: "rootless", usage: "a config for a non-root user (user namespace, no cgroups)"},
 	},
-	Action: func(c *cli.Context) error {
+	action: func(c *ctx) error {
 		path := filepath.Join(c.String("bundle"), "config.json")
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("%s exists; remove it first", path)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -29,7 +28,11 @@ type Config struct {
 type Init struct {
 	Proc *os.Process
 	plan *Plan
-	conn *net.UnixConn
+	// sock is non-blocking and managed by Go's poller (deadlines cancel a
+	// Recv); it is used with raw sendmsg/recvmsg: the net package would
+	// cost every husk command its initialisation.
+	sock *os.File
+	raw  syscall.RawConn
 }
 
 // Msg is one message from husk-init.
@@ -105,13 +108,16 @@ func Start(cfg Config) (*Init, error) {
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	parent := os.NewFile(uintptr(fds[0]), "husk-sync")
 	child := os.NewFile(uintptr(fds[1]), "husk-init-sync")
 	defer child.Close()
-	conn, err := net.FileConn(parent)
-	parent.Close()
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
+	sock := os.NewFile(uintptr(fds[0]), "husk-sync")
+	raw, err := sock.SyscallConn()
 	if err != nil {
-		child.Close()
+		sock.Close()
 		return nil, fmt.Errorf("sync socket: %w", err)
 	}
 
@@ -124,10 +130,10 @@ func Start(cfg Config) (*Init, error) {
 		[]string{"husk-init", strconv.Itoa(syncFD), strconv.Itoa(syncFD + 1)},
 		&os.ProcAttr{Files: files, Env: []string{}})
 	if err != nil {
-		conn.Close()
+		sock.Close()
 		return nil, fmt.Errorf("start husk-init: %w", err)
 	}
-	return &Init{Proc: proc, plan: cfg.Plan, conn: conn.(*net.UnixConn)}, nil
+	return &Init{Proc: proc, plan: cfg.Plan, sock: sock, raw: raw}, nil
 }
 
 var devNull struct {
@@ -148,12 +154,20 @@ func orNull(f *os.File) *os.File {
 
 // Recv waits for the next message. ctx cancels the wait.
 func (in *Init) Recv(ctx context.Context) (Msg, error) {
-	stop := context.AfterFunc(ctx, func() { in.conn.SetReadDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(ctx, func() { in.sock.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	buf := make([]byte, msgSize+4096)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := in.conn.ReadMsgUnix(buf, oob)
+	var n, oobn int
+	var rerr error
+	err := in.raw.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return Msg{}, ctx.Err()
@@ -181,7 +195,6 @@ func (in *Init) Recv(ctx context.Context) (Msg, error) {
 		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 		if err == nil && len(cmsgs) == 1 {
 			if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) == 1 {
-				unix.CloseOnExec(fds[0])
 				m.File = os.NewFile(uintptr(fds[0]), "husk-init-fd")
 			}
 		}
@@ -198,7 +211,15 @@ func (in *Init) Send(typ uint32, payload []byte) error {
 	binary.LittleEndian.PutUint32(buf[4:], ^uint32(0))
 	binary.LittleEndian.PutUint32(buf[12:], uint32(len(payload)))
 	buf = append(buf, payload...)
-	if _, err := in.conn.Write(buf); err != nil {
+	var werr error
+	err := in.raw.Write(func(fd uintptr) bool {
+		_, werr = unix.Write(int(fd), buf)
+		return werr != unix.EAGAIN
+	})
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
 		return fmt.Errorf("write to husk-init: %w", err)
 	}
 	return nil
@@ -230,5 +251,5 @@ func (e *OpError) Unwrap() error { return e.Err }
 
 // Close releases the socket; husk-init, if still in setup, then exits.
 func (in *Init) Close() error {
-	return in.conn.Close()
+	return in.sock.Close()
 }

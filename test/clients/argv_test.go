@@ -189,7 +189,7 @@ func (a *argvLog) shape(c *call) string {
 	return a.normalize(c.cwd) + ": " + strings.Join(args, " ")
 }
 
-// flagErrorRe matches what urfave/cli (husk's and runc's) and cobra say
+// flagErrorRe matches what the flag package (husk), urfave/cli (runc) and cobra say
 // about a command line they do not accept.
 var flagErrorRe = regexp.MustCompile(`flag provided but not defined|flag needs an argument|Incorrect Usage|No help topic for|unknown flag|unknown command|unknown shorthand flag`)
 
@@ -242,7 +242,7 @@ func (a *argvLog) compareGolden(t *testing.T, lines []string) {
 	golden := filepath.Join(testDir, "testdata", "argv-"+a.client+".txt")
 	header := fmt.Sprintf("# Distinct command lines %s passes to husk in test/clients (cwd: argv),\n"+
 		"# normalised: <ID> container/exec ids, <...> private paths of the run.\n"+
-		"# Regenerate: go test -tags urfave_cli_no_docs ./test/clients/ -husk=$PWD/bin/husk -update\n", a.client)
+		"# Regenerate: go test ./test/clients/ -husk=$PWD/bin/husk -update\n", a.client)
 	if *updateFlag {
 		if a.suite.Failed() {
 			t.Errorf("not rewriting %s: checks of this suite failed", golden)

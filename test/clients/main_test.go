@@ -9,7 +9,7 @@
 // testdata/argv-<client>.txt (rewrite with -update) and replayed against
 // husk and runc to show that husk accepts every flag runc accepts there.
 //
-//	go test -tags urfave_cli_no_docs -count=1 ./test/clients/ -husk=$PWD/bin/husk
+//	go test -count=1 ./test/clients/ -husk=$PWD/bin/husk
 //
 // The tests install the Debian packages they need (containerd, docker.io,
 // podman, conmon, runc, busybox-static) with apt-get when they are missing.
