@@ -303,12 +303,11 @@ func (s *setup) run() error {
 			st.InitPid = int(m.Val)
 			st.InitStart = startTime(st.InitPid)
 			st.PidNS = s.pl.pidns
-			// The init goes on with its mounts while we record it: from
-			// here on `delete --force` can find and kill it. (Until then a
-			// killed create leaves an init that exits by itself at its
-			// next word with us.)
-			err = s.child.Send(initproc.MsgAck, nil)
-			if err == nil && !s.exec {
+			// The init goes on with its mounts while we record it (it does
+			// not wait for us): from here on `delete --force` can find and
+			// kill it. (Until then a killed create leaves an init that
+			// exits by itself at its next word with us.)
+			if !s.exec {
 				err = writeState(s.c.dir, st)
 			}
 			if s.pl.forks {

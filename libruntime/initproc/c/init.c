@@ -1040,15 +1040,29 @@ static void op_exec(const struct plan_op *op)
 
 static void op_fork(void)
 {
-	pid_t pid = fork();
+	int order[2];
+	pid_t pid;
+	char b;
+
+	/* The parent reports the child's pid; the child must not speak before
+	 * that message is out, or husk could hear of the init before its pid.
+	 * A pipe orders the two without a round trip through husk. */
+	if (pipe2(order, O_CLOEXEC) < 0)
+		fail(errno, "pipe");
+	pid = fork();
 	if (pid < 0)
 		fail(errno, "fork into the new pid namespace");
 	if (pid > 0) {
 		/* The parent reaps us; our child is the container's init. */
+		close(order[0]);
 		send_msg(MSG_PID, pid, 0, NULL, -1);
+		(void)!write(order[1], "", 1);
 		_exit(0);
 	}
-	wait_for(MSG_ACK);
+	close(order[1]);
+	while (read(order[0], &b, 1) < 0 && errno == EINTR)
+		;
+	close(order[0]);
 }
 
 static void op_unshare_user(void)
@@ -1096,7 +1110,6 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_REPORT_PID:
 		send_msg(MSG_PID, getpid(), 0, NULL, -1);
-		wait_for(MSG_ACK);
 		break;
 	case OP_WAIT_PARENT:
 		send_msg(MSG_SYNC, op->a[0], 0, NULL, -1);

@@ -43,7 +43,7 @@ enum {
 	OP_UNSHARE_USER,     /* ask the parent for uid/gid maps, then become root in the namespace */
 	OP_UNSHARE,          /* a0 clone flags */
 	OP_TIMENS_OFFSETS,   /* s0 text for /proc/self/timens_offsets */
-	OP_FORK,             /* fork; the parent reports the child's pid and exits */
+	OP_FORK,             /* fork; the parent reports the child's pid and exits (no reply awaited) */
 	OP_REPORT_PID,       /* report our own pid (no fork was needed) */
 	OP_WAIT_PARENT,      /* a0 kind: send MSG_SYNC and wait for MSG_ACK */
 	OP_SETHOSTNAME,      /* s0 */
