@@ -58,7 +58,12 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	if err != nil {
 		return nil, false, fmt.Errorf("bundle %s: %w", o.Bundle, err)
 	}
-	spec, err := specs.Load(bundle)
+	configPath := filepath.Join(bundle, configFile)
+	configData, err := os.ReadFile(configPath)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading bundle: %w", err)
+	}
+	spec, err := specs.LoadBytes(bundle, configData)
 	if err != nil {
 		return nil, false, err
 	}
@@ -237,7 +242,8 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	tr.phase("cgroups")
 
-	s = &setup{ctx: ctx, c: c, spec: spec, child: child, pl: pl, console: console, consoleFn: o.Console, tr: tr, last: spawned}
+	s = &setup{ctx: ctx, c: c, spec: spec, configData: configData, child: child, pl: pl, console: console,
+		consoleFn: o.Console, tr: tr, last: spawned}
 	if err := s.run(); err != nil {
 		return nil, false, err
 	}
@@ -267,6 +273,9 @@ type setup struct {
 	ctx       context.Context
 	c         *Container
 	spec      *rspec.Spec
+	// configData is config.json as read, kept in the state directory (an
+	// encoding of spec would cost a cold process a millisecond or more).
+	configData []byte
 	child     *initproc.Init
 	pl        *planner
 	console   *unixSock
@@ -303,13 +312,9 @@ func (s *setup) run() error {
 			st.InitPid = int(m.Val)
 			st.InitStart = startTime(st.InitPid)
 			st.PidNS = s.pl.pidns
-			// The init goes on with its mounts while we record it (it does
-			// not wait for us): from here on `delete --force` can find and
-			// kill it. (Until then a killed create leaves an init that
-			// exits by itself at its next word with us.)
-			if !s.exec {
-				err = writeState(s.c.dir, st)
-			}
+			// Not persisted until ready: a create killed before then leaves
+			// an init that exits at its next word with us, and `delete
+			// --force` kills whatever is in the container's cgroup.
 			if s.pl.forks {
 				// The forking husk-init exits now; reap it.
 				s.c.rt.reaper.Wait(s.child.Proc.Pid)
@@ -337,7 +342,7 @@ func (s *setup) run() error {
 			if s.exec {
 				return nil
 			}
-			if err := writeConfig(s.c.dir, s.spec); err != nil {
+			if err := writeAtomic(s.c.dir, configFile, s.configData); err != nil {
 				return err
 			}
 			st.Ready, st.Hooks = true, s.spec.Hooks

@@ -103,7 +103,12 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		return -1, err
 	}
 	spec := *cfg
-	spec.Process = o.Process
+	process := *o.Process
+	process.Env = append([]string(nil), process.Env...)
+	spec.Process = &process
+	// As at create (and as runc does for exec): HOME from the container's
+	// /etc/passwd when the process leaves it out.
+	withHome(&spec, c.state.Rootfs)
 	pl := &planner{
 		spec:        &spec,
 		rootfs:      c.state.Rootfs,
