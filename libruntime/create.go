@@ -270,18 +270,18 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 
 // setup is the conversation with husk-init during create.
 type setup struct {
-	ctx       context.Context
-	c         *Container
-	spec      *rspec.Spec
+	ctx  context.Context
+	c    *Container
+	spec *rspec.Spec
 	// configData is config.json as read, kept in the state directory (an
 	// encoding of spec would cost a cold process a millisecond or more).
 	configData []byte
-	child     *initproc.Init
-	pl        *planner
-	console   *unixSock
-	consoleFn func(*os.File) error
-	tr        *traceRun
-	last      time.Duration
+	child      *initproc.Init
+	pl         *planner
+	console    *unixSock
+	consoleFn  func(*os.File) error
+	tr         *traceRun
+	last       time.Duration
 	// exec: the process is not the container's init; its state is not
 	// persisted.
 	exec bool
