@@ -14,15 +14,11 @@ import (
 func (c *Container) Delete(ctx context.Context, force bool) error {
 	tr := c.rt.tracer.begin("delete")
 	defer tr.end()
-	d, err := lockDir(c.dir, false)
+	d, err := c.lock()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.id, err)
+		return err
 	}
 	defer d.unlock()
-	// Re-read: the state may have changed while we waited for the lock.
-	if st, err := readState(c.dir); err == nil {
-		c.state = st
-	}
 	status := c.Status()
 	if (status == Running || status == Paused) && !force {
 		return fmt.Errorf("cannot delete container %s that is %s (stop it first, or use --force): %w",

@@ -19,9 +19,9 @@ func (c *Container) Resume() error {
 }
 
 func (c *Container) freeze(freeze bool) error {
-	d, err := lockDir(c.dir, false)
+	d, err := c.lock()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.id, err)
+		return err
 	}
 	defer d.unlock()
 	status := c.Status()
@@ -81,14 +81,11 @@ func (c *Container) OOMKills() (uint64, error) {
 // Update changes the resources of a container that has not stopped, and
 // records them, so later updates start from the current values.
 func (c *Container) Update(r *rspec.LinuxResources) error {
-	d, err := lockDir(c.dir, false)
+	d, err := c.lock()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.id, err)
+		return err
 	}
 	defer d.unlock()
-	if st, err := readState(c.dir); err == nil {
-		c.state = st
-	}
 	if status := c.Status(); status == Stopped || status == Creating {
 		return fmt.Errorf("cannot update container %s: it is %s", c.id, status)
 	}

@@ -16,9 +16,9 @@ import (
 func (c *Container) Start(ctx context.Context) error {
 	tr := c.rt.tracer.begin("start")
 	defer tr.end()
-	d, err := lockDir(c.dir, false)
+	d, err := c.lock()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", c.id, err)
+		return err
 	}
 	defer d.unlock()
 	if status := c.Status(); status != Created {

@@ -105,6 +105,19 @@ func (d *lockedDir) unlock() {
 	d.f.Close()
 }
 
+// lock takes the container's lock and re-reads its state, which may have
+// changed while we waited. The caller unlocks.
+func (c *Container) lock() (*lockedDir, error) {
+	d, err := lockDir(c.dir, false)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.id, err)
+	}
+	if st, err := readState(c.dir); err == nil {
+		c.state = st
+	}
+	return d, nil
+}
+
 // writeState replaces state.json atomically: readers never see half a file.
 func writeState(dir string, st *State) error {
 	data, err := json.Marshal(st)

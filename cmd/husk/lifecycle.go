@@ -21,6 +21,20 @@ var createFlags = []flagDef{
 	{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the container"},
 }
 
+// createSetup is what create and run read from their command line.
+func createSetup(c *ctx) (string, libruntime.CreateOpts, *libruntime.Runtime, error) {
+	id, err := needID(c)
+	if err != nil {
+		return "", libruntime.CreateOpts{}, nil, err
+	}
+	o, err := createOpts(c)
+	if err != nil {
+		return "", libruntime.CreateOpts{}, nil, err
+	}
+	rt, err := runtime(c)
+	return id, o, rt, err
+}
+
 func createOpts(c *ctx) (libruntime.CreateOpts, error) {
 	n := c.Int("preserve-fds")
 	if n < 0 {
@@ -45,15 +59,7 @@ var createCommand = &command{
 	args:  "<container-id>",
 	flags: createFlags,
 	action: func(c *ctx) error {
-		id, err := needID(c)
-		if err != nil {
-			return err
-		}
-		o, err := createOpts(c)
-		if err != nil {
-			return err
-		}
-		rt, err := runtime(c)
+		id, o, rt, err := createSetup(c)
 		if err != nil {
 			return err
 		}
@@ -84,15 +90,7 @@ var runCommand = &command{
 		{kind: boolFlag, name: "keep", usage: "do not delete the container after it exits"},
 	}, createFlags...),
 	action: func(c *ctx) error {
-		id, err := needID(c)
-		if err != nil {
-			return err
-		}
-		o, err := createOpts(c)
-		if err != nil {
-			return err
-		}
-		rt, err := runtime(c)
+		id, o, rt, err := createSetup(c)
 		if err != nil {
 			return err
 		}

@@ -605,6 +605,17 @@ static void op_symlink(const struct plan_op *op)
 	close(dfd);
 }
 
+/* After the root changed: start at it, and resolve from it from now on. */
+static void enter_new_root(void)
+{
+	if (chdir("/") < 0)
+		fail(errno, "chdir /");
+	close(rootfd);
+	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		fail(errno, "open new root");
+}
+
 static void op_pivot_root(void)
 {
 	int oldroot = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -626,12 +637,7 @@ static void op_pivot_root(void)
 	if (umount2(".", MNT_DETACH) < 0)
 		fail(errno, "detach old root");
 	close(oldroot);
-	if (chdir("/") < 0)
-		fail(errno, "chdir /");
-	close(rootfd);
-	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		fail(errno, "open new root");
+	enter_new_root();
 }
 
 static void op_move_root(void)
@@ -642,12 +648,7 @@ static void op_move_root(void)
 		fail(errno, "move rootfs to /");
 	if (chroot(".") < 0)
 		fail(errno, "chroot");
-	if (chdir("/") < 0)
-		fail(errno, "chdir /");
-	close(rootfd);
-	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		fail(errno, "open new root");
+	enter_new_root();
 }
 
 /* Without a mount namespace there is nothing to pivot: chroot. */
@@ -657,12 +658,7 @@ static void op_chroot(void)
 		fail(errno, "chdir to rootfs");
 	if (chroot(".") < 0)
 		fail(errno, "chroot");
-	if (chdir("/") < 0)
-		fail(errno, "chdir /");
-	close(rootfd);
-	rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		fail(errno, "open new root");
+	enter_new_root();
 }
 
 static void op_mask(const struct plan_op *op)
