@@ -56,7 +56,8 @@ clients: build
 	$(GO) test -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
 
 fuzz: $(INIT_BIN)
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=20s ./specs/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s ./specs/
+	$(GO) test -run='^$$' -fuzz=FuzzFastDecode -fuzztime=15s ./specs/
 
 conformance: build deps
 	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh

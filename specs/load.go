@@ -20,6 +20,13 @@ func Load(bundle string) (*rspec.Spec, error) {
 		// The *PathError already names the file; the prefix says why we wanted it.
 		return nil, fmt.Errorf("loading bundle: %w", err)
 	}
+	return LoadBytes(bundle, data)
+}
+
+// LoadBytes is Load for the bytes of <bundle>/config.json, read by the
+// caller: a caller keeping a copy of config.json stores these bytes
+// instead of encoding the spec again.
+func LoadBytes(bundle string, data []byte) (*rspec.Spec, error) {
 	s, err := decode(data)
 	if err != nil {
 		return nil, err
