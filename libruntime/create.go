@@ -378,10 +378,10 @@ func (s *setup) initFailed(err error) error {
 func (s *setup) hooks() error {
 	h := s.spec.Hooks
 	state := s.c.hookState(Created)
-	if err := runHooks(s.ctx, "prestart", h.Prestart, state); err != nil {
+	if err := s.c.rt.runHooks(s.ctx, "prestart", h.Prestart, state); err != nil {
 		return err
 	}
-	if err := runHooks(s.ctx, "createRuntime", h.CreateRuntime, state); err != nil {
+	if err := s.c.rt.runHooks(s.ctx, "createRuntime", h.CreateRuntime, state); err != nil {
 		return err
 	}
 	data, err := json.Marshal(state)

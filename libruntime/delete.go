@@ -54,7 +54,7 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 		return fmt.Errorf("delete %s: %w", c.id, err)
 	}
 	if h := c.state.Hooks; h != nil {
-		runHooksWarn(ctx, c.rt.log, "poststop", h.Poststop, c.hookState(Stopped))
+		c.rt.runHooksWarn(ctx, "poststop", h.Poststop, c.hookState(Stopped))
 	}
 	tr.phase("poststop")
 	return nil

@@ -5,16 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
+	"io"
+	"os"
 	"strings"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // runHooks runs hooks of one kind in the runtime's namespaces, each with
 // the container state on stdin, stopping at the first failure.
-func runHooks(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.State) error {
+func (r *Runtime) runHooks(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -23,7 +25,7 @@ func runHooks(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.
 		return fmt.Errorf("hooks.%s: encode state: %w", kind, err)
 	}
 	for i, h := range hooks {
-		if err := runHook(ctx, h, data); err != nil {
+		if err := r.runHook(ctx, h, data); err != nil {
 			return fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, h.Path, err)
 		}
 	}
@@ -32,42 +34,99 @@ func runHooks(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.
 
 // runHooksWarn runs every hook of a kind whose failures the spec makes
 // warnings (poststart, poststop): a failing hook does not stop the others.
-func runHooksWarn(ctx context.Context, log Logger, kind string, hooks []rspec.Hook, state rspec.State) {
+func (r *Runtime) runHooksWarn(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.State) {
 	for i := range hooks {
-		if err := runHooks(ctx, kind, hooks[i:i+1], state); err != nil {
-			log.Warnf("%s", strings.Replace(err.Error(), kind+"[0]", fmt.Sprintf("%s[%d]", kind, i), 1))
+		if err := r.runHooks(ctx, kind, hooks[i:i+1], state); err != nil {
+			r.log.Warnf("%s", strings.Replace(err.Error(), kind+"[0]", fmt.Sprintf("%s[%d]", kind, i), 1))
 		}
 	}
 }
 
-func runHook(ctx context.Context, h rspec.Hook, state []byte) error {
+// runHook runs one hook: state on stdin, output kept for the error. It is
+// started directly and collected through the runtime's Reaper, not with
+// os/exec, whose Wait would race a caller that reaps every child (the
+// containerd shim).
+func (r *Runtime) runHook(ctx context.Context, h rspec.Hook, state []byte) error {
 	if h.Timeout != nil && *h.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, h.Path)
-	if len(h.Args) > 0 {
-		cmd.Args = h.Args
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
 	}
-	cmd.Env = h.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
+	env := h.Env
+	if env == nil {
+		env = []string{}
 	}
-	cmd.Stdin = bytes.NewReader(state)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// A daemon left behind by the hook must not hold us on its output.
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("timed out after %ds", *h.Timeout)
-	}
+	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
-		if msg := strings.TrimSpace(out.String()); msg != "" {
-			return fmt.Errorf("%w: %s", err, msg)
-		}
 		return err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		return err
+	}
+	proc, err := os.StartProcess(h.Path, args, &os.ProcAttr{Env: env, Files: []*os.File{stdinR, outW, outW}})
+	stdinR.Close()
+	outW.Close()
+	if err != nil {
+		stdinW.Close()
+		outR.Close()
+		return err
+	}
+	defer proc.Release()
+	// A hook that does not read its stdin just gets EPIPE here (Go ignores
+	// SIGPIPE on pipes other than stdout/stderr).
+	go func() {
+		stdinW.Write(state)
+		stdinW.Close()
+	}()
+	var out bytes.Buffer
+	outDone := make(chan struct{})
+	go func() {
+		io.Copy(&out, io.LimitReader(outR, 64<<10))
+		close(outDone)
+	}()
+	type exit struct {
+		code int
+		err  error
+	}
+	exited := make(chan exit, 1)
+	go func() {
+		code, err := r.reaper.Wait(proc.Pid)
+		exited <- exit{code, err}
+	}()
+	var res exit
+	select {
+	case res = <-exited:
+	case <-ctx.Done():
+		unix.Kill(proc.Pid, unix.SIGKILL)
+		<-exited
+		outR.Close()
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("timed out after %ds", *h.Timeout)
+		}
+		return ctx.Err()
+	}
+	// A daemon left behind by the hook must not hold us on its output.
+	select {
+	case <-outDone:
+	case <-time.After(time.Second):
+	}
+	outR.Close()
+	if res.err != nil {
+		return res.err
+	}
+	if res.code != 0 {
+		msg := strings.TrimSpace(out.String())
+		if msg == "" {
+			return fmt.Errorf("exit status %d", res.code)
+		}
+		return fmt.Errorf("exit status %d: %s", res.code, msg)
 	}
 	return nil
 }

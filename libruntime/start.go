@@ -32,7 +32,7 @@ func (c *Container) Start(ctx context.Context) error {
 		// Poststart hooks expect a started process: let it run until it
 		// first waits for something (or exits), for at most 50 ms.
 		waitSettled(c.state.InitPid, 50*time.Millisecond)
-		runHooksWarn(ctx, c.rt.log, "poststart", h.Poststart, c.hookState(Running))
+		c.rt.runHooksWarn(ctx, "poststart", h.Poststart, c.hookState(Running))
 	}
 	tr.phase("poststart")
 	return nil
