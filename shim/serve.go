@@ -1,0 +1,85 @@
+package shim
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libruntime"
+)
+
+// serve is the daemon: started by the start action in the first bundle
+// of its group, with its listening socket as fd 3. It returns when
+// containerd shuts it down with no container left, or on SIGTERM/SIGINT
+// (containers keep running then; a new shim's delete cleans them up).
+func serve(f *flags, version string) error {
+	// The daemon mostly waits; its bursts of work (a create) are short.
+	// One P instead of the two containerd asks for saves about 1 MiB of
+	// resident memory (per-P caches, idle threads) in every shim process.
+	if os.Getenv("HUSK_SHIM_GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	// Container processes in a pid namespace are the init's grandchildren
+	// (re-parented to us), and orphans must not pile up as zombies.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become subreaper: %w", err)
+	}
+	bundle, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	log := openLogger(filepath.Join(bundle, "log"), f.debug)
+	rp := newReaper()
+	root := stateRoot(bundle, f.namespace)
+	rt, err := libruntime.New(root, libruntime.WithLogger(log), libruntime.WithReaper(rp))
+	if err != nil {
+		return err
+	}
+	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.namespace, log)
+	svc := newService(rt, rp, pub, log, f.namespace)
+	rp.onExit = svc.processExit
+	go rp.run()
+
+	l, err := net.FileListener(os.NewFile(3, "socket"))
+	if err != nil {
+		return fmt.Errorf("shim socket (fd 3): %w", err)
+	}
+	srv, err := ttrpc.NewServer()
+	if err != nil {
+		return fmt.Errorf("ttrpc server: %w", err)
+	}
+	registerTaskService(srv, svc)
+	go func() {
+		if err := srv.Serve(context.Background(), l); err != nil && err != ttrpc.ErrServerClosed {
+			log.Errorf("ttrpc server: %v", err)
+		}
+	}()
+	log.Debugf("shim %s (%s) serving %s for %s/%s", version, RuntimeName, l.Addr(), f.namespace, f.id)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	select {
+	case <-svc.done:
+	case s := <-sigs:
+		log.Infof("shim exiting on %v", s)
+	}
+	// Answer the Shutdown call, send the last events, then go.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	pub.close(2 * time.Second)
+	if a, ok := l.Addr().(*net.UnixAddr); ok && a.Name != "" && a.Name[0] != '@' {
+		os.Remove(a.Name)
+	}
+	// The state root of this namespace goes when it is empty.
+	os.Remove(root)
+	return nil
+}
