@@ -222,6 +222,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	child, err = initproc.Start(initproc.Config{
 		Plan: &pl.plan, Files: files,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		Clone: pl.clone,
 	})
 	pl.closeFiles()
 	if err != nil {
@@ -309,7 +310,12 @@ func (s *setup) run() error {
 				err = s.child.Send(initproc.MsgAck, nil)
 			}
 		case initproc.MsgPid:
+			// Without a fork of husk-init's own, the init is husk-init, whose
+			// pid we know (its report may be 1, in its own pid namespace).
 			st.InitPid = int(m.Val)
+			if !s.pl.forks {
+				st.InitPid = s.child.Proc.Pid
+			}
 			st.InitStart = startTime(st.InitPid)
 			st.PidNS = s.pl.pidns
 			// Not persisted until ready: a create killed before then leaves

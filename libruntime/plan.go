@@ -3,6 +3,7 @@ package libruntime
 import (
 	"fmt"
 	"os"
+	"syscall"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -37,6 +38,8 @@ type planner struct {
 	userns bool
 	// husk-init forks: the container's init is its child.
 	forks bool
+	// clone: namespaces husk-init is started in (see cloneNamespaces).
+	clone *syscall.SysProcAttr
 	// The container has its own pid namespace (new or joined), so killing
 	// its init kills everything in it.
 	pidns bool

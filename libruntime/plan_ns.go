@@ -2,7 +2,9 @@ package libruntime
 
 import (
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -32,6 +34,9 @@ func (p *planner) namespaces() error {
 	// After joining the cgroup, whose cpuset may have reset our affinity.
 	if err := p.initialAffinity(); err != nil {
 		return err
+	}
+	if p.cloneNamespaces(l, index) {
+		return nil
 	}
 
 	for _, t := range nsutil.JoinOrder {
@@ -82,6 +87,48 @@ func (p *planner) namespaces() error {
 		p.add(initproc.OpReportPid, "init", nil)
 	}
 	return nil
+}
+
+// cloneNamespaces handles the common case, where the config creates all
+// its namespaces and joins none: they are made by the clone(2) that starts
+// husk-init, which is then the container's init (pid 1) without a fork of
+// its own. Only the cgroup namespace waits until husk-init is in its
+// cgroup, where it must be rooted. A join (which must come before new
+// namespaces, for their ownership), time offsets (written between unshare
+// and fork) and id maps needing newuidmap keep the general path.
+func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespaceType]int) bool {
+	var flags uintptr
+	for _, ns := range l.Namespaces {
+		if ns.Path != "" || ns.Type == rspec.TimeNamespace {
+			return false
+		}
+		if ns.Type != rspec.CgroupNamespace {
+			f, _ := nsutil.CloneFlag(ns.Type)
+			flags |= f
+		}
+	}
+	attr := &syscall.SysProcAttr{Cloneflags: flags}
+	if _, ok := index[rspec.UserNamespace]; ok {
+		// husk-init must be root in the namespace to keep its
+		// capabilities across its exec.
+		if nsutil.NeedHelpers(l.UIDMappings, l.GIDMappings) ||
+			!nsutil.MapsID(l.UIDMappings, 0) || !nsutil.MapsID(l.GIDMappings, 0) {
+			return false
+		}
+		p.userns = true
+		attr.UidMappings = nsutil.ProcIDMaps(l.UIDMappings)
+		attr.GidMappings = nsutil.ProcIDMaps(l.GIDMappings)
+		// Root (unlike a user mapping only its own ids) may keep setgroups.
+		attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		attr.Credential = &syscall.Credential{NoSetGroups: !attr.GidMappingsEnableSetgroups}
+	}
+	if _, ok := index[rspec.CgroupNamespace]; ok {
+		p.add(initproc.OpUnshare, "linux.namespaces (cgroup)", func(op *initproc.Op) { op.A[0] = unix.CLONE_NEWCGROUP })
+	}
+	_, p.pidns = index[rspec.PIDNamespace]
+	p.clone = attr
+	p.add(initproc.OpReportPid, "init", nil)
+	return true
 }
 
 // timensOffsets renders linux.timeOffsets for /proc/self/timens_offsets.

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -35,8 +36,8 @@ func FormatIDMap(m []rspec.LinuxIDMapping) string {
 // setuid helpers newuidmap and newgidmap, which check /etc/subuid and
 // /etc/subgid.
 func WriteIDMaps(pid int, uid, gid []rspec.LinuxIDMapping) error {
-	euid, egid := os.Geteuid(), os.Getegid()
-	if euid != 0 && !(ownOnly(uid, euid) && ownOnly(gid, egid)) {
+	euid := os.Geteuid()
+	if NeedHelpers(uid, gid) {
 		if err := newIDMap("newuidmap", pid, uid); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
 		}
@@ -62,6 +63,31 @@ func WriteIDMaps(pid int, uid, gid []rspec.LinuxIDMapping) error {
 		return fmt.Errorf("linux.gidMappings: %w", err)
 	}
 	return nil
+}
+
+// NeedHelpers tells whether writing these maps needs newuidmap and
+// newgidmap: without root, anything but one's own ids does.
+func NeedHelpers(uid, gid []rspec.LinuxIDMapping) bool {
+	return os.Geteuid() != 0 && !(ownOnly(uid, os.Geteuid()) && ownOnly(gid, os.Getegid()))
+}
+
+// ProcIDMaps converts mappings for syscall.SysProcAttr.
+func ProcIDMaps(m []rspec.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+// MapsID tells whether id (inside the namespace) is mapped by m.
+func MapsID(m []rspec.LinuxIDMapping, id uint32) bool {
+	for _, e := range m {
+		if id >= e.ContainerID && id-e.ContainerID < e.Size {
+			return true
+		}
+	}
+	return false
 }
 
 // ownOnly tells whether m maps exactly one id, the caller's own.

@@ -22,6 +22,10 @@ type Config struct {
 	// number (3 + index).
 	Files                 []*os.File
 	Stdin, Stdout, Stderr *os.File
+	// Clone, if set, creates namespaces in the clone(2) that starts
+	// husk-init (and writes the id maps of a new user namespace, as root
+	// of which husk-init then runs): no fork of its own is needed.
+	Clone *syscall.SysProcAttr
 }
 
 // Init is a running husk-init and the socket to talk to it.
@@ -128,7 +132,7 @@ func Start(cfg Config) (*Init, error) {
 	files = append(files, child, planFile, exeFile)
 	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", syncFD+2),
 		[]string{"husk-init", strconv.Itoa(syncFD), strconv.Itoa(syncFD + 1)},
-		&os.ProcAttr{Files: files, Env: []string{}})
+		&os.ProcAttr{Files: files, Env: []string{}, Sys: cfg.Clone})
 	if err != nil {
 		sock.Close()
 		return nil, fmt.Errorf("start husk-init: %w", err)
