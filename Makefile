@@ -53,7 +53,7 @@ demo: build deps
 test: lint unit integration clients shim-test fuzz conformance
 
 unit: $(INIT_BIN)
-	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/...
+	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/
 
 integration: build deps
 	$(GO) test -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
@@ -73,6 +73,7 @@ $(CONTAINERD24)/containerd:
 fuzz: $(INIT_BIN)
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s ./specs/
 	$(GO) test -run='^$$' -fuzz=FuzzFastDecode -fuzztime=15s ./specs/
+	$(GO) test -run='^$$' -fuzz=FuzzStateCodec -fuzztime=10s ./libruntime/
 
 conformance: build deps
 	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh

@@ -29,17 +29,27 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	}
 	tr := r.tracer.begin("run")
 	defer tr.end()
+	var sigs chan os.Signal
+	if !o.Detach {
+		// Registering costs a fresh process about a millisecond (the
+		// runtime starts a thread for signal delivery): it overlaps with
+		// create, on another CPU.
+		sigs = make(chan os.Signal, 32)
+		registered := make(chan struct{})
+		go func() {
+			signal.Notify(sigs, forwardedSignals...)
+			close(registered)
+		}()
+		defer func() {
+			<-registered
+			signal.Stop(sigs)
+		}()
+	}
 	c, _, err := r.create(ctx, id, o.CreateOpts)
 	if err != nil {
 		return -1, err
 	}
 	tr.phase("create")
-	var sigs chan os.Signal
-	if !o.Detach {
-		sigs = make(chan os.Signal, 32)
-		signal.Notify(sigs, forwardedSignals...)
-		defer signal.Stop(sigs)
-	}
 	if err := c.Start(ctx); err != nil {
 		c.Delete(context.WithoutCancel(ctx), true)
 		return -1, err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/specs"
 )
 
 const (
@@ -120,7 +121,7 @@ func (c *Container) lock() (*lockedDir, error) {
 
 // writeState replaces state.json atomically: readers never see half a file.
 func writeState(dir string, st *State) error {
-	data, err := json.Marshal(st)
+	data, err := encodeState(st)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
@@ -162,11 +163,11 @@ func readState(dir string) (*State, error) {
 		}
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
+	st, err := decodeState(data)
+	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", filepath.Join(dir, stateFile), err)
 	}
-	return &st, nil
+	return st, nil
 }
 
 // removeDir deletes a container's directory and everything in it.
@@ -186,11 +187,11 @@ func (c *Container) Config() (*rspec.Spec, error) {
 		}
 		return nil, fmt.Errorf("read config of %s: %w", c.id, err)
 	}
-	var s rspec.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
+	s, err := specs.Decode(data)
+	if err != nil {
 		return nil, fmt.Errorf("read config of %s: %w", c.id, err)
 	}
-	return &s, nil
+	return s, nil
 }
 
 func writeConfig(dir string, s *rspec.Spec) error {

@@ -6,216 +6,218 @@ package specs
 
 import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/internal/fastjson"
 )
 
 var linuxFields = []string{"uidMappings", "gidMappings", "sysctl", "resources", "cgroupsPath", "namespaces", "devices",
 	"netDevices", "seccomp", "rootfsPropagation", "maskedPaths", "readonlyPaths", "mountLabel", "intelRdt",
 	"memoryPolicy", "personality", "timeOffsets"}
 
-func fdLinux(d *fdec, l *rspec.Linux) {
-	if d.null() {
+func fdLinux(d *fastjson.Decoder, l *rspec.Linux) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "uidMappings":
-			fdSlice(d, &l.UIDMappings, fdIDMapping)
+			fastjson.Slice(d, &l.UIDMappings, fdIDMapping)
 		case "gidMappings":
-			fdSlice(d, &l.GIDMappings, fdIDMapping)
+			fastjson.Slice(d, &l.GIDMappings, fdIDMapping)
 		case "sysctl":
-			fdMap(d, &l.Sysctl, fdString[string])
+			fastjson.Map(d, &l.Sysctl, fastjson.String[string])
 		case "resources":
-			fdPtr(d, &l.Resources, fdResources)
+			fastjson.Ptr(d, &l.Resources, fdResources)
 		case "cgroupsPath":
-			fdString(d, &l.CgroupsPath)
+			fastjson.String(d, &l.CgroupsPath)
 		case "namespaces":
-			fdSlice(d, &l.Namespaces, fdNamespace)
+			fastjson.Slice(d, &l.Namespaces, fdNamespace)
 		case "devices":
-			fdSlice(d, &l.Devices, fdDevice)
+			fastjson.Slice(d, &l.Devices, fdDevice)
 		case "netDevices":
-			fdMap(d, &l.NetDevices, fdNetDevice)
+			fastjson.Map(d, &l.NetDevices, fdNetDevice)
 		case "seccomp":
-			fdPtr(d, &l.Seccomp, fdSeccomp)
+			fastjson.Ptr(d, &l.Seccomp, fdSeccomp)
 		case "rootfsPropagation":
-			fdString(d, &l.RootfsPropagation)
+			fastjson.String(d, &l.RootfsPropagation)
 		case "maskedPaths":
-			fdSlice(d, &l.MaskedPaths, fdString[string])
+			fastjson.Slice(d, &l.MaskedPaths, fastjson.String[string])
 		case "readonlyPaths":
-			fdSlice(d, &l.ReadonlyPaths, fdString[string])
+			fastjson.Slice(d, &l.ReadonlyPaths, fastjson.String[string])
 		case "mountLabel":
-			fdString(d, &l.MountLabel)
+			fastjson.String(d, &l.MountLabel)
 		case "intelRdt":
-			fdPtr(d, &l.IntelRdt, fdIntelRdt)
+			fastjson.Ptr(d, &l.IntelRdt, fdIntelRdt)
 		case "memoryPolicy":
-			fdPtr(d, &l.MemoryPolicy, fdMemoryPolicy)
+			fastjson.Ptr(d, &l.MemoryPolicy, fdMemoryPolicy)
 		case "personality":
-			fdPtr(d, &l.Personality, fdPersonality)
+			fastjson.Ptr(d, &l.Personality, fdPersonality)
 		case "timeOffsets":
-			fdMap(d, &l.TimeOffsets, fdTimeOffset)
+			fastjson.Map(d, &l.TimeOffsets, fdTimeOffset)
 		default:
-			d.unknown(k, linuxFields)
+			d.Unknown(k, linuxFields)
 		}
 	}
 }
 
 var idMappingFields = []string{"containerID", "hostID", "size"}
 
-func fdIDMapping(d *fdec, m *rspec.LinuxIDMapping) {
-	if d.null() {
+func fdIDMapping(d *fastjson.Decoder, m *rspec.LinuxIDMapping) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "containerID":
-			fdUint(d, &m.ContainerID)
+			fastjson.Uint(d, &m.ContainerID)
 		case "hostID":
-			fdUint(d, &m.HostID)
+			fastjson.Uint(d, &m.HostID)
 		case "size":
-			fdUint(d, &m.Size)
+			fastjson.Uint(d, &m.Size)
 		default:
-			d.unknown(k, idMappingFields)
+			d.Unknown(k, idMappingFields)
 		}
 	}
 }
 
 var namespaceFields = []string{"type", "path"}
 
-func fdNamespace(d *fdec, n *rspec.LinuxNamespace) {
-	if d.null() {
+func fdNamespace(d *fastjson.Decoder, n *rspec.LinuxNamespace) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "type":
-			fdString(d, &n.Type)
+			fastjson.String(d, &n.Type)
 		case "path":
-			fdString(d, &n.Path)
+			fastjson.String(d, &n.Path)
 		default:
-			d.unknown(k, namespaceFields)
+			d.Unknown(k, namespaceFields)
 		}
 	}
 }
 
 var deviceFields = []string{"path", "type", "major", "minor", "fileMode", "uid", "gid"}
 
-func fdDevice(d *fdec, v *rspec.LinuxDevice) {
-	if d.null() {
+func fdDevice(d *fastjson.Decoder, v *rspec.LinuxDevice) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "path":
-			fdString(d, &v.Path)
+			fastjson.String(d, &v.Path)
 		case "type":
-			fdString(d, &v.Type)
+			fastjson.String(d, &v.Type)
 		case "major":
-			fdInt(d, &v.Major)
+			fastjson.Int(d, &v.Major)
 		case "minor":
-			fdInt(d, &v.Minor)
+			fastjson.Int(d, &v.Minor)
 		case "fileMode": // os.FileMode is a uint32, decoded as a number
-			fdPtr(d, &v.FileMode, fdUint)
+			fastjson.Ptr(d, &v.FileMode, fastjson.Uint)
 		case "uid":
-			fdPtr(d, &v.UID, fdUint[uint32])
+			fastjson.Ptr(d, &v.UID, fastjson.Uint[uint32])
 		case "gid":
-			fdPtr(d, &v.GID, fdUint[uint32])
+			fastjson.Ptr(d, &v.GID, fastjson.Uint[uint32])
 		default:
-			d.unknown(k, deviceFields)
+			d.Unknown(k, deviceFields)
 		}
 	}
 }
 
 var netDeviceFields = []string{"name"}
 
-func fdNetDevice(d *fdec, n *rspec.LinuxNetDevice) {
-	if d.null() {
+func fdNetDevice(d *fastjson.Decoder, n *rspec.LinuxNetDevice) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "name":
-			fdString(d, &n.Name)
+			fastjson.String(d, &n.Name)
 		default:
-			d.unknown(k, netDeviceFields)
+			d.Unknown(k, netDeviceFields)
 		}
 	}
 }
 
 var timeOffsetFields = []string{"secs", "nanosecs"}
 
-func fdTimeOffset(d *fdec, t *rspec.LinuxTimeOffset) {
-	if d.null() {
+func fdTimeOffset(d *fastjson.Decoder, t *rspec.LinuxTimeOffset) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "secs":
-			fdInt(d, &t.Secs)
+			fastjson.Int(d, &t.Secs)
 		case "nanosecs":
-			fdUint(d, &t.Nanosecs)
+			fastjson.Uint(d, &t.Nanosecs)
 		default:
-			d.unknown(k, timeOffsetFields)
+			d.Unknown(k, timeOffsetFields)
 		}
 	}
 }
 
 var personalityFields = []string{"domain", "flags"}
 
-func fdPersonality(d *fdec, p *rspec.LinuxPersonality) {
-	if d.null() {
+func fdPersonality(d *fastjson.Decoder, p *rspec.LinuxPersonality) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "domain":
-			fdString(d, &p.Domain)
+			fastjson.String(d, &p.Domain)
 		case "flags":
-			fdSlice(d, &p.Flags, fdString[rspec.LinuxPersonalityFlag])
+			fastjson.Slice(d, &p.Flags, fastjson.String[rspec.LinuxPersonalityFlag])
 		default:
-			d.unknown(k, personalityFields)
+			d.Unknown(k, personalityFields)
 		}
 	}
 }
 
 var intelRdtFields = []string{"closID", "schemata", "l3CacheSchema", "memBwSchema", "enableMonitoring"}
 
-func fdIntelRdt(d *fdec, r *rspec.LinuxIntelRdt) {
-	if d.null() {
+func fdIntelRdt(d *fastjson.Decoder, r *rspec.LinuxIntelRdt) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "closID":
-			fdString(d, &r.ClosID)
+			fastjson.String(d, &r.ClosID)
 		case "schemata":
-			fdSlice(d, &r.Schemata, fdString[string])
+			fastjson.Slice(d, &r.Schemata, fastjson.String[string])
 		case "l3CacheSchema":
-			fdString(d, &r.L3CacheSchema)
+			fastjson.String(d, &r.L3CacheSchema)
 		case "memBwSchema":
-			fdString(d, &r.MemBwSchema)
+			fastjson.String(d, &r.MemBwSchema)
 		case "enableMonitoring":
-			fdBool(d, &r.EnableMonitoring)
+			fastjson.Bool(d, &r.EnableMonitoring)
 		default:
-			d.unknown(k, intelRdtFields)
+			d.Unknown(k, intelRdtFields)
 		}
 	}
 }
 
 var memoryPolicyFields = []string{"mode", "nodes", "flags"}
 
-func fdMemoryPolicy(d *fdec, p *rspec.LinuxMemoryPolicy) {
-	if d.null() {
+func fdMemoryPolicy(d *fastjson.Decoder, p *rspec.LinuxMemoryPolicy) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "mode":
-			fdString(d, &p.Mode)
+			fastjson.String(d, &p.Mode)
 		case "nodes":
-			fdString(d, &p.Nodes)
+			fastjson.String(d, &p.Nodes)
 		case "flags":
-			fdSlice(d, &p.Flags, fdString[rspec.MemoryPolicyFlagType])
+			fastjson.Slice(d, &p.Flags, fastjson.String[rspec.MemoryPolicyFlagType])
 		default:
-			d.unknown(k, memoryPolicyFields)
+			d.Unknown(k, memoryPolicyFields)
 		}
 	}
 }
@@ -225,72 +227,72 @@ func fdMemoryPolicy(d *fdec, p *rspec.LinuxMemoryPolicy) {
 var seccompFields = []string{"defaultAction", "defaultErrnoRet", "architectures", "flags", "listenerPath",
 	"listenerMetadata", "syscalls"}
 
-func fdSeccomp(d *fdec, s *rspec.LinuxSeccomp) {
-	if d.null() {
+func fdSeccomp(d *fastjson.Decoder, s *rspec.LinuxSeccomp) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "defaultAction":
-			fdString(d, &s.DefaultAction)
+			fastjson.String(d, &s.DefaultAction)
 		case "defaultErrnoRet":
-			fdPtr(d, &s.DefaultErrnoRet, fdUint[uint])
+			fastjson.Ptr(d, &s.DefaultErrnoRet, fastjson.Uint[uint])
 		case "architectures":
-			fdSlice(d, &s.Architectures, fdString[rspec.Arch])
+			fastjson.Slice(d, &s.Architectures, fastjson.String[rspec.Arch])
 		case "flags":
-			fdSlice(d, &s.Flags, fdString[rspec.LinuxSeccompFlag])
+			fastjson.Slice(d, &s.Flags, fastjson.String[rspec.LinuxSeccompFlag])
 		case "listenerPath":
-			fdString(d, &s.ListenerPath)
+			fastjson.String(d, &s.ListenerPath)
 		case "listenerMetadata":
-			fdString(d, &s.ListenerMetadata)
+			fastjson.String(d, &s.ListenerMetadata)
 		case "syscalls":
-			fdSlice(d, &s.Syscalls, fdSyscall)
+			fastjson.Slice(d, &s.Syscalls, fdSyscall)
 		default:
-			d.unknown(k, seccompFields)
+			d.Unknown(k, seccompFields)
 		}
 	}
 }
 
 var syscallFields = []string{"names", "action", "errnoRet", "args"}
 
-func fdSyscall(d *fdec, s *rspec.LinuxSyscall) {
-	if d.null() {
+func fdSyscall(d *fastjson.Decoder, s *rspec.LinuxSyscall) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "names":
-			fdSlice(d, &s.Names, fdString[string])
+			fastjson.Slice(d, &s.Names, fastjson.String[string])
 		case "action":
-			fdString(d, &s.Action)
+			fastjson.String(d, &s.Action)
 		case "errnoRet":
-			fdPtr(d, &s.ErrnoRet, fdUint[uint])
+			fastjson.Ptr(d, &s.ErrnoRet, fastjson.Uint[uint])
 		case "args":
-			fdSlice(d, &s.Args, fdSeccompArg)
+			fastjson.Slice(d, &s.Args, fdSeccompArg)
 		default:
-			d.unknown(k, syscallFields)
+			d.Unknown(k, syscallFields)
 		}
 	}
 }
 
 var seccompArgFields = []string{"index", "value", "valueTwo", "op"}
 
-func fdSeccompArg(d *fdec, a *rspec.LinuxSeccompArg) {
-	if d.null() {
+func fdSeccompArg(d *fastjson.Decoder, a *rspec.LinuxSeccompArg) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "index":
-			fdUint(d, &a.Index)
+			fastjson.Uint(d, &a.Index)
 		case "value":
-			fdUint(d, &a.Value)
+			fastjson.Uint(d, &a.Value)
 		case "valueTwo":
-			fdUint(d, &a.ValueTwo)
+			fastjson.Uint(d, &a.ValueTwo)
 		case "op":
-			fdString(d, &a.Op)
+			fastjson.String(d, &a.Op)
 		default:
-			d.unknown(k, seccompArgFields)
+			d.Unknown(k, seccompArgFields)
 		}
 	}
 }
@@ -300,56 +302,56 @@ func fdSeccompArg(d *fdec, a *rspec.LinuxSeccompArg) {
 var resourcesFields = []string{"devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma",
 	"unified"}
 
-func fdResources(d *fdec, r *rspec.LinuxResources) {
-	if d.null() {
+func fdResources(d *fastjson.Decoder, r *rspec.LinuxResources) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "devices":
-			fdSlice(d, &r.Devices, fdDeviceCgroup)
+			fastjson.Slice(d, &r.Devices, fdDeviceCgroup)
 		case "memory":
-			fdPtr(d, &r.Memory, fdMemory)
+			fastjson.Ptr(d, &r.Memory, fdMemory)
 		case "cpu":
-			fdPtr(d, &r.CPU, fdCPU)
+			fastjson.Ptr(d, &r.CPU, fdCPU)
 		case "pids":
-			fdPtr(d, &r.Pids, fdPids)
+			fastjson.Ptr(d, &r.Pids, fdPids)
 		case "blockIO":
-			fdPtr(d, &r.BlockIO, fdBlockIO)
+			fastjson.Ptr(d, &r.BlockIO, fdBlockIO)
 		case "hugepageLimits":
-			fdSlice(d, &r.HugepageLimits, fdHugepageLimit)
+			fastjson.Slice(d, &r.HugepageLimits, fdHugepageLimit)
 		case "network":
-			fdPtr(d, &r.Network, fdNetwork)
+			fastjson.Ptr(d, &r.Network, fdNetwork)
 		case "rdma":
-			fdMap(d, &r.Rdma, fdRdma)
+			fastjson.Map(d, &r.Rdma, fdRdma)
 		case "unified":
-			fdMap(d, &r.Unified, fdString[string])
+			fastjson.Map(d, &r.Unified, fastjson.String[string])
 		default:
-			d.unknown(k, resourcesFields)
+			d.Unknown(k, resourcesFields)
 		}
 	}
 }
 
 var deviceCgroupFields = []string{"allow", "type", "major", "minor", "access"}
 
-func fdDeviceCgroup(d *fdec, c *rspec.LinuxDeviceCgroup) {
-	if d.null() {
+func fdDeviceCgroup(d *fastjson.Decoder, c *rspec.LinuxDeviceCgroup) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "allow":
-			fdBool(d, &c.Allow)
+			fastjson.Bool(d, &c.Allow)
 		case "type":
-			fdString(d, &c.Type)
+			fastjson.String(d, &c.Type)
 		case "major":
-			fdPtr(d, &c.Major, fdInt[int64])
+			fastjson.Ptr(d, &c.Major, fastjson.Int[int64])
 		case "minor":
-			fdPtr(d, &c.Minor, fdInt[int64])
+			fastjson.Ptr(d, &c.Minor, fastjson.Int[int64])
 		case "access":
-			fdString(d, &c.Access)
+			fastjson.String(d, &c.Access)
 		default:
-			d.unknown(k, deviceCgroupFields)
+			d.Unknown(k, deviceCgroupFields)
 		}
 	}
 }
@@ -357,32 +359,32 @@ func fdDeviceCgroup(d *fdec, c *rspec.LinuxDeviceCgroup) {
 var memoryFields = []string{"limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller",
 	"useHierarchy", "checkBeforeUpdate"}
 
-func fdMemory(d *fdec, m *rspec.LinuxMemory) {
-	if d.null() {
+func fdMemory(d *fastjson.Decoder, m *rspec.LinuxMemory) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "limit":
-			fdPtr(d, &m.Limit, fdInt[int64])
+			fastjson.Ptr(d, &m.Limit, fastjson.Int[int64])
 		case "reservation":
-			fdPtr(d, &m.Reservation, fdInt[int64])
+			fastjson.Ptr(d, &m.Reservation, fastjson.Int[int64])
 		case "swap":
-			fdPtr(d, &m.Swap, fdInt[int64])
+			fastjson.Ptr(d, &m.Swap, fastjson.Int[int64])
 		case "kernel":
-			fdPtr(d, &m.Kernel, fdInt[int64]) // deprecated, but encoding/json decodes it
+			fastjson.Ptr(d, &m.Kernel, fastjson.Int[int64]) // deprecated, but encoding/json decodes it
 		case "kernelTCP":
-			fdPtr(d, &m.KernelTCP, fdInt[int64])
+			fastjson.Ptr(d, &m.KernelTCP, fastjson.Int[int64])
 		case "swappiness":
-			fdPtr(d, &m.Swappiness, fdUint[uint64])
+			fastjson.Ptr(d, &m.Swappiness, fastjson.Uint[uint64])
 		case "disableOOMKiller":
-			fdPtr(d, &m.DisableOOMKiller, fdBool)
+			fastjson.Ptr(d, &m.DisableOOMKiller, fastjson.Bool)
 		case "useHierarchy":
-			fdPtr(d, &m.UseHierarchy, fdBool)
+			fastjson.Ptr(d, &m.UseHierarchy, fastjson.Bool)
 		case "checkBeforeUpdate":
-			fdPtr(d, &m.CheckBeforeUpdate, fdBool)
+			fastjson.Ptr(d, &m.CheckBeforeUpdate, fastjson.Bool)
 		default:
-			d.unknown(k, memoryFields)
+			d.Unknown(k, memoryFields)
 		}
 	}
 }
@@ -390,48 +392,48 @@ func fdMemory(d *fdec, m *rspec.LinuxMemory) {
 var cpuFields = []string{"shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems",
 	"idle"}
 
-func fdCPU(d *fdec, c *rspec.LinuxCPU) {
-	if d.null() {
+func fdCPU(d *fastjson.Decoder, c *rspec.LinuxCPU) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "shares":
-			fdPtr(d, &c.Shares, fdUint[uint64])
+			fastjson.Ptr(d, &c.Shares, fastjson.Uint[uint64])
 		case "quota":
-			fdPtr(d, &c.Quota, fdInt[int64])
+			fastjson.Ptr(d, &c.Quota, fastjson.Int[int64])
 		case "burst":
-			fdPtr(d, &c.Burst, fdUint[uint64])
+			fastjson.Ptr(d, &c.Burst, fastjson.Uint[uint64])
 		case "period":
-			fdPtr(d, &c.Period, fdUint[uint64])
+			fastjson.Ptr(d, &c.Period, fastjson.Uint[uint64])
 		case "realtimeRuntime":
-			fdPtr(d, &c.RealtimeRuntime, fdInt[int64])
+			fastjson.Ptr(d, &c.RealtimeRuntime, fastjson.Int[int64])
 		case "realtimePeriod":
-			fdPtr(d, &c.RealtimePeriod, fdUint[uint64])
+			fastjson.Ptr(d, &c.RealtimePeriod, fastjson.Uint[uint64])
 		case "cpus":
-			fdString(d, &c.Cpus)
+			fastjson.String(d, &c.Cpus)
 		case "mems":
-			fdString(d, &c.Mems)
+			fastjson.String(d, &c.Mems)
 		case "idle":
-			fdPtr(d, &c.Idle, fdInt[int64])
+			fastjson.Ptr(d, &c.Idle, fastjson.Int[int64])
 		default:
-			d.unknown(k, cpuFields)
+			d.Unknown(k, cpuFields)
 		}
 	}
 }
 
 var pidsFields = []string{"limit"}
 
-func fdPids(d *fdec, p *rspec.LinuxPids) {
-	if d.null() {
+func fdPids(d *fastjson.Decoder, p *rspec.LinuxPids) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "limit":
-			fdPtr(d, &p.Limit, fdInt[int64])
+			fastjson.Ptr(d, &p.Limit, fastjson.Int[int64])
 		default:
-			d.unknown(k, pidsFields)
+			d.Unknown(k, pidsFields)
 		}
 	}
 }
@@ -439,28 +441,28 @@ func fdPids(d *fdec, p *rspec.LinuxPids) {
 var blockIOFields = []string{"weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
 	"throttleReadIOPSDevice", "throttleWriteIOPSDevice"}
 
-func fdBlockIO(d *fdec, b *rspec.LinuxBlockIO) {
-	if d.null() {
+func fdBlockIO(d *fastjson.Decoder, b *rspec.LinuxBlockIO) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "weight":
-			fdPtr(d, &b.Weight, fdUint[uint16])
+			fastjson.Ptr(d, &b.Weight, fastjson.Uint[uint16])
 		case "leafWeight":
-			fdPtr(d, &b.LeafWeight, fdUint[uint16])
+			fastjson.Ptr(d, &b.LeafWeight, fastjson.Uint[uint16])
 		case "weightDevice":
-			fdSlice(d, &b.WeightDevice, fdWeightDevice)
+			fastjson.Slice(d, &b.WeightDevice, fdWeightDevice)
 		case "throttleReadBpsDevice":
-			fdSlice(d, &b.ThrottleReadBpsDevice, fdThrottleDevice)
+			fastjson.Slice(d, &b.ThrottleReadBpsDevice, fdThrottleDevice)
 		case "throttleWriteBpsDevice":
-			fdSlice(d, &b.ThrottleWriteBpsDevice, fdThrottleDevice)
+			fastjson.Slice(d, &b.ThrottleWriteBpsDevice, fdThrottleDevice)
 		case "throttleReadIOPSDevice":
-			fdSlice(d, &b.ThrottleReadIOPSDevice, fdThrottleDevice)
+			fastjson.Slice(d, &b.ThrottleReadIOPSDevice, fdThrottleDevice)
 		case "throttleWriteIOPSDevice":
-			fdSlice(d, &b.ThrottleWriteIOPSDevice, fdThrottleDevice)
+			fastjson.Slice(d, &b.ThrottleWriteIOPSDevice, fdThrottleDevice)
 		default:
-			d.unknown(k, blockIOFields)
+			d.Unknown(k, blockIOFields)
 		}
 	}
 }
@@ -469,114 +471,114 @@ func fdBlockIO(d *fdec, b *rspec.LinuxBlockIO) {
 // encoding/json treats them as the struct's own fields.
 var weightDeviceFields = []string{"major", "minor", "weight", "leafWeight"}
 
-func fdWeightDevice(d *fdec, w *rspec.LinuxWeightDevice) {
-	if d.null() {
+func fdWeightDevice(d *fastjson.Decoder, w *rspec.LinuxWeightDevice) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "major":
-			fdInt(d, &w.Major)
+			fastjson.Int(d, &w.Major)
 		case "minor":
-			fdInt(d, &w.Minor)
+			fastjson.Int(d, &w.Minor)
 		case "weight":
-			fdPtr(d, &w.Weight, fdUint[uint16])
+			fastjson.Ptr(d, &w.Weight, fastjson.Uint[uint16])
 		case "leafWeight":
-			fdPtr(d, &w.LeafWeight, fdUint[uint16])
+			fastjson.Ptr(d, &w.LeafWeight, fastjson.Uint[uint16])
 		default:
-			d.unknown(k, weightDeviceFields)
+			d.Unknown(k, weightDeviceFields)
 		}
 	}
 }
 
 var throttleDeviceFields = []string{"major", "minor", "rate"}
 
-func fdThrottleDevice(d *fdec, t *rspec.LinuxThrottleDevice) {
-	if d.null() {
+func fdThrottleDevice(d *fastjson.Decoder, t *rspec.LinuxThrottleDevice) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "major":
-			fdInt(d, &t.Major)
+			fastjson.Int(d, &t.Major)
 		case "minor":
-			fdInt(d, &t.Minor)
+			fastjson.Int(d, &t.Minor)
 		case "rate":
-			fdUint(d, &t.Rate)
+			fastjson.Uint(d, &t.Rate)
 		default:
-			d.unknown(k, throttleDeviceFields)
+			d.Unknown(k, throttleDeviceFields)
 		}
 	}
 }
 
 var hugepageLimitFields = []string{"pageSize", "limit"}
 
-func fdHugepageLimit(d *fdec, h *rspec.LinuxHugepageLimit) {
-	if d.null() {
+func fdHugepageLimit(d *fastjson.Decoder, h *rspec.LinuxHugepageLimit) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "pageSize":
-			fdString(d, &h.Pagesize)
+			fastjson.String(d, &h.Pagesize)
 		case "limit":
-			fdUint(d, &h.Limit)
+			fastjson.Uint(d, &h.Limit)
 		default:
-			d.unknown(k, hugepageLimitFields)
+			d.Unknown(k, hugepageLimitFields)
 		}
 	}
 }
 
 var networkFields = []string{"classID", "priorities"}
 
-func fdNetwork(d *fdec, n *rspec.LinuxNetwork) {
-	if d.null() {
+func fdNetwork(d *fastjson.Decoder, n *rspec.LinuxNetwork) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "classID":
-			fdPtr(d, &n.ClassID, fdUint[uint32])
+			fastjson.Ptr(d, &n.ClassID, fastjson.Uint[uint32])
 		case "priorities":
-			fdSlice(d, &n.Priorities, fdInterfacePriority)
+			fastjson.Slice(d, &n.Priorities, fdInterfacePriority)
 		default:
-			d.unknown(k, networkFields)
+			d.Unknown(k, networkFields)
 		}
 	}
 }
 
 var interfacePriorityFields = []string{"name", "priority"}
 
-func fdInterfacePriority(d *fdec, p *rspec.LinuxInterfacePriority) {
-	if d.null() {
+func fdInterfacePriority(d *fastjson.Decoder, p *rspec.LinuxInterfacePriority) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "name":
-			fdString(d, &p.Name)
+			fastjson.String(d, &p.Name)
 		case "priority":
-			fdUint(d, &p.Priority)
+			fastjson.Uint(d, &p.Priority)
 		default:
-			d.unknown(k, interfacePriorityFields)
+			d.Unknown(k, interfacePriorityFields)
 		}
 	}
 }
 
 var rdmaFields = []string{"hcaHandles", "hcaObjects"}
 
-func fdRdma(d *fdec, r *rspec.LinuxRdma) {
-	if d.null() {
+func fdRdma(d *fastjson.Decoder, r *rspec.LinuxRdma) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "hcaHandles":
-			fdPtr(d, &r.HcaHandles, fdUint[uint32])
+			fastjson.Ptr(d, &r.HcaHandles, fastjson.Uint[uint32])
 		case "hcaObjects":
-			fdPtr(d, &r.HcaObjects, fdUint[uint32])
+			fastjson.Ptr(d, &r.HcaObjects, fastjson.Uint[uint32])
 		default:
-			d.unknown(k, rdmaFields)
+			d.Unknown(k, rdmaFields)
 		}
 	}
 }

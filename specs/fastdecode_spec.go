@@ -3,16 +3,18 @@ package specs
 // fastDecode's decoders for the platform-independent part of config.json:
 // Spec, Process, Root, Mount, Hooks. Each struct decoder switches on the
 // exact JSON names of the struct's fields; anything else goes to
-// fdec.unknown with the full list of the struct's JSON names, so a key
+// d.Unknown with the full list of the struct's JSON names, so a key
 // encoding/json would match case-insensitively sends the whole document
 // to encoding/json instead of being skipped. TestFastDecodeFieldLists
 // checks the lists against the struct tags.
 //
-// Non-pointer struct decoders start with d.null(): for encoding/json a
+// Non-pointer struct decoders start with d.Null(): for encoding/json a
 // null struct is a no-op.
 
 import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/internal/fastjson"
 )
 
 // specFields includes the sections of other platforms: they are not
@@ -20,32 +22,32 @@ import (
 var specFields = []string{"ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations",
 	"linux", "solaris", "windows", "vm", "zos", "freebsd"}
 
-func fdSpec(d *fdec, s *rspec.Spec) {
-	if d.null() {
+func fdSpec(d *fastjson.Decoder, s *rspec.Spec) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "ociVersion":
-			fdString(d, &s.Version)
+			fastjson.String(d, &s.Version)
 		case "process":
-			fdPtr(d, &s.Process, fdProcess)
+			fastjson.Ptr(d, &s.Process, fdProcess)
 		case "root":
-			fdPtr(d, &s.Root, fdRoot)
+			fastjson.Ptr(d, &s.Root, fdRoot)
 		case "hostname":
-			fdString(d, &s.Hostname)
+			fastjson.String(d, &s.Hostname)
 		case "domainname":
-			fdString(d, &s.Domainname)
+			fastjson.String(d, &s.Domainname)
 		case "mounts":
-			fdSlice(d, &s.Mounts, fdMount)
+			fastjson.Slice(d, &s.Mounts, fdMount)
 		case "hooks":
-			fdPtr(d, &s.Hooks, fdHooks)
+			fastjson.Ptr(d, &s.Hooks, fdHooks)
 		case "annotations":
-			fdMap(d, &s.Annotations, fdString[string])
+			fastjson.Map(d, &s.Annotations, fastjson.String[string])
 		case "linux":
-			fdPtr(d, &s.Linux, fdLinux)
+			fastjson.Ptr(d, &s.Linux, fdLinux)
 		default:
-			d.unknown(k, specFields)
+			d.Unknown(k, specFields)
 		}
 	}
 }
@@ -54,288 +56,288 @@ var processFields = []string{"terminal", "consoleSize", "user", "args", "command
 	"rlimits", "noNewPrivileges", "apparmorProfile", "oomScoreAdj", "scheduler", "selinuxLabel", "ioPriority",
 	"execCPUAffinity"}
 
-func fdProcess(d *fdec, p *rspec.Process) {
-	if d.null() {
+func fdProcess(d *fastjson.Decoder, p *rspec.Process) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "terminal":
-			fdBool(d, &p.Terminal)
+			fastjson.Bool(d, &p.Terminal)
 		case "consoleSize":
-			fdPtr(d, &p.ConsoleSize, fdBox)
+			fastjson.Ptr(d, &p.ConsoleSize, fdBox)
 		case "user":
 			fdUser(d, &p.User)
 		case "args":
-			fdSlice(d, &p.Args, fdString[string])
+			fastjson.Slice(d, &p.Args, fastjson.String[string])
 		case "commandLine": // Windows only, but a plain string
-			fdString(d, &p.CommandLine)
+			fastjson.String(d, &p.CommandLine)
 		case "env":
-			fdSlice(d, &p.Env, fdString[string])
+			fastjson.Slice(d, &p.Env, fastjson.String[string])
 		case "cwd":
-			fdString(d, &p.Cwd)
+			fastjson.String(d, &p.Cwd)
 		case "capabilities":
-			fdPtr(d, &p.Capabilities, fdCapabilities)
+			fastjson.Ptr(d, &p.Capabilities, fdCapabilities)
 		case "rlimits":
-			fdSlice(d, &p.Rlimits, fdRlimit)
+			fastjson.Slice(d, &p.Rlimits, fdRlimit)
 		case "noNewPrivileges":
-			fdBool(d, &p.NoNewPrivileges)
+			fastjson.Bool(d, &p.NoNewPrivileges)
 		case "apparmorProfile":
-			fdString(d, &p.ApparmorProfile)
+			fastjson.String(d, &p.ApparmorProfile)
 		case "oomScoreAdj":
-			fdPtr(d, &p.OOMScoreAdj, fdInt[int])
+			fastjson.Ptr(d, &p.OOMScoreAdj, fastjson.Int[int])
 		case "scheduler":
-			fdPtr(d, &p.Scheduler, fdScheduler)
+			fastjson.Ptr(d, &p.Scheduler, fdScheduler)
 		case "selinuxLabel":
-			fdString(d, &p.SelinuxLabel)
+			fastjson.String(d, &p.SelinuxLabel)
 		case "ioPriority":
-			fdPtr(d, &p.IOPriority, fdIOPriority)
+			fastjson.Ptr(d, &p.IOPriority, fdIOPriority)
 		case "execCPUAffinity":
-			fdPtr(d, &p.ExecCPUAffinity, fdCPUAffinity)
+			fastjson.Ptr(d, &p.ExecCPUAffinity, fdCPUAffinity)
 		default:
-			d.unknown(k, processFields)
+			d.Unknown(k, processFields)
 		}
 	}
 }
 
 var boxFields = []string{"height", "width"}
 
-func fdBox(d *fdec, b *rspec.Box) {
-	if d.null() {
+func fdBox(d *fastjson.Decoder, b *rspec.Box) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "height":
-			fdUint(d, &b.Height)
+			fastjson.Uint(d, &b.Height)
 		case "width":
-			fdUint(d, &b.Width)
+			fastjson.Uint(d, &b.Width)
 		default:
-			d.unknown(k, boxFields)
+			d.Unknown(k, boxFields)
 		}
 	}
 }
 
 var userFields = []string{"uid", "gid", "umask", "additionalGids", "username"}
 
-func fdUser(d *fdec, u *rspec.User) {
-	if d.null() {
+func fdUser(d *fastjson.Decoder, u *rspec.User) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "uid":
-			fdUint(d, &u.UID)
+			fastjson.Uint(d, &u.UID)
 		case "gid":
-			fdUint(d, &u.GID)
+			fastjson.Uint(d, &u.GID)
 		case "umask":
-			fdPtr(d, &u.Umask, fdUint[uint32])
+			fastjson.Ptr(d, &u.Umask, fastjson.Uint[uint32])
 		case "additionalGids":
-			fdSlice(d, &u.AdditionalGids, fdUint[uint32])
+			fastjson.Slice(d, &u.AdditionalGids, fastjson.Uint[uint32])
 		case "username": // Windows only, but a plain string
-			fdString(d, &u.Username)
+			fastjson.String(d, &u.Username)
 		default:
-			d.unknown(k, userFields)
+			d.Unknown(k, userFields)
 		}
 	}
 }
 
 var capabilitiesFields = []string{"bounding", "effective", "inheritable", "permitted", "ambient"}
 
-func fdCapabilities(d *fdec, c *rspec.LinuxCapabilities) {
-	if d.null() {
+func fdCapabilities(d *fastjson.Decoder, c *rspec.LinuxCapabilities) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "bounding":
-			fdSlice(d, &c.Bounding, fdString[string])
+			fastjson.Slice(d, &c.Bounding, fastjson.String[string])
 		case "effective":
-			fdSlice(d, &c.Effective, fdString[string])
+			fastjson.Slice(d, &c.Effective, fastjson.String[string])
 		case "inheritable":
-			fdSlice(d, &c.Inheritable, fdString[string])
+			fastjson.Slice(d, &c.Inheritable, fastjson.String[string])
 		case "permitted":
-			fdSlice(d, &c.Permitted, fdString[string])
+			fastjson.Slice(d, &c.Permitted, fastjson.String[string])
 		case "ambient":
-			fdSlice(d, &c.Ambient, fdString[string])
+			fastjson.Slice(d, &c.Ambient, fastjson.String[string])
 		default:
-			d.unknown(k, capabilitiesFields)
+			d.Unknown(k, capabilitiesFields)
 		}
 	}
 }
 
 var rlimitFields = []string{"type", "hard", "soft"}
 
-func fdRlimit(d *fdec, r *rspec.POSIXRlimit) {
-	if d.null() {
+func fdRlimit(d *fastjson.Decoder, r *rspec.POSIXRlimit) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "type":
-			fdString(d, &r.Type)
+			fastjson.String(d, &r.Type)
 		case "hard":
-			fdUint(d, &r.Hard)
+			fastjson.Uint(d, &r.Hard)
 		case "soft":
-			fdUint(d, &r.Soft)
+			fastjson.Uint(d, &r.Soft)
 		default:
-			d.unknown(k, rlimitFields)
+			d.Unknown(k, rlimitFields)
 		}
 	}
 }
 
 var schedulerFields = []string{"policy", "nice", "priority", "flags", "runtime", "deadline", "period"}
 
-func fdScheduler(d *fdec, s *rspec.Scheduler) {
-	if d.null() {
+func fdScheduler(d *fastjson.Decoder, s *rspec.Scheduler) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "policy":
-			fdString(d, &s.Policy)
+			fastjson.String(d, &s.Policy)
 		case "nice":
-			fdInt(d, &s.Nice)
+			fastjson.Int(d, &s.Nice)
 		case "priority":
-			fdInt(d, &s.Priority)
+			fastjson.Int(d, &s.Priority)
 		case "flags":
-			fdSlice(d, &s.Flags, fdString[rspec.LinuxSchedulerFlag])
+			fastjson.Slice(d, &s.Flags, fastjson.String[rspec.LinuxSchedulerFlag])
 		case "runtime":
-			fdUint(d, &s.Runtime)
+			fastjson.Uint(d, &s.Runtime)
 		case "deadline":
-			fdUint(d, &s.Deadline)
+			fastjson.Uint(d, &s.Deadline)
 		case "period":
-			fdUint(d, &s.Period)
+			fastjson.Uint(d, &s.Period)
 		default:
-			d.unknown(k, schedulerFields)
+			d.Unknown(k, schedulerFields)
 		}
 	}
 }
 
 var ioPriorityFields = []string{"class", "priority"}
 
-func fdIOPriority(d *fdec, p *rspec.LinuxIOPriority) {
-	if d.null() {
+func fdIOPriority(d *fastjson.Decoder, p *rspec.LinuxIOPriority) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "class":
-			fdString(d, &p.Class)
+			fastjson.String(d, &p.Class)
 		case "priority":
-			fdInt(d, &p.Priority)
+			fastjson.Int(d, &p.Priority)
 		default:
-			d.unknown(k, ioPriorityFields)
+			d.Unknown(k, ioPriorityFields)
 		}
 	}
 }
 
 var cpuAffinityFields = []string{"initial", "final"}
 
-func fdCPUAffinity(d *fdec, a *rspec.CPUAffinity) {
-	if d.null() {
+func fdCPUAffinity(d *fastjson.Decoder, a *rspec.CPUAffinity) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "initial":
-			fdString(d, &a.Initial)
+			fastjson.String(d, &a.Initial)
 		case "final":
-			fdString(d, &a.Final)
+			fastjson.String(d, &a.Final)
 		default:
-			d.unknown(k, cpuAffinityFields)
+			d.Unknown(k, cpuAffinityFields)
 		}
 	}
 }
 
 var rootFields = []string{"path", "readonly"}
 
-func fdRoot(d *fdec, r *rspec.Root) {
-	if d.null() {
+func fdRoot(d *fastjson.Decoder, r *rspec.Root) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "path":
-			fdString(d, &r.Path)
+			fastjson.String(d, &r.Path)
 		case "readonly":
-			fdBool(d, &r.Readonly)
+			fastjson.Bool(d, &r.Readonly)
 		default:
-			d.unknown(k, rootFields)
+			d.Unknown(k, rootFields)
 		}
 	}
 }
 
 var mountFields = []string{"destination", "type", "source", "options", "uidMappings", "gidMappings"}
 
-func fdMount(d *fdec, m *rspec.Mount) {
-	if d.null() {
+func fdMount(d *fastjson.Decoder, m *rspec.Mount) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "destination":
-			fdString(d, &m.Destination)
+			fastjson.String(d, &m.Destination)
 		case "type":
-			fdString(d, &m.Type)
+			fastjson.String(d, &m.Type)
 		case "source":
-			fdString(d, &m.Source)
+			fastjson.String(d, &m.Source)
 		case "options":
-			fdSlice(d, &m.Options, fdString[string])
+			fastjson.Slice(d, &m.Options, fastjson.String[string])
 		case "uidMappings":
-			fdSlice(d, &m.UIDMappings, fdIDMapping)
+			fastjson.Slice(d, &m.UIDMappings, fdIDMapping)
 		case "gidMappings":
-			fdSlice(d, &m.GIDMappings, fdIDMapping)
+			fastjson.Slice(d, &m.GIDMappings, fdIDMapping)
 		default:
-			d.unknown(k, mountFields)
+			d.Unknown(k, mountFields)
 		}
 	}
 }
 
 var hooksFields = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 
-func fdHooks(d *fdec, h *rspec.Hooks) {
-	if d.null() {
+func fdHooks(d *fastjson.Decoder, h *rspec.Hooks) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "prestart":
-			fdSlice(d, &h.Prestart, fdHook)
+			fastjson.Slice(d, &h.Prestart, fdHook)
 		case "createRuntime":
-			fdSlice(d, &h.CreateRuntime, fdHook)
+			fastjson.Slice(d, &h.CreateRuntime, fdHook)
 		case "createContainer":
-			fdSlice(d, &h.CreateContainer, fdHook)
+			fastjson.Slice(d, &h.CreateContainer, fdHook)
 		case "startContainer":
-			fdSlice(d, &h.StartContainer, fdHook)
+			fastjson.Slice(d, &h.StartContainer, fdHook)
 		case "poststart":
-			fdSlice(d, &h.Poststart, fdHook)
+			fastjson.Slice(d, &h.Poststart, fdHook)
 		case "poststop":
-			fdSlice(d, &h.Poststop, fdHook)
+			fastjson.Slice(d, &h.Poststop, fdHook)
 		default:
-			d.unknown(k, hooksFields)
+			d.Unknown(k, hooksFields)
 		}
 	}
 }
 
 var hookFields = []string{"path", "args", "env", "timeout"}
 
-func fdHook(d *fdec, h *rspec.Hook) {
-	if d.null() {
+func fdHook(d *fastjson.Decoder, h *rspec.Hook) {
+	if d.Null() {
 		return
 	}
-	for more := d.objStart(); more; more = d.objNext() {
-		switch k := d.key(); k {
+	for more := d.ObjStart(); more; more = d.ObjNext() {
+		switch k := d.Key(); k {
 		case "path":
-			fdString(d, &h.Path)
+			fastjson.String(d, &h.Path)
 		case "args":
-			fdSlice(d, &h.Args, fdString[string])
+			fastjson.Slice(d, &h.Args, fastjson.String[string])
 		case "env":
-			fdSlice(d, &h.Env, fdString[string])
+			fastjson.Slice(d, &h.Env, fastjson.String[string])
 		case "timeout":
-			fdPtr(d, &h.Timeout, fdInt[int])
+			fastjson.Ptr(d, &h.Timeout, fastjson.Int[int])
 		default:
-			d.unknown(k, hookFields)
+			d.Unknown(k, hookFields)
 		}
 	}
 }

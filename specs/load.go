@@ -51,6 +51,10 @@ func Parse(data []byte) (*rspec.Spec, error) {
 	return s, nil
 }
 
+// Decode decodes config.json bytes without validating them: for a
+// config that was validated when it was stored.
+func Decode(data []byte) (*rspec.Spec, error) { return decode(data) }
+
 // decode uses json.Unmarshal rather than a Decoder because Unmarshal
 // checks the whole input first, so trailing garbage and truncated input
 // come back as *json.SyntaxError with an exact offset.
