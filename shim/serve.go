@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/containerd/ttrpc"
@@ -26,6 +27,16 @@ func serve(f *flags, version string) error {
 	// resident memory (per-P caches, idle threads) in every shim process.
 	if os.Getenv("HUSK_SHIM_GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
+	}
+	// Go's default GC pacing is kept: a shim's live heap is small (about
+	// 2 MiB with one container, ~150 KiB more per container of its pod),
+	// so it mostly stays under the 4 MiB minimum heap goal. With GOGC=25
+	// the start-up burst ran GC cycles: `ctr run --rm` took 162 ms
+	// instead of 156 ms (median of 25 alternating runs) for the same
+	// resident memory. The soft limit only bounds a shim serving a large
+	// pod.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(32 << 20)
 	}
 	// Container processes in a pid namespace are the init's grandchildren
 	// (re-parented to us), and orphans must not pile up as zombies.

@@ -5,7 +5,6 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
 
 	"github.com/husk-runtime/husk/shim"
 )
@@ -17,14 +16,5 @@ var (
 )
 
 func main() {
-	// One shim process lives as long as its containers (a pod's), so its
-	// memory counts: a small heap goal and a soft limit keep the heap
-	// close to what is live, unless the environment says otherwise.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(25)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(32 << 20)
-	}
 	os.Exit(shim.Run(version, commit))
 }

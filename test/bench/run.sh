@@ -10,8 +10,9 @@
 #   BENCH_N_DAEMON [10]     rounds of ctr run --rm and docker run --rm
 #   BENCH_CONC [50]         containers per concurrent batch (workload 4)
 #   BENCH_CONC_ROUNDS [5]   concurrent batches per runtime
-#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,docker,conc,resources,memlimit,husk,hyperfine
+#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine
 #   BENCH_OUT [test/results/bench]   HUSK [bin/husk, built with `make build`]
+#   HUSK_SHIM [bin/containerd-shim-husk-v2]
 #   BENCH_NO_MASK=1         do not mask cgroup2's controller list (crun then fails here)
 set -euo pipefail
 
@@ -51,6 +52,12 @@ mkdir -p "$WORK/bin" "$STATE"
 # A private copy: a rebuild of bin/husk during the run must not change it.
 HUSK_ORIG=$(cd "$(dirname "$HUSK")" && pwd)/$(basename "$HUSK")
 cp "$HUSK_ORIG" "$WORK/bin/husk"
+HUSK_SHIM=${HUSK_SHIM:-$REPO/bin/containerd-shim-husk-v2}
+if [ ! -x "$HUSK_SHIM" ]; then
+	log "building husk's shim"
+	make -C "$REPO" --no-print-directory bin/containerd-shim-husk-v2 >&2
+fi
+cp "$HUSK_SHIM" "$WORK/bin/containerd-shim-husk-v2"
 DRIVER=$WORK/driver
 (cd "$REPO" && CGO_ENABLED=0 "$GO" build -o "$DRIVER" ./test/bench/driver) || die "could not build the driver"
 
@@ -102,7 +109,7 @@ drive() {
 	return $rc
 }
 
-COMMON=(-repo "$REPO" -work "$WORK" -state "$STATE" -husk "$WORK/bin/husk" -husk-origin "$HUSK_ORIG" -runc "$(command -v runc)" -crun "$(command -v crun)"
+COMMON=(-repo "$REPO" -work "$WORK" -state "$STATE" -husk "$WORK/bin/husk" -husk-origin "$HUSK_ORIG" -husk-shim "$WORK/bin/containerd-shim-husk-v2" -runc "$(command -v runc)" -crun "$(command -v crun)"
 	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}")
 CMDLINE="make bench"
 for v in BENCH_N BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do

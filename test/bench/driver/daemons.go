@@ -48,7 +48,9 @@ func missingDirs() []string {
 	return m
 }
 
-func (b *bench) startDaemon(name, sock string, argv []string, dir string) (*daemon, error) {
+// startDaemon starts argv in dir, with env added to ours, and waits for
+// its socket.
+func (b *bench) startDaemon(name, sock string, argv []string, dir string, env ...string) (*daemon, error) {
 	logPath := filepath.Join(b.o.state, name+".log")
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -59,6 +61,9 @@ func (b *bench) startDaemon(name, sock string, argv []string, dir string) (*daem
 		before: missingDirs()}
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Dir = dir
+	if len(env) > 0 {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	d.cmd.Stdin, d.cmd.Stdout, d.cmd.Stderr = b.devnull, lf, lf
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
@@ -293,41 +298,44 @@ func digestFile(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// daemonResults are what the containerd and dockerd workloads measure.
+type daemonResults struct {
+	workloads []*workload
+	shimMem   []*shimMemRow
+}
+
 // workloadDaemons is workload 3: `ctr run --rm` through containerd's runc
-// shim with --runc-binary RT, and `docker run --rm --runtime RT`.
-func (b *bench) workloadDaemons(ctx context.Context, doCtr, doDocker bool) ([]*workload, error) {
+// shim with --runc-binary RT, and `docker run --rm --runtime RT`; and
+// husk's shim against the runc shim (time and memory).
+func (b *bench) workloadDaemons(ctx context.Context, doCtr, doShim, doDocker bool) (daemonResults, error) {
+	var res daemonResults
 	img, err := b.buildImage()
 	if err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+		return res, fmt.Errorf("image: %w", err)
 	}
-	var ws []*workload
-	if doCtr {
-		w, err := b.workloadCtr(ctx, img)
-		if w != nil {
-			ws = append(ws, w)
-		}
-		if err != nil {
-			return ws, err
+	if doCtr || doShim {
+		if err := b.workloadsContainerd(ctx, img, doCtr, doShim, &res); err != nil {
+			return res, err
 		}
 	}
 	if doDocker && ctx.Err() == nil {
 		w, err := b.workloadDocker(ctx, img)
 		if w != nil {
-			ws = append(ws, w)
+			res.workloads = append(res.workloads, w)
 		}
 		if err != nil {
-			return ws, err
+			return res, err
 		}
 	}
-	return ws, nil
+	return res, nil
 }
 
-func (b *bench) workloadCtr(ctx context.Context, img string) (*workload, error) {
+func (b *bench) workloadsContainerd(ctx context.Context, img string, doCtr, doShim bool, res *daemonResults) error {
 	dir := filepath.Join(b.o.work, "containerd")
 	run := filepath.Join(b.o.state, "containerd")
 	for _, d := range []string{dir, run} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	sock := filepath.Join(run, "containerd.sock")
@@ -347,11 +355,19 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 `, filepath.Join(dir, "root"), filepath.Join(run, "state"), sock, sock+".ttrpc", filepath.Join(run, "debug.sock"), filepath.Join(dir, "opt"))
 	confPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	d, err := b.startDaemon("containerd", sock, []string{"containerd", "--config", confPath}, dir)
+	var env []string
+	if doShim {
+		if _, err := os.Stat(b.o.huskShim); err != nil {
+			return fmt.Errorf("husk's shim: %w", err)
+		}
+		// containerd finds the shim of io.containerd.husk.v2 on its PATH.
+		env = append(env, "PATH="+filepath.Dir(b.o.huskShim)+":"+os.Getenv("PATH"))
+	}
+	d, err := b.startDaemon("containerd", sock, []string{"containerd", "--config", confPath}, dir, env...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer b.stopDaemon(d)
 	ns := fmt.Sprintf("huskbench%d", os.Getpid())
@@ -370,16 +386,23 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		b.run(context.Background(), 60*time.Second, ctr("images", "rm", imageRef))
 	}
 	if r := b.run(ctx, 120*time.Second, ctr("images", "import", img)); r.Err != nil {
-		return nil, fmt.Errorf("ctr images import: %w", r.Err)
+		return fmt.Errorf("ctr images import: %w", r.Err)
 	}
-	w := newWorkload("ctr", "ctr run --rm (containerd 1.6, runc shim)", "ms per container",
-		"`ctr run --rm --runtime io.containerd.runc.v2 --runc-binary RT IMAGE ID true` against a private containerd "+
-			"(own root, state and socket); the shim calls RT create/start/delete. Wall time of the ctr command.")
-	b.rounds(ctx, w, b.o.nDaemon, 1, b.contenders(false), func(c contender) sample {
-		return sampleOf(b.run(ctx, cmdTimeout, ctr("run", "--rm", "--runtime", "io.containerd.runc.v2",
-			"--runc-binary", c.rt.Path, imageRef, b.id(), "true")))
-	})
-	return w, nil
+	if doCtr {
+		w := newWorkload("ctr", "ctr run --rm (containerd 1.6, runc shim)", "ms per container",
+			"`ctr run --rm --runtime io.containerd.runc.v2 --runc-binary RT IMAGE ID true` against a private containerd "+
+				"(own root, state and socket); the shim calls RT create/start/delete. Wall time of the ctr command.")
+		b.rounds(ctx, w, b.o.nDaemon, 1, b.contenders(false), func(c contender) sample {
+			return sampleOf(b.run(ctx, cmdTimeout, ctr("run", "--rm", "--runtime", "io.containerd.runc.v2",
+				"--runc-binary", c.rt.Path, imageRef, b.id(), "true")))
+		})
+		res.workloads = append(res.workloads, w)
+	}
+	if doShim && ctx.Err() == nil {
+		res.workloads = append(res.workloads, b.workloadShim(ctx, ctr))
+		res.shimMem = b.shimMemory(ctx, ctr, 3)
+	}
+	return nil
 }
 
 func dockerCLI() string {

@@ -28,6 +28,7 @@ type opts struct {
 	repo, out, work, state string
 	husk, runc, crun       string
 	huskOrigin             string // where the husk binary was copied from
+	huskShim               string // containerd-shim-husk-v2
 	n, nDaemon, warm       int
 	conc, concRounds       int
 	memRepeats, traceRuns  int
@@ -47,6 +48,7 @@ func main() {
 	flag.StringVar(&o.work, "work", "/var/tmp/husk-bench", "work directory (bundles, image, daemon data)")
 	flag.StringVar(&o.state, "state", "/run/husk-bench", "state directory (runtime roots, sockets)")
 	flag.StringVar(&o.husk, "husk", "bin/husk", "husk binary")
+	flag.StringVar(&o.huskShim, "husk-shim", "bin/containerd-shim-husk-v2", "husk's containerd shim")
 	flag.StringVar(&o.huskOrigin, "husk-origin", "", "where -husk was copied from (for the report)")
 	flag.StringVar(&o.runc, "runc", "runc", "runc binary")
 	flag.StringVar(&o.crun, "crun", "crun", "crun binary")
@@ -63,7 +65,7 @@ func main() {
 	flag.IntVar(&o.holder, "holder", 0, "with -calibrate: pid of a process whose mount namespace has the masked cgroup view")
 	flag.StringVar(&o.mask, "mask", "", "how the cgroup2 controller list is masked (for the report)")
 	flag.StringVar(&o.command, "command", "", "the command line that ran the benchmark (for the report)")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated workloads to skip: version,run,cycle,ctr,docker,conc,resources,memlimit,husk,hyperfine")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated workloads to skip: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -136,11 +138,14 @@ func mainErr(ctx context.Context, o *opts) error {
 		rep.Workloads = append(rep.Workloads, b.workloadCycle(ctx))
 		return nil
 	})
-	step("ctr", "workload 3a/3b: ctr run --rm, docker run --rm", func() error {
-		ws, err := b.workloadDaemons(ctx, !skip["ctr"], !skip["docker"])
-		rep.Workloads = append(rep.Workloads, ws...)
-		return err
-	})
+	if !skip["ctr"] || !skip["shim"] || !skip["docker"] {
+		step("daemons", "workload 3: ctr run --rm (runc shim; husk's shim), docker run --rm", func() error {
+			res, err := b.workloadDaemons(ctx, !skip["ctr"], !skip["shim"], !skip["docker"])
+			rep.Workloads = append(rep.Workloads, res.workloads...)
+			rep.ShimMemory = res.shimMem
+			return err
+		})
+	}
 	step("conc", "workload 4: concurrent batch", func() error {
 		rep.Workloads = append(rep.Workloads, b.workloadConcurrent(ctx))
 		return nil

@@ -164,6 +164,7 @@ type report struct {
 	Resources   []*resourceRow    `json:"resources"`
 	RSSFloorKiB int64             `json:"time_maxrss_of_bin_true_kib"`
 	MemLimits   []*memLimitResult `json:"memory_limits"`
+	ShimMemory  []*shimMemRow     `json:"shim_memory"`
 	Husk        *huskExtras       `json:"husk"`
 	Hyperfine   []hyperfineResult `json:"hyperfine"`
 	Calibration *workload         `json:"calibration,omitempty"`
@@ -303,7 +304,7 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f", a/b)
 }
 
-var headlineOrder = []string{"run", "cycle", "ctr", "docker", "conc"}
+var headlineOrder = []string{"run", "cycle", "ctr", "shim", "docker", "conc"}
 
 // headline is the table printed at the end: median per workload per runtime.
 func (r *report) headline() string {
@@ -411,7 +412,7 @@ func (r *report) markdown() string {
 				name = "floor (no runtime)"
 			}
 			cpu := f1(sm.CPU)
-			if w.Key == "conc" || w.Key == "ctr" || w.Key == "docker" {
+			if w.Key == "conc" || w.Key == "ctr" || w.Key == "shim" || w.Key == "docker" {
 				cpu = "n/a"
 			}
 			row := fmt.Sprintf("| %s | %d | %d | %s | %s | %s | %s | %s |", name, sm.N, sm.Failed, f1(sm.Med), f1(sm.Min), f1(sm.Max), cpu, ratio(h.Med, sm.Med))
@@ -506,6 +507,28 @@ func (r *report) markdown() string {
 			}
 		}
 		p("\n")
+	}
+
+	if len(r.ShimMemory) > 0 {
+		p("## Shim memory\n\n")
+		p("| shim | VmRSS, 1 container | VmRSS, %d containers of one pod | per extra container | one shim for the pod |\n|---|---:|---:|---:|---|\n", podSize)
+		for _, row := range r.ShimMemory {
+			one, _, _ := statsInt(row.OneKiB)
+			pod, _, _ := statsInt(row.PodKiB)
+			if one == 0 {
+				p("| %s | failed: `%s` | | | |\n", row.Shim, oneLine(row.Err))
+				continue
+			}
+			grouped := "yes"
+			if !row.Grouped {
+				grouped = "no (one shim per container: the pod column is the first shim only)"
+			}
+			p("| %s | %.1f MiB | %.1f MiB | %.0f KiB | %s |\n", row.Shim, one/1024, pod/1024, (pod-one)/float64(row.PodSize-1), grouped)
+		}
+		p("\nVmRSS of the shim process (the parent of the task's init, from `ctr task ls`), read 1 s after `ctr run -d ... sleep 3600` "+
+			"returned, first with one container, then after %d more of the same pod (all with annotation `io.kubernetes.cri.sandbox-id=POD`, "+
+			"which both shims group by); median of %d pods. The runc shim's column is the shim alone: runc itself exits after each command.\n\n",
+			podSize-1, len(r.ShimMemory[0].OneKiB))
 	}
 
 	if h := r.Husk; h != nil {
