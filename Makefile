@@ -86,7 +86,6 @@ lint: $(INIT_BIN)
 # Side by side with runc and crun; results in test/results/bench.
 bench: build
 	HUSK=$(CURDIR)/bin/husk test/bench/run.sh
-	test/shim/bench.sh $(CURDIR)/$(SHIM_BIN)
 
 clean:
 	rm -rf bin _build $(INIT_BIN)
