@@ -45,6 +45,38 @@ func assertNoCgroup(t *testing.T, path string) {
 	}
 }
 
+// cgroupPresence records, for each hierarchy, which of paths exist. The
+// machine may have cgroups of its own at any of them (CI machines carry
+// foreign cgroups such as /x), so tests compare against this instead of
+// assuming they are absent.
+func cgroupPresence(t *testing.T, paths ...string) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range cgroupMounts(t) {
+		for _, p := range paths {
+			_, err := os.Stat(filepath.Join(m, p))
+			seen[filepath.Join(m, p)] = err == nil
+		}
+	}
+	return seen
+}
+
+// assertCgroupsUnchanged fails if a cgroup recorded by cgroupPresence was
+// made or removed since: husk must neither leave cgroups behind nor touch
+// ones it did not make.
+func assertCgroupsUnchanged(t *testing.T, before map[string]bool) {
+	t.Helper()
+	for dir, was := range before {
+		_, err := os.Stat(dir)
+		switch now := err == nil; {
+		case now && !was:
+			t.Errorf("cgroup %s left behind", dir)
+		case was && !now:
+			t.Errorf("cgroup %s, which husk did not make, was removed", dir)
+		}
+	}
+}
+
 // cgroupDir returns the directory of path in the hierarchy mounted at a
 // mount point whose base name is ctrl ("memory", "unified").
 func cgroupDir(t *testing.T, ctrl, path string) string {

@@ -371,6 +371,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 	defer b.stopDaemon(d)
 	ns := fmt.Sprintf("huskbench%d", os.Getpid())
+	// The shims put each container in /<namespace>/<id> and remove only
+	// the leaf: the namespace's cgroup is the benchmark's to remove.
+	removeNSCgroup := cgroupsMadeFrom(ns)
 	ctr := func(args ...string) []string {
 		return append([]string{"ctr", "--address", sock, "--namespace", ns}, args...)
 	}
@@ -384,6 +387,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			b.run(context.Background(), 30*time.Second, ctr("containers", "delete", id))
 		}
 		b.run(context.Background(), 60*time.Second, ctr("images", "rm", imageRef))
+		removeNSCgroup()
 	}
 	if r := b.run(ctx, 120*time.Second, ctr("images", "import", img)); r.Err != nil {
 		return fmt.Errorf("ctr images import: %w", r.Err)
@@ -403,6 +407,27 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		res.shimMem = b.shimMemory(ctx, ctr, 3)
 	}
 	return nil
+}
+
+// cgroupsMadeFrom returns a function that removes the top-level cgroup
+// name, when empty, from the hierarchies where it does not exist now: a
+// cgroup the machine already had is never touched.
+func cgroupsMadeFrom(name string) func() {
+	v1, v2 := cgroupMountPoints()
+	if v2 != "" {
+		v1 = append(v1, v2)
+	}
+	var fresh []string
+	for _, m := range v1 {
+		if _, err := os.Stat(filepath.Join(m, name)); os.IsNotExist(err) {
+			fresh = append(fresh, filepath.Join(m, name))
+		}
+	}
+	return func() {
+		for _, dir := range fresh {
+			os.Remove(dir) // only if empty
+		}
+	}
 }
 
 func dockerCLI() string {
@@ -434,10 +459,13 @@ func (b *bench) workloadDocker(ctx context.Context, img string) (*workload, erro
 	for _, rt := range b.rts {
 		argv = append(argv, "--add-runtime", "bench-"+rt.Name+"="+rt.Path)
 	}
+	// dockerd's containers live under /docker/<id>; the parent stays.
+	removeDockerCgroup := cgroupsMadeFrom("docker")
 	d, err := b.startDaemon("dockerd", sock, argv, dir)
 	if err != nil {
 		return nil, err
 	}
+	defer removeDockerCgroup()
 	defer b.stopDaemon(d)
 	docker := func(args ...string) []string {
 		return append([]string{dockerCLI(), "-H", "unix://" + sock}, args...)

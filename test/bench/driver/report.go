@@ -248,13 +248,13 @@ func procMeminfo() string {
 	return ""
 }
 
-func cgroupLayout() string {
+// cgroupMountPoints lists the cgroup hierarchies: v1 mount points and the
+// cgroup2 one ("" when there is none).
+func cgroupMountPoints() (v1 []string, v2 string) {
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return "?"
+		return nil, ""
 	}
-	var v1 []string
-	v2 := ""
 	for _, l := range strings.Split(string(data), "\n") {
 		_, post, ok := strings.Cut(l, " - ")
 		if !ok {
@@ -267,10 +267,22 @@ func cgroupLayout() string {
 		}
 		switch pf[0] {
 		case "cgroup":
-			v1 = append(v1, filepath.Base(f[4]))
+			v1 = append(v1, f[4])
 		case "cgroup2":
 			v2 = f[4]
 		}
+	}
+	return v1, v2
+}
+
+func cgroupLayout() string {
+	mounts, v2 := cgroupMountPoints()
+	if mounts == nil && v2 == "" {
+		return "?"
+	}
+	var v1 []string
+	for _, m := range mounts {
+		v1 = append(v1, filepath.Base(m))
 	}
 	switch {
 	case len(v1) > 0 && v2 != "":
@@ -511,23 +523,26 @@ func (r *report) markdown() string {
 
 	if len(r.ShimMemory) > 0 {
 		p("## Shim memory\n\n")
-		p("| shim | VmRSS, 1 container | VmRSS, %d containers of one pod | per extra container | one shim for the pod |\n|---|---:|---:|---:|---|\n", podSize)
+		p("| shim | VmRSS, 1 container | of which private (RssAnon) | VmRSS, %d containers of one pod | per extra container | one shim for the pod |\n|---|---:|---:|---:|---:|---|\n", podSize)
 		for _, row := range r.ShimMemory {
 			one, _, _ := statsInt(row.OneKiB)
+			anon, _, _ := statsInt(row.OneAnonKiB)
 			pod, _, _ := statsInt(row.PodKiB)
 			if one == 0 {
-				p("| %s | failed: `%s` | | | |\n", row.Shim, oneLine(row.Err))
+				p("| %s | failed: `%s` | | | | |\n", row.Shim, oneLine(row.Err))
 				continue
 			}
 			grouped := "yes"
 			if !row.Grouped {
 				grouped = "no (one shim per container: the pod column is the first shim only)"
 			}
-			p("| %s | %.1f MiB | %.1f MiB | %.0f KiB | %s |\n", row.Shim, one/1024, pod/1024, (pod-one)/float64(row.PodSize-1), grouped)
+			p("| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.0f KiB | %s |\n", row.Shim, one/1024, anon/1024, pod/1024, (pod-one)/float64(row.PodSize-1), grouped)
 		}
 		p("\nVmRSS of the shim process (the parent of the task's init, from `ctr task ls`), read 1 s after `ctr run -d ... sleep 3600` "+
 			"returned, first with one container, then after %d more of the same pod (all with annotation `io.kubernetes.cri.sandbox-id=POD`, "+
-			"which both shims group by); median of %d pods. The runc shim's column is the shim alone: runc itself exits after each command.\n\n",
+			"which both shims group by); median of %d pods. The runc shim's column is the shim alone: runc itself exits after each command. "+
+			"RssAnon is the process's own memory; the rest of VmRSS is pages of its binary, shared with every other process running it "+
+			"through the page cache (the kernel maps up to 64 KiB around each fault, so that part grows with the binary's size).\n\n",
 			podSize-1, len(r.ShimMemory[0].OneKiB))
 	}
 

@@ -58,6 +58,9 @@ type shimMemRow struct {
 	// podSize containers of one pod (one shim serves them all).
 	OneKiB []int64 `json:"one_container_rss_kib"`
 	PodKiB []int64 `json:"pod_rss_kib"`
+	// RssAnon with one container: the private part of VmRSS (the rest is
+	// the binary's pages, shared through the page cache).
+	OneAnonKiB []int64 `json:"one_container_rss_anon_kib"`
 	// PodSize containers of one pod were served by one shim process.
 	PodSize int    `json:"pod_size"`
 	Grouped bool   `json:"grouped"`
@@ -80,12 +83,13 @@ func (b *bench) shimMemory(ctx context.Context, ctr func(...string) []string, re
 		row := &shimMemRow{Shim: name, PodSize: podSize, Grouped: true}
 		rows = append(rows, row)
 		for r := 0; r < repeats && ctx.Err() == nil; r++ {
-			one, pod, grouped, err := b.shimPod(ctx, ctr, c)
+			one, anon, pod, grouped, err := b.shimPod(ctx, ctr, c)
 			if err != nil {
 				row.Err = err.Error()
 				break
 			}
 			row.OneKiB = append(row.OneKiB, one)
+			row.OneAnonKiB = append(row.OneAnonKiB, anon)
 			row.PodKiB = append(row.PodKiB, pod)
 			row.Grouped = row.Grouped && grouped
 		}
@@ -94,8 +98,9 @@ func (b *bench) shimMemory(ctx context.Context, ctr func(...string) []string, re
 }
 
 // shimPod starts a pod's containers one by one, reading the shim's VmRSS
-// after the first and after the last, then removes them.
-func (b *bench) shimPod(ctx context.Context, ctr func(...string) []string, c contender) (one, pod int64, grouped bool, err error) {
+// (and RssAnon) after the first and VmRSS after the last, then removes
+// them.
+func (b *bench) shimPod(ctx context.Context, ctr func(...string) []string, c contender) (one, anon, pod int64, grouped bool, err error) {
 	group := b.id()
 	var ids []string
 	defer func() {
@@ -118,12 +123,12 @@ func (b *bench) shimPod(ctx context.Context, ctr func(...string) []string, c con
 		id := fmt.Sprintf("%s-%d", group, i)
 		argv := append(ctr("run", "-d", "--annotation", "io.kubernetes.cri.sandbox-id="+group), ctrRunArgs(c)...)
 		if r := b.run(ctx, cmdTimeout, append(argv, imageRef, id, "sleep", "3600")); r.Err != nil {
-			return 0, 0, false, r.Err
+			return 0, 0, 0, false, r.Err
 		}
 		ids = append(ids, id)
 		pid, err := b.shimPid(ctx, ctr, id)
 		if err != nil {
-			return 0, 0, false, err
+			return 0, 0, 0, false, err
 		}
 		if shim == 0 {
 			shim = pid
@@ -134,18 +139,19 @@ func (b *bench) shimPod(ctx context.Context, ctr func(...string) []string, c con
 			// Let the shim finish what the start set going (goroutines,
 			// its GC) before reading its memory.
 			time.Sleep(time.Second)
-			rss := procStatus(shim)["VmRSS"]
+			st := procStatus(shim)
+			rss := st["VmRSS"]
 			if rss <= 0 {
-				return 0, 0, false, fmt.Errorf("no VmRSS for shim %d", shim)
+				return 0, 0, 0, false, fmt.Errorf("no VmRSS for shim %d", shim)
 			}
 			if i == 0 {
-				one = rss
+				one, anon = rss, st["RssAnon"]
 			} else {
 				pod = rss
 			}
 		}
 	}
-	return one, pod, grouped, nil
+	return one, anon, pod, grouped, nil
 }
 
 // shimPid is the parent of the task's init: the shim, a subreaper that
