@@ -15,7 +15,10 @@ GO_SRC   := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 # Debian packages the build, the demo and the tests need (command:package).
 BUILD_DEPS := musl-gcc:musl-tools
 TEST_DEPS  := busybox:busybox-static runc:runc newuidmap:uidmap containerd:containerd dockerd:docker.io
+# The shim is a light front (what containerd runs for start and delete)
+# and the daemon it starts; both go in the same directory.
 SHIM_BIN   := bin/containerd-shim-husk-v2
+SHIM_DAEMON := bin/containerd-shim-husk-v2-daemon
 # containerd 2.x is not packaged in Debian 12: the shim tests build it
 # from the Go module proxy once and keep it here.
 CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
@@ -24,13 +27,13 @@ CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
 
 all: build
 
-build: bin/husk $(SHIM_BIN)
+build: bin/husk $(SHIM_BIN) $(SHIM_DAEMON)
 
 bin/husk: $(INIT_BIN) $(GO_SRC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/husk
 
-$(SHIM_BIN): $(INIT_BIN) $(GO_SRC)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/containerd-shim-husk-v2
+$(SHIM_BIN) $(SHIM_DAEMON): bin/%: $(INIT_BIN) $(GO_SRC)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$*
 
 # husk-init is a small static C program embedded in husk (see
 # libruntime/initproc). musl keeps it at ~60 KB; glibc works too.
@@ -63,7 +66,7 @@ clients: build
 	$(GO) test -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
 
 # containerd-shim-husk-v2 under containerd 1.6 and 2.4, dockerd, and the CRI plugin.
-shim-test: $(SHIM_BIN) deps $(CONTAINERD24)/containerd
+shim-test: $(SHIM_BIN) $(SHIM_DAEMON) deps $(CONTAINERD24)/containerd
 	$(GO) test -count=1 -timeout 15m ./test/shim/... -shim=$(CURDIR)/$(SHIM_BIN) -containerd24=$(CONTAINERD24)
 
 $(CONTAINERD24)/containerd:

@@ -2,7 +2,6 @@ package shim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 // Create mounts the rootfs, opens the stdio and creates the container with
@@ -92,7 +92,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	p.setPid(pid)
 	// A task that gets here again (stale exit file of a previous task of
 	// the same id) must not report that one.
-	os.Remove(filepath.Join(r.Bundle, exitFile))
+	os.Remove(filepath.Join(r.Bundle, launch.ExitFile))
 
 	s.mu.Lock()
 	s.containers[r.ID] = c
@@ -222,35 +222,7 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 		ExitStatus:  uint32(code),
 		ExitedAt:    timestamppb.New(at),
 	})
-	os.Remove(filepath.Join(c.bundle, exitFile))
+	os.Remove(filepath.Join(c.bundle, launch.ExitFile))
 	s.trimSoon()
 	return &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(code), ExitedAt: timestamppb.New(at)}, nil
-}
-
-// exitFile in the bundle records the init's exit for the delete action.
-const exitFile = "husk-exit.json"
-
-type exitRecord struct {
-	Pid    int       `json:"pid"`
-	Status int       `json:"status"`
-	At     time.Time `json:"at"`
-}
-
-func writeExitFile(bundle string, e exit) {
-	data, err := json.Marshal(exitRecord{e.pid, e.status, e.at})
-	if err == nil {
-		os.WriteFile(filepath.Join(bundle, exitFile), data, 0o600)
-	}
-}
-
-func readExitFile(bundle string) (exit, bool) {
-	data, err := os.ReadFile(filepath.Join(bundle, exitFile))
-	if err != nil {
-		return exit{}, false
-	}
-	var r exitRecord
-	if json.Unmarshal(data, &r) != nil {
-		return exit{}, false
-	}
-	return exit{pid: r.Pid, status: r.Status, at: r.At}, true
 }

@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,10 +30,11 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 // RuntimeName is the containerd runtime this shim implements.
-const RuntimeName = "io.containerd.husk.v2"
+const RuntimeName = launch.RuntimeName
 
 // Type URLs containerd registers for runtime-spec types carried as JSON.
 const (
@@ -44,46 +44,9 @@ const (
 	resourcesTypeURL = specTypeURL + "LinuxResources"
 )
 
-// flags are the command line containerd gives every shim invocation.
-type flags struct {
-	namespace     string
-	id            string
-	address       string // containerd's gRPC address
-	publishBinary string // containerd's own binary
-	bundle        string // delete only; otherwise the working directory
-	socket        string // accepted: containerd ≥ 2.x passes it to some shims
-	debugSocket   string
-	debug         bool
-	version       bool
-	info          bool
-	action        string
-}
-
-func parseFlags(args []string) (*flags, error) {
-	f := &flags{}
-	fs := flag.NewFlagSet(filepath.Base(os.Args[0]), flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.namespace, "namespace", "", "namespace that owns the shim")
-	fs.StringVar(&f.id, "id", "", "id of the task")
-	fs.StringVar(&f.address, "address", "", "grpc address back to main containerd")
-	fs.StringVar(&f.publishBinary, "publish-binary", "", "path to containerd's binary")
-	fs.StringVar(&f.bundle, "bundle", "", "path to the bundle if not the working directory")
-	fs.StringVar(&f.socket, "socket", "", "socket path to serve")
-	fs.StringVar(&f.debugSocket, "debug-socket", "", "debug socket path to serve")
-	fs.BoolVar(&f.debug, "debug", false, "enable debug output in logs")
-	fs.BoolVar(&f.version, "v", false, "show the shim version and exit")
-	fs.BoolVar(&f.version, "version", false, "show the shim version and exit")
-	fs.BoolVar(&f.info, "info", false, "print the runtime info protobuf and exit")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	f.action = fs.Arg(0)
-	return f, nil
-}
-
 // Run runs the shim with os.Args and returns its exit code.
 func Run(version, commit string) int {
-	f, err := parseFlags(os.Args[1:])
+	f, err := launch.ParseFlags(os.Args[1:])
 	if err == nil {
 		err = run(f, version, commit)
 	}
@@ -95,26 +58,32 @@ func Run(version, commit string) int {
 	return 0
 }
 
-func run(f *flags, version, commit string) error {
+func run(f *launch.Flags, version, commit string) error {
 	switch {
-	case f.version:
-		fmt.Printf("%s:\n  Version:  %s\n  Revision: %s\n", filepath.Base(os.Args[0]), version, commit)
+	case f.Version:
+		launch.PrintVersion(version, commit)
 		return nil
-	case f.info:
+	case f.Info:
 		return printInfo(os.Stdin, os.Stdout, version, commit)
 	}
-	if f.namespace == "" {
+	if f.Namespace == "" {
 		return errors.New("shim namespace cannot be empty")
 	}
-	switch f.action {
+	switch f.Action {
 	case "start":
-		return start(f)
+		// containerd was pointed at this binary directly: it is its own
+		// daemon.
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own binary: %w", err)
+		}
+		return launch.Start(f, self)
 	case "delete":
 		return deleteAction(f)
 	case "":
 		return serve(f, version)
 	default:
-		return fmt.Errorf("unknown action %q", f.action)
+		return fmt.Errorf("unknown action %q", f.Action)
 	}
 }
 
@@ -149,14 +118,14 @@ func printInfo(in io.Reader, out io.Writer, version, commit string) error {
 	return err
 }
 
-// deleteAction is `delete`: containerd runs it after a shim process has
-// gone away (1.6 after every exit, later versions when one died). A daemon
-// that was SIGKILLed leaves its container running, its rootfs mounted and
-// husk's state behind: remove all of it and report the container killed.
-// It does all it can and always answers: what failed goes to stderr, which
-// containerd logs as warnings, while it goes on removing the task.
-func deleteAction(f *flags) error {
-	bundle := f.bundle
+// deleteAction is `delete` after a daemon that did not go away cleanly
+// (the front answers the clean case itself): one that was SIGKILLed leaves
+// its container running, its rootfs mounted and husk's state behind:
+// remove all of it and report the container killed. It does all it can
+// and always answers: what failed goes to stderr, which containerd logs as
+// warnings, while it goes on removing the task.
+func deleteAction(f *launch.Flags) error {
+	bundle := f.Bundle
 	if bundle == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -168,10 +137,10 @@ func deleteAction(f *flags) error {
 		ExitStatus: 128 + uint32(unix.SIGKILL),
 		ExitedAt:   timestamppb.New(time.Now()),
 	}
-	warn := func(err error) { fmt.Fprintf(os.Stderr, "%s: delete %s: %v\n", RuntimeName, f.id, err) }
-	if rt, err := libruntime.New(stateRoot(bundle, f.namespace)); err != nil {
+	warn := func(err error) { fmt.Fprintf(os.Stderr, "%s: delete %s: %v\n", RuntimeName, f.ID, err) }
+	if rt, err := libruntime.New(launch.StateRoot(bundle, f.Namespace)); err != nil {
 		warn(err)
-	} else if c, err := rt.Load(f.id); err == nil {
+	} else if c, err := rt.Load(f.ID); err == nil {
 		resp.Pid = uint32(c.State().InitPid)
 		if err := c.Delete(context.Background(), true); err != nil {
 			warn(err)
@@ -180,30 +149,17 @@ func deleteAction(f *flags) error {
 		warn(err)
 	}
 	// The daemon recorded the init's exit, if it saw it before it died.
-	if e, ok := readExitFile(bundle); ok {
-		resp.Pid, resp.ExitStatus, resp.ExitedAt = uint32(e.pid), uint32(e.status), timestamppb.New(e.at)
+	if e, ok := launch.ReadExitFile(bundle); ok {
+		resp.Pid, resp.ExitStatus, resp.ExitedAt = uint32(e.Pid), uint32(e.Status), timestamppb.New(e.At)
 	}
 	if err := unmountAll(filepath.Join(bundle, "rootfs")); err != nil {
 		warn(err)
 	}
-	removeDeadSocket(bundle)
+	launch.RemoveDeadSocket(bundle)
 	data, err := proto.Marshal(resp)
 	if err != nil {
 		return fmt.Errorf("encode delete response: %w", err)
 	}
 	_, err = os.Stdout.Write(data)
 	return err
-}
-
-// stateRoot is where husk keeps the state of a containerd's containers:
-// beside the bundles, in containerd's state directory (bundles are
-// <state>/io.containerd.runtime.v2.task/<ns>/<id>), so that two
-// containerd instances never share it and it goes with that directory.
-func stateRoot(bundle, ns string) string {
-	nsDir := filepath.Dir(bundle)
-	tasks := filepath.Dir(nsDir)
-	if filepath.Base(tasks) == "io.containerd.runtime.v2.task" && filepath.Base(nsDir) == ns {
-		return filepath.Join(filepath.Dir(tasks), "husk", ns)
-	}
-	return filepath.Join("/run/husk-shim", ns)
 }

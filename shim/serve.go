@@ -15,13 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 // serve is the daemon: started by the start action in the first bundle
 // of its group, with its listening socket as fd 3. It returns when
 // containerd shuts it down with no container left, or on SIGTERM/SIGINT
 // (containers keep running then; a new shim's delete cleans them up).
-func serve(f *flags, version string) error {
+func serve(f *launch.Flags, version string) error {
 	// The daemon mostly waits; its bursts of work (a create) are short.
 	// One P instead of the two containerd asks for saves about 1 MiB of
 	// resident memory (per-P caches, idle threads) in every shim process.
@@ -47,15 +48,15 @@ func serve(f *flags, version string) error {
 	if err != nil {
 		return fmt.Errorf("working directory: %w", err)
 	}
-	log := openLogger(filepath.Join(bundle, "log"), f.debug)
+	log := openLogger(filepath.Join(bundle, "log"), f.Debug)
 	rp := newReaper()
-	root := stateRoot(bundle, f.namespace)
+	root := launch.StateRoot(bundle, f.Namespace)
 	rt, err := libruntime.New(root, libruntime.WithLogger(log), libruntime.WithReaper(rp))
 	if err != nil {
 		return err
 	}
-	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.namespace, log)
-	svc := newService(rt, rp, pub, log, f.namespace)
+	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.Namespace, log)
+	svc := newService(rt, rp, pub, log, f.Namespace)
 	rp.onExit = svc.processExit
 	go rp.run()
 
@@ -73,7 +74,7 @@ func serve(f *flags, version string) error {
 			log.Errorf("ttrpc server: %v", err)
 		}
 	}()
-	log.Debugf("shim %s (%s) serving %s for %s/%s", version, RuntimeName, l.Addr(), f.namespace, f.id)
+	log.Debugf("shim %s (%s) serving %s for %s/%s", version, RuntimeName, l.Addr(), f.Namespace, f.ID)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)

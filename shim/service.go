@@ -17,6 +17,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 var empty = &emptypb.Empty{}
@@ -191,7 +192,7 @@ func (s *service) finishExit(p *process, e exit) {
 	if p.id == "" {
 		// Kept in the bundle for the delete action, should this daemon
 		// die before the task is deleted.
-		writeExitFile(c.bundle, e)
+		launch.WriteExitFile(c.bundle, launch.Exit{Pid: e.pid, Status: e.status, At: e.at})
 	}
 	s.pub.publish(topicExit, &eventstypes.TaskExit{
 		ContainerID: c.id,

@@ -1,11 +1,6 @@
 package shim
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,104 +10,10 @@ import (
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	"github.com/containerd/containerd/api/types/runc/options"
 	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/husk-runtime/husk/cgroups"
 )
-
-func TestReadStartInput(t *testing.T) {
-	params, _ := proto.Marshal(&bootapi.BootstrapParams{InstanceID: "c1", Namespace: "default", ContainerdVersion: "v2.4.2"})
-	opts, _ := anypb.New(&options.Options{BinaryName: "runc"})
-	legacy, _ := proto.Marshal(opts)
-	for _, tc := range []struct {
-		name      string
-		data      []byte
-		bootstrap bool
-	}{
-		{"empty (containerd 1.6 without options)", nil, false},
-		{"bootstrap params (containerd >= 2.3)", params, true},
-		{"runtime options Any (containerd < 2.3)", legacy, false},
-		{"bootstrap params of another task", params, false},
-	} {
-		id := "c1"
-		if strings.Contains(tc.name, "another") {
-			id = "c2"
-		}
-		if got := readStartInput(tc.data, id, "default").params != nil; got != tc.bootstrap {
-			t.Errorf("%s: bootstrap = %v", tc.name, got)
-		}
-	}
-}
-
-func TestStartResponse(t *testing.T) {
-	addr := "unix:///run/containerd/s/abc"
-	out, err := startResponse(startInput{params: &bootapi.BootstrapParams{}}, "", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res bootapi.BootstrapResult
-	if err := proto.Unmarshal(out, &res); err != nil || res.Version != 3 || res.Address != addr || res.Protocol != "ttrpc" {
-		t.Errorf("bootstrap result %v %v", err, &res)
-	}
-	// Unknown containerd (no readable binary): the plain address.
-	out, _ = startResponse(startInput{}, "/nonexistent", addr)
-	if string(out) != addr {
-		t.Errorf("legacy answer %q", out)
-	}
-	if c2 := "/var/cache/husk-test/containerd-2.4.2/containerd"; fileExists(c2) {
-		out, _ = startResponse(startInput{}, c2, addr)
-		var j struct {
-			Version  int
-			Address  string
-			Protocol string
-		}
-		if err := json.Unmarshal(out, &j); err != nil || j.Version != 3 || j.Address != addr {
-			t.Errorf("containerd 2.x legacy start: %q", out)
-		}
-	}
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func TestSocketAddress(t *testing.T) {
-	// containerd's pkg/shim names the socket sha256(address/ns/id).
-	got := socketAddress("/run/containerd/s", "/run/containerd/containerd.sock", "default", "c1")
-	sum := sha256.Sum256([]byte("/run/containerd/containerd.sock/default/c1"))
-	if want := "unix:///run/containerd/s/" + hex.EncodeToString(sum[:]); got != want {
-		t.Errorf("socketAddress = %q, want %q", got, want)
-	}
-	if socketAddress("/run/containerd/s", "/run/containerd/containerd.sock", "default", "c2") == got {
-		t.Error("two groups share a socket")
-	}
-}
-
-func TestGroupOf(t *testing.T) {
-	dir := t.TempDir()
-	write := func(ann map[string]string) {
-		data, _ := json.Marshal(map[string]any{"annotations": ann})
-		os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
-	}
-	write(map[string]string{"io.kubernetes.cri.sandbox-id": "pod1"})
-	if g, _ := groupOf(dir, "c1"); g != "pod1" {
-		t.Errorf("CRI container: group %q", g)
-	}
-	write(map[string]string{"io.kubernetes.cri.sandbox-id": "pod1", "io.containerd.husk.v2.group": "mine"})
-	if g, _ := groupOf(dir, "c1"); g != "mine" {
-		t.Errorf("husk group annotation: group %q", g)
-	}
-	write(nil)
-	if g, _ := groupOf(dir, "c1"); g != "c1" {
-		t.Errorf("no annotation: group %q", g)
-	}
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{not json"), 0o644)
-	if g, err := groupOf(dir, "c1"); err != nil || g != "c1" {
-		t.Errorf("invalid config: %q %v (Create reports it)", g, err)
-	}
-}
 
 func TestParseOptions(t *testing.T) {
 	a, _ := anypb.New(&options.Options{BinaryName: "runc", Root: "/run/x", SystemdCgroup: true, NoPivotRoot: true})
@@ -169,22 +70,3 @@ func TestReaperKeepsEarlyExits(t *testing.T) {
 	}
 }
 
-func TestExitFile(t *testing.T) {
-	dir := t.TempDir()
-	at := time.Unix(1700000000, 0).UTC()
-	writeExitFile(dir, exit{pid: 12, status: 137, at: at})
-	e, ok := readExitFile(dir)
-	if !ok || e.pid != 12 || e.status != 137 || !e.at.Equal(at) {
-		t.Errorf("exit file: %v %+v", ok, e)
-	}
-}
-
-func TestStateRoot(t *testing.T) {
-	b := "/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc"
-	if got := stateRoot(b, "k8s.io"); got != "/run/containerd/husk/k8s.io" {
-		t.Errorf("stateRoot = %q", got)
-	}
-	if got := stateRoot("/somewhere/else", "ns"); got != "/run/husk-shim/ns" {
-		t.Errorf("stateRoot elsewhere = %q", got)
-	}
-}

@@ -1,12 +1,14 @@
 // Command containerd-shim-husk-v2 is husk's containerd shim: containerd
-// runs it for the runtime io.containerd.husk.v2 and it creates and manages
-// containers in-process with libruntime, with no runtime binary to exec.
+// runs it for the runtime io.containerd.husk.v2. This binary is the light
+// front that answers start and delete; containerd-shim-husk-v2-daemon,
+// installed next to it, is the daemon that runs the containers in-process
+// with libruntime (see package shim/launch for why there are two).
 package main
 
 import (
 	"os"
 
-	"github.com/husk-runtime/husk/shim"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -16,5 +18,5 @@ var (
 )
 
 func main() {
-	os.Exit(shim.Run(version, commit))
+	os.Exit(launch.Main(version, commit))
 }

@@ -12,7 +12,7 @@
 #   BENCH_CONC_ROUNDS [5]   concurrent batches per runtime
 #   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine
 #   BENCH_OUT [test/results/bench]   HUSK [bin/husk, built with `make build`]
-#   HUSK_SHIM [bin/containerd-shim-husk-v2]
+#   HUSK_SHIM [bin/containerd-shim-husk-v2, with HUSK_SHIM-daemon next to it]
 #   BENCH_NO_MASK=1         do not mask cgroup2's controller list (crun then fails here)
 set -euo pipefail
 
@@ -52,12 +52,14 @@ mkdir -p "$WORK/bin" "$STATE"
 # A private copy: a rebuild of bin/husk during the run must not change it.
 HUSK_ORIG=$(cd "$(dirname "$HUSK")" && pwd)/$(basename "$HUSK")
 cp "$HUSK_ORIG" "$WORK/bin/husk"
+# The shim is two binaries side by side: the front and its daemon.
 HUSK_SHIM=${HUSK_SHIM:-$REPO/bin/containerd-shim-husk-v2}
-if [ ! -x "$HUSK_SHIM" ]; then
+if [ ! -x "$HUSK_SHIM" ] || [ ! -x "$HUSK_SHIM-daemon" ]; then
 	log "building husk's shim"
-	make -C "$REPO" --no-print-directory bin/containerd-shim-husk-v2 >&2
+	make -C "$REPO" --no-print-directory bin/containerd-shim-husk-v2 bin/containerd-shim-husk-v2-daemon >&2
 fi
 cp "$HUSK_SHIM" "$WORK/bin/containerd-shim-husk-v2"
+cp "$HUSK_SHIM-daemon" "$WORK/bin/containerd-shim-husk-v2-daemon"
 DRIVER=$WORK/driver
 (cd "$REPO" && CGO_ENABLED=0 "$GO" build -o "$DRIVER" ./test/bench/driver) || die "could not build the driver"
 

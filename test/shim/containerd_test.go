@@ -339,7 +339,6 @@ func mountsUnder(dir string) []string {
 // shimPids lists the running shim daemons (not start/delete invocations)
 // serving namespace ns of this containerd.
 func (c *ctrd) shimPids() []int {
-	real, _ := filepath.EvalSymlinks(shimBin)
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -353,7 +352,7 @@ func (c *ctrd) shimPids() []int {
 		}
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if len(args) == 0 || exe != real {
+		if len(args) == 0 || exe != daemonBin {
 			continue
 		}
 		if args[len(args)-1] == "start" || args[len(args)-1] == "delete" {

@@ -19,14 +19,15 @@ import (
 )
 
 var (
-	shimFlag = flag.String("shim", "", "containerd-shim-husk-v2 binary under test (default: built from ./cmd/containerd-shim-husk-v2)")
+	shimFlag = flag.String("shim", "", "containerd-shim-husk-v2 binary under test, with containerd-shim-husk-v2-daemon next to it (default: both built from ./cmd)")
 	ctrd24   = flag.String("containerd24", "/var/cache/husk-test/containerd-2.4.2", "directory with containerd and ctr 2.4.2 (built with go install when missing)")
 )
 
 // Set up by TestMain.
 var (
-	shimBin  string // the shim under test
-	shimDir  string // a directory holding it, for containerd's PATH
+	shimBin   string // the shim under test (its front)
+	daemonBin string // the shim's daemon binary, which the front starts
+	shimDir   string // a directory holding shimBin, for containerd's PATH
 	imageTar string // the test image
 	workDir  string // everything the run creates in /tmp
 )
@@ -67,12 +68,20 @@ func setup() (int, error) {
 			return 0, err
 		}
 		// containerd finds the shim by name on its PATH: a directory of
-		// its own keeps other binaries next to it out of the way.
+		// its own keeps other binaries next to it out of the way. The
+		// front finds its daemon next to the link's target.
 		if err := os.Symlink(src, shimBin); err != nil {
 			return 0, err
 		}
-	} else if err := buildShim(shimBin); err != nil {
-		return 0, err
+		daemonBin = filepath.Join(filepath.Dir(src), "containerd-shim-husk-v2-daemon")
+	} else {
+		daemonBin = filepath.Join(shimDir, "containerd-shim-husk-v2-daemon")
+		if err := buildShim(shimBin, daemonBin); err != nil {
+			return 0, err
+		}
+	}
+	if daemonBin, err = filepath.EvalSymlinks(daemonBin); err != nil {
+		return 0, fmt.Errorf("the shim's daemon binary: %w", err)
 	}
 	imageTar = filepath.Join(workDir, "image.tar")
 	if err := buildImage(imageTar); err != nil {
@@ -94,15 +103,17 @@ func goBinary() string {
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
-func buildShim(out string) error {
+func buildShim(outs ...string) error {
 	if _, err := os.Stat(filepath.Join(repoRoot(), "libruntime", "initproc", "husk-init.bin")); err != nil {
 		return fmt.Errorf("libruntime/initproc/husk-init.bin is missing: run make build (or pass -shim)")
 	}
-	cmd := exec.Command(goBinary(), "build", "-trimpath", "-o", out, "./cmd/containerd-shim-husk-v2")
-	cmd.Dir = repoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build shim: %v\n%s", err, b)
+	for _, out := range outs {
+		cmd := exec.Command(goBinary(), "build", "-trimpath", "-o", out, "./cmd/"+filepath.Base(out))
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", filepath.Base(out), err, b)
+		}
 	}
 	return nil
 }

@@ -1,10 +1,9 @@
-package shim
+package launch
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
-	"google.golang.org/protobuf/proto"
+	"github.com/husk-runtime/husk/internal/fastjson"
 )
 
 // defaultSocketDir is where containerd's shims put their sockets (its
@@ -30,7 +28,7 @@ type startInput struct {
 	// params: containerd ≥ 2.3 speaks the bootstrap protocol, a
 	// BootstrapParams protobuf naming the task, and expects a
 	// BootstrapResult protobuf back.
-	params *bootapi.BootstrapParams
+	params *bootstrapParams
 }
 
 // readStartInput tells the bootstrap protocol from the legacy input (the
@@ -41,56 +39,56 @@ func readStartInput(data []byte, id, ns string) startInput {
 	if len(data) == 0 {
 		return startInput{}
 	}
-	var p bootapi.BootstrapParams
-	if err := proto.Unmarshal(data, &p); err == nil && p.InstanceID == id && p.Namespace == ns {
+	if p, err := decodeBootstrapParams(data); err == nil && p.instanceID == id && p.namespace == ns {
 		return startInput{params: &p}
 	}
 	return startInput{}
 }
 
-// start is the start action (cwd = the bundle): it finds or spawns the
-// daemon serving this container's group, writes its address in the
-// bundle and prints it in the form the calling containerd expects.
-func start(f *flags) error {
+// Start is the start action (cwd = the bundle): it finds or spawns the
+// daemon (the binary at daemon) serving this container's group, writes
+// its address in the bundle and prints it in the form the calling
+// containerd expects.
+func Start(f *Flags, daemon string) error {
 	input, err := io.ReadAll(io.LimitReader(os.Stdin, 10<<20))
 	if err != nil {
 		return fmt.Errorf("read stdin: %w", err)
 	}
-	in := readStartInput(input, f.id, f.namespace)
+	in := readStartInput(input, f.ID, f.Namespace)
 	bundle, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("working directory: %w", err)
 	}
-	grpcAddress, socketDir := f.address, defaultSocketDir
-	debug := f.debug
+	grpcAddress, socketDir := f.Address, defaultSocketDir
+	debug := f.Debug
 	if p := in.params; p != nil {
-		if p.GetContainerdGrpcAddress() != "" {
-			grpcAddress = p.GetContainerdGrpcAddress()
+		if p.grpcAddress != "" {
+			grpcAddress = p.grpcAddress
 		}
-		if d := p.GetSocketDir(); d != "" {
-			socketDir = d
+		if p.socketDir != "" {
+			socketDir = p.socketDir
 		}
-		if p.GetLogLevel() <= bootapi.LogLevel_LOG_LEVEL_DEBUG {
+		if p.logLevel <= logLevelDebug {
 			debug = true
 		}
-		if os.Getenv("TTRPC_ADDRESS") == "" && p.GetContainerdTtrpcAddress() != "" {
-			os.Setenv("TTRPC_ADDRESS", p.GetContainerdTtrpcAddress())
+		if os.Getenv("TTRPC_ADDRESS") == "" && p.ttrpcAddress != "" {
+			os.Setenv("TTRPC_ADDRESS", p.ttrpcAddress)
 		}
 	}
-	group, err := groupOf(bundle, f.id)
+	group, err := groupOf(bundle, f.ID)
 	if err != nil {
 		return err
 	}
-	address := socketAddress(socketDir, grpcAddress, f.namespace, group)
+	address := socketAddress(socketDir, grpcAddress, f.Namespace, group)
 	l, err := listen(address)
 	if errors.Is(err, errServing) {
 		// Another container of the pod started the daemon already.
-		return answerStart(in, f.publishBinary, bundle, address)
+		return answerStart(in, f.PublishBinary, bundle, address)
 	}
 	if err != nil {
 		return err
 	}
-	pid, err := spawnDaemon(l, bundle, f, grpcAddress, debug)
+	pid, err := spawnDaemon(daemon, l, bundle, f, grpcAddress, debug)
 	if err != nil {
 		os.Remove(socketPath(address))
 		return err
@@ -98,19 +96,18 @@ func start(f *flags) error {
 	// As containerd's runc shim: the daemon dies just after containerd
 	// when memory runs out, not before it.
 	adjustOOMScore(pid)
-	return answerStart(in, f.publishBinary, bundle, address)
+	return answerStart(in, f.PublishBinary, bundle, address)
 }
+
+// logLevelDebug is bootstrap.v1 LogLevel LOG_LEVEL_DEBUG.
+const logLevelDebug = -4
 
 func answerStart(in startInput, publishBinary, bundle, address string) error {
 	// containerd 1.6 reads it back to reconnect after a restart.
 	if err := os.WriteFile(filepath.Join(bundle, "address"), []byte(address), 0o600); err != nil {
 		return fmt.Errorf("write address: %w", err)
 	}
-	out, err := startResponse(in, publishBinary, address)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(out)
+	_, err := os.Stdout.Write(startResponse(in, publishBinary, address))
 	return err
 }
 
@@ -125,22 +122,15 @@ func answerStart(in startInput, publishBinary, bundle, address string) error {
 //     on;
 //   - otherwise the plain address, which every version accepts (as
 //     task v2).
-func startResponse(in startInput, publishBinary, address string) ([]byte, error) {
+func startResponse(in startInput, publishBinary, address string) []byte {
 	if in.params != nil {
-		out, err := proto.Marshal(&bootapi.BootstrapResult{Version: 3, Address: address, Protocol: "ttrpc"})
-		if err != nil {
-			return nil, fmt.Errorf("encode bootstrap result: %w", err)
-		}
-		return out, nil
+		return encodeBootstrapResult(3, address, "ttrpc")
 	}
 	if containerdMajor(publishBinary) >= 2 {
-		return json.Marshal(struct {
-			Version  int    `json:"version"`
-			Address  string `json:"address"`
-			Protocol string `json:"protocol"`
-		}{3, address, "ttrpc"})
+		b := append([]byte(`{"version":3,"address":`), fastjson.AppendString(nil, address)...)
+		return append(b, `,"protocol":"ttrpc"}`...)
 	}
-	return []byte(address), nil
+	return []byte(address)
 }
 
 // containerdMajor reads the major version of the containerd binary at
@@ -210,11 +200,11 @@ func canConnect(path string) bool {
 	return true
 }
 
-// spawnDaemon starts this binary without an action, serving on l (fd 3),
+// spawnDaemon starts the daemon binary without an action, serving on l (fd 3),
 // in the bundle, in its own process group (containerd's signals are not
 // for it), with /dev/null as stdio: containerd reads the start action's
 // output until EOF, which must not wait for the daemon.
-func spawnDaemon(l *net.UnixListener, bundle string, f *flags, grpcAddress string, debug bool) (int, error) {
+func spawnDaemon(daemon string, l *net.UnixListener, bundle string, f *Flags, grpcAddress string, debug bool) (int, error) {
 	// The daemon removes the socket when it is done; closing our copy of
 	// the listener must not.
 	l.SetUnlinkOnClose(false)
@@ -224,20 +214,16 @@ func spawnDaemon(l *net.UnixListener, bundle string, f *flags, grpcAddress strin
 		return 0, fmt.Errorf("socket file: %w", err)
 	}
 	defer lf.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return 0, fmt.Errorf("find own binary: %w", err)
-	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 0, err
 	}
 	defer devnull.Close()
-	args := []string{self, "-namespace", f.namespace, "-id", f.id, "-address", grpcAddress}
+	args := []string{daemon, "-namespace", f.Namespace, "-id", f.ID, "-address", grpcAddress}
 	if debug {
 		args = append(args, "-debug")
 	}
-	p, err := os.StartProcess(self, args, &os.ProcAttr{
+	p, err := os.StartProcess(daemon, args, &os.ProcAttr{
 		Dir:   bundle,
 		Env:   os.Environ(),
 		Files: []*os.File{devnull, devnull, devnull, lf},
@@ -267,9 +253,9 @@ func adjustOOMScore(pid int) {
 	os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(score)), 0)
 }
 
-// removeDeadSocket removes the socket a killed daemon left behind, named
+// RemoveDeadSocket removes the socket a killed daemon left behind, named
 // in the bundle's address file, unless a daemon still answers on it.
-func removeDeadSocket(bundle string) {
+func RemoveDeadSocket(bundle string) {
 	data, err := os.ReadFile(filepath.Join(bundle, "address"))
 	if err != nil {
 		return

@@ -1,4 +1,4 @@
-package shim
+package launch
 
 import (
 	"os"
@@ -10,7 +10,7 @@ func TestGoMainModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := goMainModule(self); got != "github.com/husk-runtime/husk/shim.test" && got != "github.com/husk-runtime/husk" {
+	if got := goMainModule(self); got != "github.com/husk-runtime/husk/shim/launch.test" && got != "github.com/husk-runtime/husk" {
 		t.Errorf("goMainModule(test binary) = %q", got)
 	}
 	for path, want := range map[string]int{

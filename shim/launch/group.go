@@ -1,10 +1,11 @@
-package shim
+package launch
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/husk-runtime/husk/internal/fastjson"
 )
 
 // Annotations that put containers in one shim process, first match wins:
@@ -26,16 +27,24 @@ func groupOf(bundle, id string) (string, error) {
 	}
 	// Only the annotations: decoding the whole spec here would only slow
 	// down every container start.
-	var spec struct {
-		Annotations map[string]string `json:"annotations"`
-	}
-	if err := json.Unmarshal(data, &spec); err != nil {
+	var annotations map[string]string
+	if !fastjson.Decode(data, func(d *fastjson.Decoder) {
+		for more := d.ObjStart(); more; more = d.ObjNext() {
+			if k := d.Key(); k == "annotations" {
+				fastjson.Map(d, &annotations, fastjson.String[string])
+			} else {
+				d.Unknown(k, []string{"annotations"})
+			}
+		}
+	}) {
 		// Not for start to judge: Create reports husk's own error about
-		// the bundle.
+		// an invalid bundle. (fastjson also gives up on input that
+		// encoding/json would read case-insensitively, e.g. a key
+		// "Annotations"; containerd writes it in lower case.)
 		return id, nil
 	}
 	for _, a := range groupAnnotations {
-		if g := spec.Annotations[a]; g != "" {
+		if g := annotations[a]; g != "" {
 			return g, nil
 		}
 	}
