@@ -28,8 +28,8 @@ var (
 	shimBin   string // the shim under test (its front)
 	daemonBin string // the shim's daemon binary, which the front starts
 	shimDir   string // a directory holding shimBin, for containerd's PATH
-	imageTar string // the test image
-	workDir  string // everything the run creates in /tmp
+	imageTar  string // the test image
+	workDir   string // everything the run creates in /tmp
 )
 
 func TestMain(m *testing.M) {
