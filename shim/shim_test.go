@@ -69,4 +69,3 @@ func TestReaperKeepsEarlyExits(t *testing.T) {
 		t.Error("wait returned an exit that never happened")
 	}
 }
-
