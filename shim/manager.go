@@ -1,15 +1,19 @@
-// Package shim is containerd-shim-husk-v2: a containerd runtime v2 shim
-// that runs containers in-process with libruntime.
+// Package shim is the daemon of containerd-shim-husk-v2, a containerd
+// runtime v2 shim that runs containers in-process with libruntime.
 //
-// One binary plays three parts, chosen by containerd's command line:
+// Its binary (containerd-shim-husk-v2-daemon) plays three parts, chosen by
+// the command line:
 //
-//   - start: spawn the long-running daemon for a container (or find the one
-//     already serving its pod), print its ttrpc address and exit;
-//   - delete: clean up after a daemon that died (kill, unmount, remove
-//     state) and print the exit containerd should report;
 //   - no action: the daemon itself, serving containerd.task.v2.Task and
 //     containerd.task.v3.Task on one ttrpc socket until its last container
-//     is deleted.
+//     is deleted;
+//   - delete: clean up after a daemon that died (kill, unmount, remove
+//     state) and print the exit containerd should report;
+//   - start: as the front does (package launch), spawning itself.
+//
+// containerd normally runs the front, containerd-shim-husk-v2, which
+// answers start and the common delete without this package's
+// dependencies and executes this binary for the rest.
 package shim
 
 import (
@@ -46,16 +50,7 @@ const (
 
 // Run runs the shim with os.Args and returns its exit code.
 func Run(version, commit string) int {
-	f, err := launch.ParseFlags(os.Args[1:])
-	if err == nil {
-		err = run(f, version, commit)
-	}
-	if err != nil {
-		// containerd shows this (start and delete) in its error message.
-		fmt.Fprintf(os.Stderr, "%s: %v\n", RuntimeName, err)
-		return 1
-	}
-	return 0
+	return launch.RunWith(run, version, commit)
 }
 
 func run(f *launch.Flags, version, commit string) error {

@@ -31,9 +31,15 @@ const DaemonName = "containerd-shim-husk-v2-daemon"
 
 // Main runs the front with os.Args and returns its exit code.
 func Main(version, commit string) int {
+	return RunWith(front, version, commit)
+}
+
+// RunWith parses os.Args and runs action, which is the front's or the
+// daemon binary's; it returns the exit code.
+func RunWith(action func(f *Flags, version, commit string) error, version, commit string) int {
 	f, err := ParseFlags(os.Args[1:])
 	if err == nil {
-		err = front(f, version, commit)
+		err = action(f, version, commit)
 	}
 	if err != nil {
 		// containerd shows this (start and delete) in its error message.
