@@ -33,7 +33,7 @@ func (m *Manager) set(r *rspec.LinuxResources, update bool) error {
 	if r == nil {
 		return nil
 	}
-	if err := m.setDevices(r.Devices); err != nil {
+	if err := m.setDevices(r.Devices, update); err != nil {
 		return err
 	}
 	if err := m.setMemory(r.Memory, update); err != nil {
@@ -165,7 +165,7 @@ func (m *Manager) ensure(set bool, field, v1, v2 string) (dir string, isV2 bool,
 	return dir, isV2, ok, nil
 }
 
-func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup) error {
+func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup, update bool) error {
 	if len(devs) == 0 {
 		return nil
 	}
@@ -174,6 +174,9 @@ func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup) error {
 		return err
 	}
 	if d, ok := m.paths["devices"]; ok {
+		if update {
+			return updateDevicesV1(m.fs, d, rules)
+		}
 		return setDevicesV1(m.fs, d, rules)
 	}
 	// The device hook needs no controller: it attaches to any cgroup2 dir.

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -128,4 +129,137 @@ func setDevicesV1(fs cgfs, dir string, rules []devRule) error {
 		i = j
 	}
 	return nil
+}
+
+// devKey identifies an exception of a v1 devices cgroup.
+type devKey struct {
+	typ          byte
+	major, minor int64
+}
+
+// devState is what a v1 devices cgroup holds: a default and the
+// exceptions to it, each with its access bits.
+type devState struct {
+	allowDefault bool
+	exceptions   map[devKey]uint32
+}
+
+// emulateDevicesV1 returns the state the kernel reaches when rules are
+// written in order (devcgroup_update_access): an "a" rule sets the default
+// and drops every exception; a rule against the default adds an exception
+// (merging access into an identical one); a rule agreeing with the default
+// takes its access away from the identical exception, if any.
+func emulateDevicesV1(rules []devRule) devState {
+	st := devState{exceptions: map[devKey]uint32{}}
+	for _, r := range rules {
+		if r.typ == 'a' {
+			st.allowDefault = r.allow
+			clear(st.exceptions)
+			continue
+		}
+		k := devKey{r.typ, r.major, r.minor}
+		if r.allow != st.allowDefault {
+			st.exceptions[k] |= r.access
+		} else if acc := st.exceptions[k] &^ r.access; acc != 0 {
+			st.exceptions[k] = acc
+		} else {
+			delete(st.exceptions, k)
+		}
+	}
+	return st
+}
+
+// parseDevicesList reads devices.list: "a *:* rwm" alone for a cgroup
+// whose default is allow (its exceptions are not listed), otherwise one
+// line per allowed exception ("c 1:3 rwm", "c 136:* rw").
+func parseDevicesList(list string) (devState, error) {
+	st := devState{exceptions: map[devKey]uint32{}}
+	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || len(f[0]) != 1 {
+			return st, fmt.Errorf("devices.list: unexpected line %q", line)
+		}
+		if f[0] == "a" {
+			st.allowDefault = true
+			continue
+		}
+		majS, minS, ok := strings.Cut(f[1], ":")
+		if !ok {
+			return st, fmt.Errorf("devices.list: unexpected line %q", line)
+		}
+		k := devKey{typ: f[0][0]}
+		for _, n := range []struct {
+			s string
+			p *int64
+		}{{majS, &k.major}, {minS, &k.minor}} {
+			if n.s == "*" {
+				*n.p = -1
+			} else if v, err := strconv.ParseInt(n.s, 10, 64); err == nil {
+				*n.p = v
+			} else {
+				return st, fmt.Errorf("devices.list: unexpected line %q", line)
+			}
+		}
+		var acc uint32
+		for _, c := range f[2] {
+			switch c {
+			case 'r':
+				acc |= accRead
+			case 'w':
+				acc |= accWrite
+			case 'm':
+				acc |= accMknod
+			}
+		}
+		st.exceptions[k] |= acc
+	}
+	return st, nil
+}
+
+// updateDevicesV1 changes the rules of a running container's v1 devices
+// cgroup. Writing them all again would start with "deny all" and leave
+// the container without its devices until the allows follow; when both
+// the current and the new rules deny by default, only the difference is
+// written instead, allows first, as runc does. Otherwise (the default
+// itself changes, or is allow, whose exceptions devices.list does not
+// show) the rules are written in full.
+func updateDevicesV1(fs cgfs, dir string, rules []devRule) error {
+	want := emulateDevicesV1(rules)
+	if want.allowDefault {
+		return setDevicesV1(fs, dir, rules)
+	}
+	list, err := fs.readFile(dir, "devices.list")
+	if err != nil {
+		return fmt.Errorf("linux.resources.devices: %w", err)
+	}
+	have, err := parseDevicesList(list)
+	if err != nil || have.allowDefault {
+		return setDevicesV1(fs, dir, rules)
+	}
+	var diff []devRule
+	for k, acc := range want.exceptions {
+		if add := acc &^ have.exceptions[k]; add != 0 {
+			diff = append(diff, devRule{allow: true, typ: k.typ, major: k.major, minor: k.minor, access: add})
+		}
+	}
+	for k, acc := range have.exceptions {
+		if drop := acc &^ want.exceptions[k]; drop != 0 {
+			diff = append(diff, devRule{typ: k.typ, major: k.major, minor: k.minor, access: drop})
+		}
+	}
+	// Map order is random: sort within allows and denies for stable
+	// writes (and tests).
+	slices.SortStableFunc(diff, func(a, b devRule) int {
+		if a.allow != b.allow {
+			if a.allow {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.String(), b.String())
+	})
+	return setDevicesV1(fs, dir, diff)
 }

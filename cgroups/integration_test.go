@@ -188,6 +188,14 @@ func TestIntegrationV1(t *testing.T) {
 	wantFile(t, m.paths["pids"], "pids.max", "128")
 	wantFile(t, m.paths["blkio"], "blkio.throttle.read_bps_device", fmt.Sprintf("%d:%d 1048576", rootDev.Major, rootDev.Minor))
 	wantFile(t, m.paths["devices"], "devices.list", "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rwm")
+	// An update of the device rules writes only the difference (no deny
+	// all first): what the kernel ends up with is the same as a rewrite.
+	devs := append(slices.Clone(r.Devices), rspec.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](10), Minor: ptr[int64](200), Access: "rwm"},
+		rspec.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](136), Minor: ptr[int64](-1), Access: "m"})
+	if err := m.Update(&rspec.LinuxResources{Devices: devs}); err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, m.paths["devices"], "devices.list", "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rw\nc 10:200 rwm")
 	// The intermediate cpuset husk created got its parent's cpus and mems.
 	parentCpuset := filepath.Dir(m.paths["cpuset"])
 	wantFile(t, parentCpuset, "cpuset.cpus", readTrim(t, filepath.Dir(parentCpuset), "cpuset.cpus"))

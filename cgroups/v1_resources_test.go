@@ -1,6 +1,8 @@
 package cgroups
 
 import (
+	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -302,5 +304,68 @@ func TestV1CPURetriesPeriodAfterQuota(t *testing.T) {
 	if err := m.Apply(&rspec.LinuxResources{CPU: &rspec.LinuxCPU{RealtimePeriod: ptr[uint64](2000)}}); err == nil ||
 		!strings.HasPrefix(err.Error(), "linux.resources.cpu.realtimePeriod: write ") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestV1DeviceUpdateWritesOnlyTheDifference(t *testing.T) {
+	m, f := createdFake(t, layoutV1())
+	dev := func(allow bool, typ string, major, minor int64, access string) rspec.LinuxDeviceCgroup {
+		return rspec.LinuxDeviceCgroup{Allow: allow, Type: typ, Major: &major, Minor: &minor, Access: access}
+	}
+	// What the kernel lists after create's rules: null (rwm), the ptys,
+	// and mknod of every char device.
+	os.WriteFile(filepath.Join(m.paths["devices"], "devices.list"), []byte("c *:* m\nc 1:3 rwm\nc 136:* rwm\n"), 0o644)
+	err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		dev(true, "c", -1, -1, "m"),
+		dev(true, "c", 1, 3, "rwm"),
+		dev(true, "c", 136, -1, "rw"),  // mknod of ptys goes
+		dev(true, "c", 10, 200, "rwm"), // /dev/net/tun comes
+		dev(true, "b", 8, 0, "rw"),
+		dev(false, "b", 8, 0, "w"), // allowed, then taken back in part
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No "a" deny: the container keeps its devices during the update.
+	wantWrites(t, f,
+		"devices/c1/devices.allow=b 8:0 r",
+		"devices/c1/devices.allow=c 10:200 rwm",
+		"devices/c1/devices.deny=c 136:* m")
+
+	// The default changes (allow all): written in full.
+	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "devices/c1/devices.allow=a *:* rwm")
+	// From an allow-all cgroup, whose exceptions are not listed: in full.
+	os.WriteFile(filepath.Join(m.paths["devices"], "devices.list"), []byte("a *:* rwm\n"), 0o644)
+	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{dev(true, "c", 1, 3, "r")}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "devices/c1/devices.deny=a *:* rwm", "devices/c1/devices.allow=c 1:3 r")
+}
+
+func TestEmulateDevicesV1(t *testing.T) {
+	rules, err := parseDeviceRules([]rspec.LinuxDeviceCgroup{
+		{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "r"},
+		{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "w"},
+		{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rw"},
+		{Allow: true, Type: "c", Major: ptr[int64](5), Access: "m"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := emulateDevicesV1(rules)
+	want := map[devKey]uint32{{'c', 5, -1}: accMknod}
+	if st.allowDefault || !maps.Equal(st.exceptions, want) {
+		t.Errorf("emulated %+v, want deny default with %v", st, want)
+	}
+	listed, err := parseDevicesList("c 5:* m\n")
+	if err != nil || listed.allowDefault || !maps.Equal(listed.exceptions, want) {
+		t.Errorf("devices.list parsed as %+v, %v", listed, err)
+	}
+	if _, err := parseDevicesList("nonsense"); err == nil {
+		t.Error("a malformed devices.list was accepted")
 	}
 }
