@@ -16,5 +16,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "ensure-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >&2 ||
-	{ apt-get -o DPkg::Lock::Timeout=600 update -q >&2 && apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >&2; }
+opts=(-o DPkg::Lock::Timeout=600 install -y -q)
+# NO_RECOMMENDS=1: only what the package depends on.
+[ "${NO_RECOMMENDS:-}" = 1 ] && opts+=(--no-install-recommends)
+apt-get "${opts[@]}" "${missing[@]}" >&2 ||
+	{ apt-get -o DPkg::Lock::Timeout=600 update -q >&2 && apt-get "${opts[@]}" "${missing[@]}" >&2; }

@@ -25,15 +25,38 @@ func withLimits(s *rspec.Spec) {
 	r.Pids = &rspec.LinuxPids{Limit: pidsLimit(20)}
 }
 
-// cgroupFiles are the files withLimits sets, per controller, and their values.
-var cgroupFiles = []struct{ ctrl, file, want string }{
-	{"memory", "memory.limit_in_bytes", strconv.Itoa(64 << 20)},
-	{"cpu", "cpu.shares", "512"},
-	{"cpu", "cpu.cfs_quota_us", "50000"},
-	{"cpu", "cpu.cfs_period_us", "100000"},
-	{"pids", "pids.max", "20"},
-	{"cpuset", "cpuset.cpus", "0"},
-	{"cpuset", "cpuset.mems", "0"},
+type cgroupFile struct{ ctrl, file, want string }
+
+// limitFiles are the files withLimits sets, per controller (a v1
+// hierarchy; "" on a pure cgroup v2 host), and their values.
+func limitFiles() []cgroupFile {
+	if pureV2() {
+		return []cgroupFile{
+			{"", "memory.max", strconv.Itoa(64 << 20)},
+			{"", "cpu.weight", "20"}, // shares 512, converted as runc and crun do
+			{"", "cpu.max", "50000 100000"},
+			{"", "pids.max", "20"},
+			{"", "cpuset.cpus", "0"},
+			{"", "cpuset.mems", "0"},
+		}
+	}
+	return []cgroupFile{
+		{"memory", "memory.limit_in_bytes", strconv.Itoa(64 << 20)},
+		{"cpu", "cpu.shares", "512"},
+		{"cpu", "cpu.cfs_quota_us", "50000"},
+		{"cpu", "cpu.cfs_period_us", "100000"},
+		{"pids", "pids.max", "20"},
+		{"cpuset", "cpuset.cpus", "0"},
+		{"cpuset", "cpuset.mems", "0"},
+	}
+}
+
+// memoryLimitFile is where withLimits' memory limit is: hierarchy, file.
+func memoryLimitFile() (string, string) {
+	if pureV2() {
+		return "", "memory.max"
+	}
+	return "memory", "memory.limit_in_bytes"
 }
 
 func readTrim(t *testing.T, p string) string {
@@ -65,8 +88,8 @@ func parseCgroupFile(text string) map[string]string {
 func cgroupRunning(hh *h, edit func(*rspec.Spec)) (string, ociState, string) {
 	hh.t.Helper()
 	var script strings.Builder
-	for _, f := range cgroupFiles {
-		fmt.Fprintf(&script, "echo %s=$(cat /sys/fs/cgroup/%s/%s); ", f.file, f.ctrl, f.file)
+	for _, f := range limitFiles() {
+		fmt.Fprintf(&script, "echo %s=$(cat %s); ", f.file, path.Join("/sys/fs/cgroup", f.ctrl, f.file))
 	}
 	script.WriteString("grep Cpus_allowed_list /proc/self/status; echo --; cat /proc/self/cgroup; echo END; exec sleep 1000")
 	b := hh.bundle(edit, "sh", "-c", script.String())
@@ -85,7 +108,7 @@ func TestCgroupLimits(t *testing.T) {
 	name, st, out := cgroupRunning(hh, withLimits)
 	inside, procCgroup, _ := strings.Cut(out, "--\n")
 	cg := "/husk/" + name
-	for _, f := range cgroupFiles {
+	for _, f := range limitFiles() {
 		if got := readTrim(t, filepath.Join(cgroupDir(t, f.ctrl, cg), f.file)); got != f.want {
 			t.Errorf("host %s/%s: %q, want %q", f.ctrl, f.file, got, f.want)
 		}
@@ -149,10 +172,11 @@ func TestCgroupAbsolutePath(t *testing.T) {
 			t.Errorf("%q hierarchy at %q, want %q", ctrl, p, cg)
 		}
 	}
-	if got := readTrim(t, filepath.Join(cgroupDir(t, "memory", cg), "memory.limit_in_bytes")); got != strconv.Itoa(64<<20) {
+	memCtrl, memFile := memoryLimitFile()
+	if got := readTrim(t, filepath.Join(cgroupDir(t, memCtrl, cg), memFile)); got != strconv.Itoa(64<<20) {
 		t.Errorf("memory limit at %s: %q", cg, got)
 	}
-	if _, err := os.Stat(cgroupDir(t, "memory", "/husk/"+name)); err == nil {
+	if _, err := os.Stat(cgroupDir(t, memCtrl, "/husk/"+name)); err == nil {
 		t.Errorf("a cgroup /husk/%s was made although cgroupsPath is %s", name, cg)
 	}
 	hh.must("delete", "--force", name)
@@ -164,7 +188,7 @@ func TestCgroupAbsolutePath(t *testing.T) {
 func ownCgroupIn(own map[string]string, mnt string) (string, bool) {
 	base := filepath.Base(mnt)
 	for ctrls, p := range own {
-		if ctrls == "" && base == "unified" {
+		if ctrls == "" && (base == "unified" || pureV2()) {
 			return p, true
 		}
 		for _, c := range strings.Split(ctrls, ",") {
@@ -208,8 +232,9 @@ func TestCgroupRelativePath(t *testing.T) {
 			t.Errorf("%q hierarchy at %q, want %q (relative to our own %q)", ctrls, inside[ctrls], want, p)
 		}
 	}
-	memPath := path.Join(ownPaths["memory"], rel)
-	if got := readTrim(t, filepath.Join(cgroupDir(t, "memory", memPath), "memory.limit_in_bytes")); got != strconv.Itoa(64<<20) {
+	memCtrl, memFile := memoryLimitFile()
+	memPath := path.Join(ownPaths[memCtrl], rel)
+	if got := readTrim(t, filepath.Join(cgroupDir(t, memCtrl, memPath), memFile)); got != strconv.Itoa(64<<20) {
 		t.Errorf("memory limit at %s: %q", memPath, got)
 	}
 	hh.must("delete", "--force", name)
@@ -242,7 +267,7 @@ func TestCgroupNamespace(t *testing.T) {
 		}
 	}
 	// The hierarchies mounted inside are rooted at the container's cgroup.
-	for _, f := range cgroupFiles {
+	for _, f := range limitFiles() {
 		if !strings.Contains(inside, f.file+"="+f.want+"\n") {
 			t.Errorf("inside /sys/fs/cgroup/%s/%s: want %s in %q", f.ctrl, f.file, f.want, inside)
 		}
@@ -253,13 +278,14 @@ func TestCgroupNamespace(t *testing.T) {
 
 func TestCgroupPidsLimitEnforced(t *testing.T) {
 	hh := newH(t)
+	pids := path.Join("/sys/fs/cgroup", ctrlDir("pids"))
 	out := hh.sh(func(s *rspec.Spec) {
 		s.Linux.Resources.Pids = &rspec.LinuxPids{Limit: pidsLimit(10)}
 	}, `( for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 30 & done ) 2>&1
 		echo sub=$?
 		set -- /proc/[0-9]*; echo procs=$#
-		read x < /sys/fs/cgroup/pids/pids.current; echo current=$x
-		read e < /sys/fs/cgroup/pids/pids.events; echo events=$e`)
+		read x < `+pids+`/pids.current; echo current=$x
+		read e < `+pids+`/pids.events; echo events=$e`)
 	if !strings.Contains(out, "Resource temporarily unavailable") || strings.Contains(out, "sub=0\n") {
 		t.Errorf("starting 20 processes under pids.max 10 did not fail: %q", out)
 	}
@@ -295,7 +321,7 @@ func TestCgroupRemovedWithChildren(t *testing.T) {
 	hh.must("create", "--bundle", b, name)
 	hh.must("start", name)
 	hh.waitStatus(name, "running")
-	procs := filepath.Join(cgroupDir(t, "pids", "/husk/"+name), "cgroup.procs")
+	procs := filepath.Join(cgroupDir(t, ctrlDir("pids"), "/husk/"+name), "cgroup.procs")
 	for i := 0; ; i++ {
 		if n := len(strings.Fields(readTrim(t, procs))); n == 4 {
 			break

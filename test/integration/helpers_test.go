@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // cmd builds a husk command with the test's state root, to run by hand.
@@ -77,10 +79,31 @@ func assertCgroupsUnchanged(t *testing.T, before map[string]bool) {
 	}
 }
 
+// pureV2 tells a host with cgroup2 alone at /sys/fs/cgroup (no v1
+// hierarchies) from a hybrid or v1 one.
+func pureV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// ctrlDir is where a controller's files are, as a cgroupDir ctrl and
+// under /sys/fs/cgroup inside a container: the v1 hierarchy of that name,
+// or "" (cgroup2 itself) on a pure v2 host.
+func ctrlDir(v1 string) string {
+	if pureV2() {
+		return ""
+	}
+	return v1
+}
+
 // cgroupDir returns the directory of path in the hierarchy mounted at a
-// mount point whose base name is ctrl ("memory", "unified").
+// mount point whose base name is ctrl ("memory", "unified"); ctrl "" is
+// the cgroup2 hierarchy of a pure v2 host.
 func cgroupDir(t *testing.T, ctrl, path string) string {
 	t.Helper()
+	if ctrl == "" && pureV2() {
+		return filepath.Join("/sys/fs/cgroup", path)
+	}
 	for _, m := range cgroupMounts(t) {
 		if filepath.Base(m) == ctrl {
 			return filepath.Join(m, path)
