@@ -35,15 +35,18 @@ NO_RECOMMENDS=1 "$REPO/scripts/ensure-deps.sh" qemu-system-x86_64:qemu-system-x8
 mkdir -p "$CACHE"
 if [ ! -s "$CACHE/vmlinux" ]; then
 	log "fetching Debian's linux-image-amd64"
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
-	if [ -z "$pkg" ]; then
-		apt-get -o DPkg::Lock::Timeout=600 update -q >&2
-		pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
-	fi
-	[ -n "$pkg" ] || { log "cannot resolve linux-image-amd64"; exit 2; }
+	resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
 	dl=$(mktemp -d)
 	chown _apt "$dl" 2>/dev/null || true
-	(cd "$dl" && apt-get download -q "$pkg" >&2)
+	pkg=$(resolve)
+	# Stale package lists name a version the mirror no longer has: update
+	# them and try again.
+	if [ -z "$pkg" ] || ! (cd "$dl" && apt-get download -q "$pkg" >&2); then
+		apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+		pkg=$(resolve)
+		[ -n "$pkg" ] || { log "cannot resolve linux-image-amd64"; exit 2; }
+		(cd "$dl" && apt-get download -q "$pkg" >&2)
+	fi
 	dpkg-deb -x "$dl"/*.deb "$dl/x"
 	bz=$(ls "$dl"/x/boot/vmlinuz-* | head -n1)
 	# x86 boot protocol: setup_sects at 0x1f1, payload_offset at 0x248,
