@@ -220,3 +220,43 @@ func TestStartRacesShortLivedProcess(t *testing.T) {
 		t.Errorf("%d of %d container processes ran", len(ents), rounds)
 	}
 }
+
+// Containers sharing one rootfs create the same missing mount point at
+// once: whoever loses the race to mkdir finds the directory made by
+// another, which is no error (it was taken for a dangling symlink once).
+func TestConcurrentCreateSharedMountPoint(t *testing.T) {
+	const n = 20
+	hh := newH(t)
+	src := t.TempDir()
+	for round := 0; round < 6; round++ {
+		dst := fmt.Sprintf("/race%d/a/b/c/d", round)
+		b := hh.bundle(func(s *rspec.Spec) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: dst, Source: src, Options: []string{"bind"}})
+		}, "true")
+		errs := make([]error, n)
+		names := make([]string, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range names {
+			names[i] = uniqueID("mnt")
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				<-start
+				r, err := hh.tryHusk("create", "--bundle", b, names[i])
+				if err == nil && r.code != 0 {
+					err = fmt.Errorf("%s", r)
+				}
+				errs[i] = err
+			}(i)
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d, container %d: %v", round, i, err)
+			}
+			hh.husk("delete", "--force", names[i])
+		}
+	}
+}

@@ -19,7 +19,7 @@ GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
 # What depends on the cgroup layout (limits, freezer, update, stats,
 # cleanup on bad input, kill at every step, 50 concurrent containers) and
 # a core of the rest on the guest's older kernel.
-RUN=${V2HOST_RUN:-'TestCgroup|TestManage|TestLifecycle|TestRunExitCode|TestExecJoinsEverything|TestBadConfigs|TestBadContainerIDs|TestDeleteForceUnknown|TestCreateKilled|TestInitKilledFromOutside|TestConcurrentLifecycles|TestHooksAllKinds|TestUserNamespaceMappings|TestPIDNamespace|TestMaskedPaths|TestSeccompErrnoAndArgs|TestCVE2024'}
+RUN=${V2HOST_RUN:-'TestCgroup|TestManage|TestLifecycle|TestRunExitCode|TestExecJoinsEverything|TestBadConfigs|TestBadContainerIDs|TestDeleteForceUnknown|TestCreateKilled|TestInitKilledFromOutside|TestConcurrent|TestHooksAllKinds|TestUserNamespaceMappings|TestPIDNamespace|TestMaskedPaths|TestSeccompErrnoAndArgs|TestCVE2024'}
 log() { printf '[v2host %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
 [ "$(id -u)" -eq 0 ] || { log "must run as root"; exit 2; }

@@ -316,31 +316,37 @@ static int mkpath_depth(const char *path, int file, int depth)
 			} else {
 				made = mkdirat(parent, p, 0755) == 0;
 			}
-			if (!made && errno == EEXIST) {
-				/* A dangling symlink: resolve its target in the root. */
-				char target[PATH_MAX], next[PATH_MAX];
-				ssize_t n = readlinkat(parent, p, target, sizeof target - 1);
-				if (n < 0)
-					goto out;
-				target[n] = 0;
-				if (target[0] == '/')
-					n = snprintf(next, sizeof next, "%s", target + strspn(target, "/"));
-				else if (p == buf)
-					n = snprintf(next, sizeof next, "%s", target);
-				else
-					n = snprintf(next, sizeof next, "%.*s/%s", (int)(p - buf - 1), buf, target);
-				if (!last && n >= 0 && (size_t)n < sizeof next)
-					n += snprintf(next + n, sizeof next - (size_t)n, "/%s", slash + 1);
-				close(parent);
-				if (n < 0 || (size_t)n >= sizeof next) {
-					errno = ENAMETOOLONG;
-					return -1;
+			if (made) {
+				fd = open_in_root(buf, O_PATH);
+			} else if (errno == EEXIST) {
+				/* Made meanwhile by another container sharing this
+				 * rootfs (it resolves now), or a dangling symlink. */
+				fd = open_in_root(buf, O_PATH);
+				if (fd < 0 && errno == ENOENT) {
+					/* A dangling symlink: resolve its target in the root. */
+					char target[PATH_MAX], next[PATH_MAX];
+					ssize_t n = readlinkat(parent, p, target, sizeof target - 1);
+					if (n < 0)
+						goto out;
+					target[n] = 0;
+					if (target[0] == '/')
+						n = snprintf(next, sizeof next, "%s", target + strspn(target, "/"));
+					else if (p == buf)
+						n = snprintf(next, sizeof next, "%s", target);
+					else
+						n = snprintf(next, sizeof next, "%.*s/%s", (int)(p - buf - 1), buf, target);
+					if (!last && n >= 0 && (size_t)n < sizeof next)
+						n += snprintf(next + n, sizeof next - (size_t)n, "/%s", slash + 1);
+					close(parent);
+					if (n < 0 || (size_t)n >= sizeof next) {
+						errno = ENAMETOOLONG;
+						return -1;
+					}
+					return mkpath_depth(next, file, depth + 1);
 				}
-				return mkpath_depth(next, file, depth + 1);
-			}
-			if (!made)
+			} else {
 				goto out;
-			fd = open_in_root(buf, O_PATH);
+			}
 		}
 		if (fd < 0)
 			goto out;
