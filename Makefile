@@ -78,8 +78,9 @@ fuzz: $(INIT_BIN)
 	$(GO) test -run='^$$' -fuzz=FuzzFastDecode -fuzztime=15s ./specs/
 	$(GO) test -run='^$$' -fuzz=FuzzStateCodec -fuzztime=10s ./libruntime/
 
-# The cgroup tests again on a pure cgroup v2 host: a Debian kernel under
-# qemu (this machine is hybrid). The kernel is kept in /var/cache/husk-test.
+# The integration tests again on a pure cgroup v2 host: a Debian kernel
+# under qemu (this machine is hybrid). The kernel is kept in
+# /var/cache/husk-test.
 v2host: bin/husk
 	HUSK=$(CURDIR)/bin/husk test/v2host/run.sh
 

@@ -22,7 +22,12 @@ import (
 	"github.com/husk-runtime/husk/internal/testbundle"
 )
 
-var huskBin = flag.String("husk", "", "path of the husk binary under test")
+var (
+	huskBin = flag.String("husk", "", "path of the husk binary under test")
+	// Where no Go toolchain is (the cgroup v2 VM), the CVE-2019-5736
+	// attacker comes prebuilt.
+	exewatchBin = flag.String("exewatch", "", "prebuilt static testdata/exewatch (default: go build it)")
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()

@@ -61,10 +61,21 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	b := hh.bundle(func(s *rspec.Spec) {
 		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/out", Type: "bind", Source: outDir, Options: []string{"bind"}})
 	}, "/exewatch", "-seconds", "4", "-ready", "/out/ready")
-	build := exec.Command("go", "build", "-o", filepath.Join(b, "rootfs", "exewatch"), "./testdata/exewatch")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the attacker: %v: %s", err, out)
+	attacker := filepath.Join(b, "rootfs", "exewatch")
+	if *exewatchBin != "" {
+		data, err := os.ReadFile(*exewatchBin)
+		if err == nil {
+			err = os.WriteFile(attacker, data, 0o755)
+		}
+		if err != nil {
+			t.Fatalf("the attacker: %v", err)
+		}
+	} else {
+		build := exec.Command("go", "build", "-o", attacker, "./testdata/exewatch")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build the attacker: %v: %s", err, out)
+		}
 	}
 	name := id(t)
 	out := filepath.Join(hh.dir, "attacker.out")
