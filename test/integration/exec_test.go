@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // runningContainer starts a sleeping container and returns its ID.
@@ -105,6 +106,19 @@ func TestExecDetached(t *testing.T) {
 	if out := hh.must("ps", "--format", "json", name); !strings.Contains(out, strconv.Itoa(pid)) {
 		t.Errorf("the detached process is not in the container's cgroup: ps %s", out)
 	}
+	// The detached process was re-parented to us (a subreaper, as a shim
+	// is). The container's init cannot finish dying before every process
+	// of its pid namespace is reaped: reap it as a shim would, and delete
+	// must then remove everything.
+	reaped := make(chan struct{})
+	go func() {
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		close(reaped)
+	}()
+	hh.must("delete", "--force", name)
+	<-reaped
+	assertNoCgroup(t, "/husk/"+name)
 }
 
 func TestExecRefused(t *testing.T) {
