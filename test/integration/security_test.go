@@ -60,7 +60,7 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	os.MkdirAll(outDir, 0o777)
 	b := hh.bundle(func(s *rspec.Spec) {
 		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/out", Type: "bind", Source: outDir, Options: []string{"bind"}})
-	}, "/exewatch", "-seconds", "4", "-ready", "/out/ready")
+	}, "/exewatch", "-seconds", "60", "-ready", "/out/ready", "-stop", "/out/stop")
 	attacker := filepath.Join(b, "rootfs", "exewatch")
 	if *exewatchBin != "" {
 		data, err := os.ReadFile(*exewatchBin)
@@ -96,6 +96,12 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	}
 	for i := 0; i < 30; i++ {
 		hh.husk("exec", name, "sleep", "0.01")
+	}
+	// The attacker watches until every exec is over: an exec racing the
+	// container's exit is not what this test is about (and its orphan
+	// would be ours to reap, which the harness leaves for the end).
+	if err := os.WriteFile(filepath.Join(outDir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	cmd.Wait()
 	f.Close()

@@ -8,7 +8,9 @@
 #
 # Environment: HUSK [bin/husk]; V2HOST_CACHE [/var/cache/husk-test/v2host]
 # (the kernel, kept between runs); V2HOST_RUN (test selection for the
-# integration tests); V2HOST_TIMEOUT [900] seconds for the VM.
+# integration tests); V2HOST_ARGS (more flags for the integration test
+# binary); V2HOST_TIMEOUT [900] seconds for the VM. A hung test panics
+# with every goroutine's stack after -test.timeout, before the VM limit.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -90,8 +92,8 @@ done
 echo "root:x:0:0:root:/root:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 cat >"$ROOT/tests/run" <<RUN
-/tests/cgroups.test -test.v -test.count=1
-/tests/integration.test -test.v -test.count=1 -husk=/bin/husk -exewatch=/tests/exewatch -test.run $RUN
+/tests/cgroups.test -test.v -test.count=1 -test.timeout=5m
+/tests/integration.test -test.v -test.count=1 -test.timeout=10m -husk=/bin/husk -exewatch=/tests/exewatch -test.run $RUN ${V2HOST_ARGS:-}
 RUN
 (cd "$ROOT" && find . | "$ROOT/bin/busybox" cpio -o -H newc 2>/dev/null) >"$WORK/initrd"
 log "initramfs: $(du -h "$WORK/initrd" | cut -f1), kernel $(cat "$CACHE/version")"

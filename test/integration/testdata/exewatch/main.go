@@ -1,7 +1,8 @@
 // Command exewatch runs inside a container and attacks CVE-2019-5736: it
 // watches /proc for processes entering the container and tries to write
 // to the binary behind their /proc/<pid>/exe. It prints what it saw and
-// how many writes succeeded, then exits after -seconds.
+// how many writes succeeded, then exits after -seconds, or once the -stop
+// file exists.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 func main() {
 	seconds := flag.Float64("seconds", 3, "how long to watch")
 	ready := flag.String("ready", "", "file to create once watching")
+	stop := flag.String("stop", "", "stop watching once this file exists")
 	flag.Parse()
 	self := os.Getpid()
 	seen := map[string]int{}
@@ -27,6 +29,11 @@ func main() {
 	}
 	deadline := time.Now().Add(time.Duration(*seconds * float64(time.Second)))
 	for time.Now().Before(deadline) {
+		if *stop != "" {
+			if _, err := os.Stat(*stop); err == nil {
+				break
+			}
+		}
 		ents, _ := os.ReadDir("/proc")
 		for _, e := range ents {
 			pid, err := strconv.Atoi(e.Name())
