@@ -154,6 +154,12 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		}
 		if !s.reaped {
 			c.rt.reaper.Wait(child.Proc.Pid)
+		} else if proc.state.InitPid != 0 {
+			// The forked process outlived husk-init and is ours now (we
+			// are a subreaper; ECHILD when detached): leaving its zombie
+			// to whoever adopts us next would keep the container's init
+			// from finishing its death.
+			c.rt.reaper.Wait(proc.state.InitPid)
 		}
 		child.Proc.Release()
 		return -1, err

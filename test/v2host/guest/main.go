@@ -50,7 +50,7 @@ func console() {
 		os.MkdirAll("/dev", 0o755)
 		unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, "")
 	}
-	if fd, err := unix.Open("/dev/console", unix.O_RDWR, 0); err == nil {
+	if fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
 		for i := 0; i < 3; i++ {
 			unix.Dup2(fd, i)
 		}
