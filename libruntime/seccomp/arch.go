@@ -11,8 +11,11 @@ import (
 )
 
 // The syscall tables (zsyscalls*.go) are generated from libseccomp's; go
-// generate needs Debian's seccomp and libseccomp-dev packages.
+// generate needs Debian's seccomp and libseccomp-dev packages. The argument
+// widths (zargwidths.go) come from the kernel's prototypes, in the headers
+// HUSK_KERNEL_HEADERS names (see internal/genargs).
 //go:generate go run ./internal/gen
+//go:generate go run ./internal/genargs -h ${HUSK_KERNEL_HEADERS}/include/linux/syscalls.h
 
 // x32SyscallBit marks x32 syscalls. The kernel reports x32 calls with
 // AUDIT_ARCH_X86_64 and this bit set in the number, so x86_64 and x32 share

@@ -49,6 +49,9 @@ type cond struct {
 	arg             uint
 	op              rspec.LinuxSeccompOperator
 	value, valueTwo uint64
+	// width is the argument's width in bits as the kernel uses it (32
+	// for an int, 16 for a umode_t), 0 for the whole 64-bit register.
+	width uint8
 }
 
 // rule gives act to the syscalls it is filed under when all conds hold.
@@ -150,6 +153,7 @@ func (f *Filter) addSyscall(p string, sc rspec.LinuxSyscall, def action, targets
 	}
 	rules := splitRules(conds, act)
 	for j, name := range sc.Names {
+		rules := narrowed(rules, name)
 		if name == "" {
 			return fmt.Errorf("%s.names[%d]: empty syscall name", p, j)
 		}
@@ -220,6 +224,27 @@ func parseArgs(p string, args []rspec.LinuxSeccompArg) ([]cond, error) {
 		conds[j] = cond{arg: a.Index, op: a.Op, value: a.Value, valueTwo: a.ValueTwo}
 	}
 	return conds, nil
+}
+
+// narrowed gives the conditions of rules the width the kernel gives each
+// argument of syscall name (see zargwidths.go): the kernel truncates an
+// int argument to its low 32 bits, so a filter comparing all 64 would
+// pass socket(0x100000028, ...) through a rule meant to refuse family 40.
+func narrowed(rules []rule, name string) []rule {
+	w, ok := argWidths[name]
+	if !ok {
+		return rules
+	}
+	out := make([]rule, len(rules))
+	for i, r := range rules {
+		out[i] = rule{conds: slices.Clone(r.conds), act: r.act}
+		for j := range out[i].conds {
+			if n := w[out[i].conds[j].arg]; n < 64 {
+				out[i].conds[j].width = n
+			}
+		}
+	}
+	return out
 }
 
 // splitRules turns one syscall entry into rules the way runc does:

@@ -238,25 +238,50 @@ func TestKernelRules(t *testing.T) {
 			DefaultAction: rspec.ActAllow,
 			Syscalls: []rspec.LinuxSyscall{
 				{Names: []string{"mkdirat"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.EXDEV))},
-				// The kernel truncates getpgid's argument to pid_t, but
-				// seccomp sees the whole register.
-				{Names: []string{"getpgid"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.EDOM)),
+				// madvise's start is 64 bits wide, and a zero length makes
+				// any start a harmless no-op: the high word counts.
+				{Names: []string{"madvise"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.EDOM)),
 					Args: []rspec.LinuxSeccompArg{{Index: 0, Value: 1 << 32, Op: rspec.OpEqualTo}}},
-				{Names: []string{"getpgid"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.ERANGE)),
+				{Names: []string{"madvise"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.ERANGE)),
 					Args: []rspec.LinuxSeccompArg{{Index: 0, Value: 0xff << 40, ValueTwo: 0x12 << 40, Op: rspec.OpMaskedEqual}}},
 			},
 		},
 		Probes: []probe{
 			{Name: "getpid", Nr: unix.SYS_GETPID},
 			{Name: "mkdirat(0, NULL, 0)", Nr: unix.SYS_MKDIRAT},
-			{Name: "getpgid(0)", Nr: unix.SYS_GETPGID},
-			{Name: "getpgid(1<<32)", Nr: unix.SYS_GETPGID, Args: [6]uintptr{1 << 32}},
-			{Name: "getpgid(2<<32)", Nr: unix.SYS_GETPGID, Args: [6]uintptr{2 << 32}},
-			{Name: "getpgid(0x12<<40)", Nr: unix.SYS_GETPGID, Args: [6]uintptr{0x12 << 40}},
-			{Name: "getpgid(0x13<<40)", Nr: unix.SYS_GETPGID, Args: [6]uintptr{0x13 << 40}},
+			{Name: "madvise(0)", Nr: unix.SYS_MADVISE},
+			{Name: "madvise(1<<32)", Nr: unix.SYS_MADVISE, Args: [6]uintptr{1 << 32}},
+			{Name: "madvise(2<<32)", Nr: unix.SYS_MADVISE, Args: [6]uintptr{2 << 32}},
+			{Name: "madvise(0x12<<40)", Nr: unix.SYS_MADVISE, Args: [6]uintptr{0x12 << 40}},
+			{Name: "madvise(0x13<<40)", Nr: unix.SYS_MADVISE, Args: [6]uintptr{0x13 << 40}},
 		},
 	})
 	expectProbes(t, results, 0, unix.EXDEV, 0, unix.EDOM, 0, unix.ERANGE, 0)
+}
+
+// Arguments the kernel truncates (socket's family is an int) are compared
+// as the kernel will use them: a rule refusing AF_VSOCK (40) also refuses
+// it with high bits set, which the kernel would have created, and a rule
+// on families above 45 does not catch AF_UNIX with high bits set.
+func TestKernelNarrowArguments(t *testing.T) {
+	results, _ := runChild(t, childRequest{
+		Profile: &rspec.LinuxSeccomp{
+			DefaultAction: rspec.ActAllow,
+			Syscalls: []rspec.LinuxSyscall{
+				{Names: []string{"socket"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.EPERM)),
+					Args: []rspec.LinuxSeccompArg{{Index: 0, Value: unix.AF_VSOCK, Op: rspec.OpEqualTo}}},
+				{Names: []string{"socket"}, Action: rspec.ActErrno, ErrnoRet: ptr(uint(unix.EDOM)),
+					Args: []rspec.LinuxSeccompArg{{Index: 0, Value: 45, Op: rspec.OpGreaterThan}}},
+			},
+		},
+		Probes: []probe{
+			{Name: "socket(AF_UNIX)", Nr: unix.SYS_SOCKET, Args: [6]uintptr{unix.AF_UNIX, unix.SOCK_STREAM}},
+			{Name: "socket(AF_VSOCK)", Nr: unix.SYS_SOCKET, Args: [6]uintptr{unix.AF_VSOCK, unix.SOCK_STREAM}},
+			{Name: "socket(AF_VSOCK | 1<<32)", Nr: unix.SYS_SOCKET, Args: [6]uintptr{1<<32 | unix.AF_VSOCK, unix.SOCK_STREAM}},
+			{Name: "socket(AF_UNIX | 1<<32)", Nr: unix.SYS_SOCKET, Args: [6]uintptr{1<<32 | unix.AF_UNIX, unix.SOCK_STREAM}},
+		},
+	})
+	expectProbes(t, results, 0, unix.EPERM, unix.EPERM, 0)
 }
 
 func TestKernelKillProcess(t *testing.T) {

@@ -273,13 +273,19 @@ func (g *gen) argOffsets(i uint) (lo, hi uint32) {
 // cond emits a comparison of one argument that goes to pass or fail.
 // Arguments are 64-bit, the accumulator 32: the high words decide unless
 // they are equal, then the low words do. On 32-bit ABIs only the low word
-// is compared, and values are truncated to it, as libseccomp does.
+// is compared, and values are truncated to it, as libseccomp does; so are
+// arguments the kernel itself truncates to 32 bits (or 16: umode_t).
 func (g *gen) cond(c cond, bits32 bool, pass, fail label) {
 	lo, hi := g.argOffsets(c.arg)
 	a := &g.asm
+	narrow := bits32 || (c.width != 0 && c.width <= 32)
+	keep := uint32(1<<32 - 1)
+	if c.width == 16 {
+		keep = 0xffff
+	}
 	if c.op == rspec.OpMaskedEqual {
 		mask, want := c.value, c.valueTwo
-		if !bits32 && (mask>>32 != 0 || want>>32 != 0) {
+		if !narrow && (mask>>32 != 0 || want>>32 != 0) {
 			next := a.newLabel()
 			a.ld(hi)
 			a.and(uint32(mask >> 32))
@@ -287,13 +293,13 @@ func (g *gen) cond(c cond, bits32 bool, pass, fail label) {
 			a.place(next)
 		}
 		a.ld(lo)
-		if uint32(mask) != 1<<32-1 {
-			a.and(uint32(mask))
+		if m := uint32(mask) & keep; m != 1<<32-1 {
+			a.and(m)
 		}
-		a.jump(opJeq, uint32(want), pass, fail)
+		a.jump(opJeq, uint32(want)&keep, pass, fail)
 		return
 	}
-	if !bits32 {
+	if !narrow {
 		vhi := uint32(c.value >> 32)
 		next := a.newLabel()
 		a.ld(hi)
@@ -318,6 +324,10 @@ func (g *gen) cond(c cond, bits32 bool, pass, fail label) {
 	}
 	a.ld(lo)
 	v := uint32(c.value)
+	if keep != 1<<32-1 {
+		a.and(keep)
+		v &= keep
+	}
 	switch c.op {
 	case rspec.OpEqualTo:
 		a.jump(opJeq, v, pass, fail)
