@@ -23,16 +23,16 @@ type stdio struct {
 
 // processIO is the shim's side of one process's stdio.
 //
-// Without a terminal the process gets the containerd FIFOs themselves
-// (or the log file, or the logging binary's pipes): nothing is copied, no
-// goroutine or buffer per stream, and no copy has to drain before the
-// client sees EOF. What containerd's runc shim gets from its copying is
-// kept with descriptors held here:
+// The process only ever gets pipes (or a terminal): never containerd's
+// FIFOs or a log file, inodes of the host that root in the container
+// could fchmod, fchown or truncate through its descriptors. The shim
+// copies between them (the logging binary's pipes are given as they are).
+// Descriptors held here keep what clients expect of the FIFOs:
 //   - stdinKeep, a writer on the stdin FIFO, so that the process reads no
 //     EOF before the client has opened its end; CloseIO closes it;
-//   - keep, readers on the stdout/stderr FIFOs, so that a process never
-//     gets EPIPE while its client is away (a restarting containerd or
-//     dockerd): output waits in the FIFO until a reader comes back.
+//   - keep, readers on the stdout/stderr FIFOs, so that output never gets
+//     EPIPE while its client is away (a restarting containerd or
+//     dockerd): it waits in the FIFO until a reader comes back.
 //
 // With a terminal, the pty master is copied to stdout and stdin to it.
 type processIO struct {
@@ -48,7 +48,9 @@ type processIO struct {
 	ttyOut   *os.File
 	ttyIn    *os.File
 	copyDone chan struct{}
-	logger   *binaryLogger
+	// copies counts the pipe copiers still running (see pipeTo).
+	copies sync.WaitGroup
+	logger *binaryLogger
 }
 
 // Copy buffers for terminals: one page, as the runc shim uses; only
@@ -86,18 +88,21 @@ func openIO(ctx context.Context, id, ns string, sio stdio, r *reaper) (_ *proces
 		}
 		pio.out = f
 		if !sio.terminal {
-			pio.err = f
+			if pio.out, err = pio.pipeTo(f); err != nil {
+				return nil, err
+			}
+			pio.err = pio.out
 		}
 	case "", "fifo":
 		if sio.stdout != "" {
-			if pio.out, err = pio.openOutput(u.Path); err != nil {
+			if pio.out, err = pio.openOutput(u.Path, sio.terminal); err != nil {
 				return nil, err
 			}
 		}
 		if sio.stderr != "" && !sio.terminal {
 			if sio.stderr == sio.stdout {
 				pio.err = pio.out
-			} else if pio.err, err = pio.openOutput(sio.stderr); err != nil {
+			} else if pio.err, err = pio.openOutput(sio.stderr, false); err != nil {
 				return nil, err
 			}
 		}
@@ -118,40 +123,61 @@ func openIO(ctx context.Context, id, ns string, sio stdio, r *reaper) (_ *proces
 }
 
 // openOutput opens a stdout/stderr path for writing: a FIFO with a reader
-// held (see processIO), or a regular file, appended to.
-func (pio *processIO) openOutput(path string) (*os.File, error) {
+// held (see processIO), or a regular file, appended to. Unless the output
+// is a terminal's, what it returns is a pipe the shim copies to it.
+func (pio *processIO) openOutput(path string, terminal bool) (*os.File, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	var dst *os.File
 	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
-		return f, nil
+		dst = f
+	} else {
+		keep, err := openFd(path, unix.O_RDONLY|unix.O_NONBLOCK)
+		if err != nil {
+			return nil, err
+		}
+		pio.keep = append(pio.keep, keep)
+		// Cannot block: there is a reader now. Non-blocking: the copier
+		// waits in Go's poller, not in a thread of its own.
+		if dst, err = openFd(path, unix.O_WRONLY|unix.O_NONBLOCK); err != nil {
+			return nil, err
+		}
 	}
-	keep, err := openFd(path, unix.O_RDONLY|unix.O_NONBLOCK)
+	if terminal {
+		return dst, nil
+	}
+	return pio.pipeTo(dst)
+}
+
+// pipeTo returns the write end of a pipe whose output the shim copies to
+// dst until every writer has closed it; then it closes dst, so the client
+// sees EOF once the process (and whatever inherited its output) is done.
+func (pio *processIO) pipeTo(dst *os.File) (*os.File, error) {
+	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		dst.Close()
+		return nil, fmt.Errorf("stdio pipe: %w", err)
 	}
-	pio.keep = append(pio.keep, keep)
-	// Cannot block: there is a reader now.
-	w, err := openFd(path, unix.O_WRONLY|unix.O_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	// The process writes to it like to any pipe: blocking.
-	if err := unix.SetNonblock(int(w.Fd()), false); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
+	pio.copies.Add(1)
+	go func() {
+		defer pio.copies.Done()
+		copyBuffered(dst, r)
+		r.Close()
+		dst.Close()
+	}()
 	return w, nil
 }
 
 // openStdin opens the stdin FIFO for reading, and the writer that keeps
-// it from reporting EOF until CloseIO. A terminal's stdin is read by the
-// shim through the poller (non-blocking); a process reads it blocking.
+// it from reporting EOF until CloseIO. The shim reads it through the
+// poller (non-blocking): for a terminal it copies it to the pty master,
+// otherwise to a pipe whose read end it returns for the process.
 func (pio *processIO) openStdin(path string, terminal bool) (*os.File, error) {
 	r, err := openFd(path, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
@@ -163,14 +189,20 @@ func (pio *processIO) openStdin(path string, terminal bool) (*os.File, error) {
 		return nil, err
 	}
 	pio.stdinKeep = w
-	if !terminal {
-		if err := unix.SetNonblock(int(r.Fd()), false); err != nil {
-			r.Close()
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
+	if terminal {
 		return r, nil
 	}
-	return pollable(r), nil
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	go func() {
+		copyBuffered(pw, r)
+		r.Close()
+		pw.Close()
+	}()
+	return pr, nil
 }
 
 func openFd(path string, flags int) (*os.File, error) {
@@ -286,16 +318,23 @@ func (pio *processIO) closeStdin() {
 }
 
 // close releases everything once the process is gone and deleted: the
-// terminal's output gets a moment to drain first.
+// output gets a moment (2 s, as containerd's runc shim gives it) to drain
+// first.
 func (pio *processIO) close() {
 	pio.mu.Lock()
 	done := pio.copyDone
 	pio.mu.Unlock()
-	if done != nil {
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
+	copied := make(chan struct{})
+	go func() {
+		pio.copies.Wait()
+		if done != nil {
+			<-done
 		}
+		close(copied)
+	}()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
 	}
 	pio.mu.Lock()
 	defer pio.mu.Unlock()

@@ -16,7 +16,9 @@ import (
 // stderr pipes, fd 5 is closed (binary) or written to (binary-v2) once it
 // is ready; CONTAINER_ID and CONTAINER_NAMESPACE name the container.
 type binaryLogger struct {
-	pid            int
+	// proc holds a pidfd: stop signals the logger through it, never a
+	// process given its pid after the reaper collected it.
+	proc           *os.Process
 	r              *reaper
 	stdout, stderr *os.File // write ends, for the process
 }
@@ -68,8 +70,7 @@ func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper) (*bi
 	if err != nil {
 		return fail(err)
 	}
-	l := &binaryLogger{pid: p.Pid, r: r, stdout: ours[0], stderr: ours[1]}
-	p.Release()
+	l := &binaryLogger{proc: p, r: r, stdout: ours[0], stderr: ours[1]}
 	readyW.Close()
 	// Ready when it closes fd 5 (binary) or writes a byte to it
 	// (binary-v2); a logger that dies closes it too.
@@ -100,13 +101,14 @@ func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper) (*bi
 // gone, so it normally exits by itself; otherwise SIGTERM, then SIGKILL,
 // as containerd's shims do.
 func (l *binaryLogger) stop() {
-	if _, ok := l.r.wait(l.pid, 2*time.Second); ok {
+	defer l.proc.Release()
+	if _, ok := l.r.wait(l.proc.Pid, 2*time.Second); ok {
 		return
 	}
-	unix.Kill(l.pid, unix.SIGTERM)
-	if _, ok := l.r.wait(l.pid, 10*time.Second); ok {
+	l.proc.Signal(unix.SIGTERM)
+	if _, ok := l.r.wait(l.proc.Pid, 10*time.Second); ok {
 		return
 	}
-	unix.Kill(l.pid, unix.SIGKILL)
-	l.r.wait(l.pid, 2*time.Second)
+	l.proc.Kill()
+	l.r.wait(l.proc.Pid, 2*time.Second)
 }

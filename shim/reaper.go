@@ -185,14 +185,18 @@ func startTime(pid int) uint64 {
 }
 
 // signalProcess signals pid through a pidfd, once sure it is still the
-// process that started at start.
+// process that started at start. A process whose start time could not be
+// read (start 0) was gone before it was recorded: it is never signalled.
 func signalProcess(pid int, start uint64, sig unix.Signal) error {
+	if start == 0 {
+		return unix.ESRCH
+	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if start != 0 && startTime(pid) != start {
+	if startTime(pid) != start {
 		return unix.ESRCH
 	}
 	return unix.PidfdSendSignal(fd, sig, nil, 0)

@@ -75,6 +75,32 @@ func testCtr(t *testing.T, c *ctrd) {
 			t.Fatalf("log file has %q", data)
 		}
 	})
+	// The container gets pipes, never containerd's FIFOs or the log file:
+	// root in the container could otherwise chmod or truncate those
+	// inodes of the host through /proc/self/fd.
+	t.Run("stdio-is-pipes", func(t *testing.T) {
+		out, err := c.ctr("run", "--rm", rt, imageRef, id("pipes"), "sh", "-c", "for f in 0 1 2; do readlink /proc/self/fd/$f; done")
+		if err != nil {
+			t.Fatalf("ctr run: %v: %q", err, out)
+		}
+		for _, l := range strings.Fields(out) {
+			if !strings.HasPrefix(l, "pipe:") {
+				t.Errorf("the container's stdio is %q, want pipes: %q", l, out)
+			}
+		}
+		log := filepath.Join(t.TempDir(), "attacked.log")
+		attack := "echo first; chmod 0777 /proc/self/fd/1 /proc/self/fd/2; : >/proc/self/fd/1; echo second"
+		if out, err := c.ctr("run", "--rm", "--log-uri", "file://"+log, rt, imageRef, id("logattack"), "sh", "-c", attack); err != nil {
+			t.Fatalf("ctr run --log-uri file: %v: %q", err, out)
+		}
+		data, _ := os.ReadFile(log)
+		if !strings.Contains(string(data), "first") || !strings.Contains(string(data), "second") {
+			t.Errorf("the container truncated the log file through its stdout: %q", data)
+		}
+		if st, err := os.Stat(log); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("the container changed the log file's mode: %v %v", st.Mode(), err)
+		}
+	})
 	t.Run("log-uri-binary", func(t *testing.T) {
 		dir := t.TempDir()
 		out := filepath.Join(dir, "out.log")
