@@ -26,10 +26,14 @@ type fakeFS struct {
 
 	writes []string // "rel/path/file=value", one per write(2)
 	// fail, if set, can reject a write before it happens.
-	fail   func(path, value string) error
-	progs  map[string][]bpfInsn
-	killed []int
-	rmdirs []string
+	fail    func(path, value string) error
+	progs   map[string][]bpfInsn
+	killed  []int
+	signals []unix.Signal
+	gone    map[int]bool
+	// recycle, if set, runs once, at the first pidfd.
+	recycle func()
+	rmdirs  []string
 	// busy makes rmdir of a path fail with EBUSY that many times.
 	busy map[string]int
 }
@@ -382,10 +386,26 @@ func (f *fakeFS) attachDeviceFilter(dir string, prog []bpfInsn) error {
 	return nil
 }
 
-func (f *fakeFS) kill(pid int) error {
-	f.killed = append(f.killed, pid)
+// The fake's pidfd is the pid; a pid in gone has exited (ESRCH), and
+// recycled changes the cgroup's processes once pidfds have been opened.
+func (f *fakeFS) pidfd(pid int) (int, error) {
+	if f.gone[pid] {
+		return -1, unix.ESRCH
+	}
+	if f.recycle != nil {
+		f.recycle()
+		f.recycle = nil
+	}
+	return pid, nil
+}
+
+func (f *fakeFS) pidfdSignal(fd int, sig unix.Signal) error {
+	f.killed = append(f.killed, fd)
+	f.signals = append(f.signals, sig)
 	return nil
 }
+
+func (f *fakeFS) closeFd(int) {}
 
 // takeWrites returns and clears the recorded writes.
 func (f *fakeFS) takeWrites() []string {

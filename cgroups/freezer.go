@@ -134,9 +134,7 @@ func (m *Manager) setFrozenV2(dir string, freeze bool) error {
 
 // KillAll sends SIGKILL to every process of the container. cgroup.kill
 // (cgroup2, kernel 5.14+) does it atomically, also on hybrid hosts where
-// the container joined the cgroup2 hierarchy too. Otherwise the cgroup is
-// frozen so nothing can fork between listing and killing, each pid is
-// killed, and the cgroup is thawed so the kills are delivered.
+// the container joined the cgroup2 hierarchy too; otherwise it is Signal.
 func (m *Manager) KillAll() error {
 	if d := m.unifiedDir(); d != "" {
 		err := m.fs.writeFile(d, "cgroup.kill", "1")
@@ -147,39 +145,82 @@ func (m *Manager) KillAll() error {
 			return fmt.Errorf("kill all: %w", err)
 		}
 	}
-	// Without any freezer a process may fork between listing and killing.
-	dir, _, noFreezer := m.freezerDir()
-	canFreeze := noFreezer == nil
-	if canFreeze && !m.fs.exists(dir) {
-		return nil // the cgroup was never made (or is gone): nobody to kill
-	}
-	if canFreeze {
-		if err := m.Freeze(); err != nil {
-			return fmt.Errorf("kill all: %w", err)
-		}
-	}
-	err := m.killListed()
-	if canFreeze {
-		// Thaw even after an error: frozen tasks cannot act on SIGKILL.
-		if terr := m.Thaw(); terr != nil && err == nil {
-			err = terr
-		}
-	}
-	if err != nil {
+	if _, err := m.Signal(unix.SIGKILL); err != nil {
 		return fmt.Errorf("kill all: %w", err)
 	}
 	return nil
 }
 
-func (m *Manager) killListed() error {
-	pids, err := m.Pids()
-	if err != nil {
-		return err
+// Signal sends sig to every process of the container and returns how many
+// it reached. The cgroup is frozen meanwhile (as runc does), so nothing
+// forks between listing and signalling, and no listed process exits and
+// leaves its pid to another; it is thawed after, unless it was frozen
+// before (a paused container stays paused). Each process is signalled
+// through a pidfd opened before a second listing confirms it is still in
+// the container: without a freezer too, a recycled pid is never hit.
+func (m *Manager) Signal(sig unix.Signal) (int, error) {
+	dir, _, noFreezer := m.freezerDir()
+	canFreeze := noFreezer == nil
+	if canFreeze && !m.fs.exists(dir) {
+		return 0, nil // the cgroup was never made (or is gone): nobody to signal
 	}
-	for _, pid := range pids {
-		if err := m.fs.kill(pid); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("kill %d: %w", pid, err)
+	if canFreeze {
+		if was, err := m.Frozen(); err == nil && was {
+			canFreeze = false
+		} else if err := m.Freeze(); err != nil {
+			return 0, err
 		}
 	}
-	return nil
+	n, err := m.signalListed(sig)
+	if canFreeze {
+		// Thaw even after an error: frozen tasks cannot act on signals.
+		if terr := m.Thaw(); terr != nil && err == nil {
+			err = terr
+		}
+	}
+	return n, err
+}
+
+func (m *Manager) signalListed(sig unix.Signal) (int, error) {
+	pids, err := m.Pids()
+	if err != nil {
+		return 0, err
+	}
+	fds := make(map[int]int, len(pids))
+	defer func() {
+		for _, fd := range fds {
+			m.fs.closeFd(fd)
+		}
+	}()
+	for _, pid := range pids {
+		fd, err := m.fs.pidfd(pid)
+		if err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue // gone already
+			}
+			return 0, fmt.Errorf("pidfd of %d: %w", pid, err)
+		}
+		fds[pid] = fd
+	}
+	// A pid still listed now whose pidfd's process is alive (the signal
+	// below fails otherwise) was that process all along.
+	still, err := m.Pids()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, pid := range still {
+		fd, ok := fds[pid]
+		if !ok {
+			continue
+		}
+		if err := m.fs.pidfdSignal(fd, sig); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			return n, fmt.Errorf("signal %d: %w", pid, err)
+		}
+		n++
+	}
+	return n, nil
 }

@@ -29,7 +29,11 @@ type cgfs interface {
 	// attaches it to the cgroup2 directory dir and detaches the programs
 	// previously attached there.
 	attachDeviceFilter(dir string, prog []bpfInsn) error
-	kill(pid int) error
+	// pidfd opens a handle on the process that has pid now: a signal
+	// sent through it never reaches a later process given the same pid.
+	pidfd(pid int) (int, error)
+	pidfdSignal(fd int, sig unix.Signal) error
+	closeFd(fd int)
 }
 
 // osFS talks to the kernel with raw syscalls. os.File is avoided on
@@ -145,7 +149,11 @@ func (osFS) attachDeviceFilter(dir string, prog []bpfInsn) error {
 	return attachDeviceProgram(dir, prog)
 }
 
-func (osFS) kill(pid int) error { return unix.Kill(pid, unix.SIGKILL) }
+func (osFS) pidfd(pid int) (int, error) { return unix.PidfdOpen(pid, 0) }
+
+func (osFS) pidfdSignal(fd int, sig unix.Signal) error { return unix.PidfdSendSignal(fd, sig, nil, 0) }
+
+func (osFS) closeFd(fd int) { unix.Close(fd) }
 
 func ignoringEINTR(fn func() error) error {
 	for {

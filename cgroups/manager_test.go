@@ -10,6 +10,7 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func exists(p string) bool {
@@ -382,6 +383,42 @@ func TestKillAll(t *testing.T) {
 	wantWrites(t, f, "unified/c1/cgroup.freeze=1", "unified/c1/cgroup.freeze=0")
 	if !slices.Equal(f.killed, []int{9}) {
 		t.Errorf("killed %v", f.killed)
+	}
+}
+
+// Signal freezes, signals each listed process through a pidfd, and
+// thaws: a pid that left the cgroup between the listing and the pidfd
+// (it may now be another process's) and a process that exited are
+// skipped; a paused container stays frozen.
+func TestSignalSkipsPidsThatLeft(t *testing.T) {
+	m, f := newFakeManager(t, layoutV1(), "/c1")
+	if err := m.Create(nil); err != nil {
+		t.Fatal(err)
+	}
+	f.takeWrites()
+	procs := m.paths["pids"]
+	f.set(procs, "cgroup.procs", "7\n8\n10\n")
+	f.gone = map[int]bool{10: true}
+	// 8 exits and its pid goes to a process outside the container.
+	f.recycle = func() { f.set(procs, "cgroup.procs", "7\n") }
+	n, err := m.Signal(unix.SIGTERM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !slices.Equal(f.killed, []int{7}) || !slices.Equal(f.signals, []unix.Signal{unix.SIGTERM}) {
+		t.Errorf("signalled %d: %v with %v, want only 7 with SIGTERM", n, f.killed, f.signals)
+	}
+	wantWrites(t, f, "freezer/c1/freezer.state=FROZEN", "freezer/c1/freezer.state=THAWED")
+
+	// Paused: no thaw.
+	f.set(m.paths["freezer"], "freezer.state", "FROZEN")
+	f.killed = nil
+	if _, err := m.Signal(unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f)
+	if !slices.Equal(f.killed, []int{7}) {
+		t.Errorf("paused: signalled %v, want 7", f.killed)
 	}
 }
 

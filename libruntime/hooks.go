@@ -11,7 +11,6 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // runHooks runs hooks of one kind in the runtime's namespaces, each with
@@ -104,7 +103,9 @@ func (r *Runtime) runHook(ctx context.Context, h rspec.Hook, state []byte) error
 	select {
 	case res = <-exited:
 	case <-ctx.Done():
-		unix.Kill(proc.Pid, unix.SIGKILL)
+		// Through the pidfd os.StartProcess holds: the reaper may have
+		// collected the hook meanwhile, and its pid may be another's.
+		proc.Kill()
 		<-exited
 		outR.Close()
 		if ctx.Err() == context.DeadlineExceeded {

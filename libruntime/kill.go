@@ -67,8 +67,9 @@ func (c *Container) cgroup() (*cgroups.Manager, error) {
 	return cgroups.Load(h, c.state.Cgroup), nil
 }
 
-// killAll signals every process of the container. SIGKILL goes through
-// the cgroup (cgroup.kill or freeze-kill-thaw), so nothing forks away.
+// killAll signals every process of the container through its cgroup:
+// SIGKILL with cgroup.kill where there is one; otherwise each process,
+// through a pidfd, with the cgroup frozen meanwhile (see cgroups.Signal).
 func (c *Container) killAll(sig unix.Signal) error {
 	cg, err := c.cgroup()
 	if err != nil {
@@ -80,17 +81,12 @@ func (c *Container) killAll(sig unix.Signal) error {
 		}
 		return nil
 	}
-	pids, err := cg.Pids()
+	n, err := cg.Signal(sig)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", c.id, err)
 	}
-	if len(pids) == 0 {
+	if n == 0 {
 		return fmt.Errorf("container %s: %w", c.id, ErrNotRunning)
-	}
-	for _, pid := range pids {
-		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("container %s: signal pid %d: %w", c.id, pid, err)
-		}
 	}
 	return nil
 }
