@@ -56,7 +56,7 @@ demo: build deps
 test: lint unit integration clients shim-test v2host fuzz conformance
 
 unit: $(INIT_BIN)
-	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/
+	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/ ./internal/mountfd/
 
 integration: build deps
 	$(GO) test -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk

@@ -33,7 +33,7 @@ type Container struct {
 	state *State
 	// During create of a container without a mount namespace: the host's
 	// mounts under its rootfs before husk made any.
-	hostMountsBefore map[string]bool
+	hostMountsBefore map[int]bool
 }
 
 // Load returns the container called id.
@@ -59,7 +59,7 @@ func (c *Container) ID() string { return c.id }
 func (c *Container) State() *State { return c.state }
 
 // Status derives the status from the live processes: the init's pid and
-// start time (a recycled pid does not count), the exec fifo (present
+// start time (a recycled pid does not count), the start socket (present
 // until start), and the freezer.
 func (c *Container) Status() Status {
 	st := c.state
@@ -72,7 +72,7 @@ func (c *Container) Status() Status {
 	if !alive(st.InitPid, st.InitStart) {
 		return Stopped
 	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoFile)); err == nil {
+	if _, err := os.Lstat(filepath.Join(c.dir, startSock)); err == nil {
 		if !st.Ready {
 			return Creating
 		}

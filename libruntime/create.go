@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/internal/mountfd"
 	"github.com/husk-runtime/husk/libruntime/initproc"
 	"github.com/husk-runtime/husk/nsutil"
 	"github.com/husk-runtime/husk/specs"
@@ -133,24 +134,25 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		}
 	}()
 	if mntns, _ := hasNamespace(spec, rspec.MountNamespace); !mntns {
-		if c.hostMountsBefore, err = mountsUnder(c.state.Rootfs); err != nil {
+		before, err := mountfd.Under(c.state.Rootfs)
+		if err != nil {
 			return nil, false, err
 		}
-		for m := range c.hostMountsBefore {
-			c.state.HostMountsBefore = append(c.state.HostMountsBefore, m)
-		}
-		if c.state.HostMountsBefore == nil {
-			c.state.HostMountsBefore = []string{}
+		c.hostMountsBefore = make(map[int]bool, len(before))
+		c.state.HostMountsBefore = []int{}
+		for id := range before {
+			c.hostMountsBefore[id] = true
+			c.state.HostMountsBefore = append(c.state.HostMountsBefore, id)
 		}
 	}
 	if err := writeState(c.dir, c.state); err != nil {
 		return nil, false, err
 	}
-	fifo, err := makeFifo(filepath.Join(c.dir, fifoFile))
+	startListener, err := listenStart(d.f)
 	if err != nil {
 		return nil, false, err
 	}
-	defer fifo.Close()
+	defer startListener.Close()
 	tr.phase("state")
 
 	// Without root, cgroups are used only where someone delegated a
@@ -208,7 +210,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	pl.plan.Trace = tr.enabled()
 	withHome(spec, c.state.Rootfs)
-	if err := pl.compileCreate(fifo); err != nil {
+	if err := pl.compileCreate(startListener); err != nil {
 		return nil, false, err
 	}
 	tr.phase("plan")
@@ -303,9 +305,13 @@ func (s *setup) run() error {
 		}
 		switch m.Type {
 		case initproc.MsgSync:
-			err = s.child.Send(initproc.MsgAck, nil)
+			err = s.parentStep(int(m.Val))
+			if err == nil {
+				err = s.child.Send(initproc.MsgAck, nil)
+			}
 		case initproc.MsgUsermap:
-			err = nsutil.WriteIDMaps(int(m.Val), s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings)
+			// The maps of the process we started, whatever pid it names.
+			err = nsutil.WriteIDMaps(s.child.Proc.Pid, s.spec.Linux.UIDMappings, s.spec.Linux.GIDMappings)
 			if err == nil {
 				err = s.child.Send(initproc.MsgAck, nil)
 			}
@@ -361,6 +367,24 @@ func (s *setup) run() error {
 			return err
 		}
 	}
+}
+
+// parentStep does what husk-init waits for at an OpWaitParent: the
+// writes to its /proc files that it should not make itself. A process
+// that lowered its oom_score_adj (which needs CAP_SYS_RESOURCE) or wrote
+// its time offsets would have to be dumpable, or hold a procfs, when the
+// container could already reach it.
+func (s *setup) parentStep(kind int) error {
+	pid := s.child.Proc.Pid
+	switch kind {
+	case waitCgroup:
+		if adj := s.spec.Process.OOMScoreAdj; adj != nil {
+			return writeProcFile(pid, "oom_score_adj", strconv.Itoa(*adj), "process.oomScoreAdj")
+		}
+	case waitTimens:
+		return writeProcFile(pid, "timens_offsets", timensOffsets(s.spec.Linux.TimeOffsets), "linux.timeOffsets")
+	}
+	return nil
 }
 
 // initFailed explains a husk-init that went away without a word: it was
@@ -475,21 +499,6 @@ func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager, reaped bool
 	if err := removeDir(c.dir); err != nil {
 		c.rt.log.Warnf("%v", err)
 	}
-}
-
-func makeFifo(path string) (*os.File, error) {
-	if err := unix.Mkfifo(path, 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	// Our umask must not take the write bit the container user needs.
-	if err := os.Chmod(path, 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open exec fifo: %w", err)
-	}
-	return os.NewFile(uintptr(fd), path), nil
 }
 
 func writePidFile(path string, pid int) error {

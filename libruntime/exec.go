@@ -224,7 +224,7 @@ func (p *planner) compileExec(pidfd *os.File) (err error) {
 			p.mntns = true
 		}
 	}
-	p.add(initproc.OpWaitParent, "cgroup", func(op *initproc.Op) { op.A[0] = waitCgroup })
+	p.waitForCgroup("cgroup")
 	if err := p.initialAffinity(); err != nil {
 		return err
 	}
@@ -246,7 +246,9 @@ func (p *planner) compileExec(pidfd *os.File) (err error) {
 		})
 		p.add(initproc.OpChroot, "root.path", nil)
 	}
-	p.add(initproc.OpProcfs, "exec", func(op *initproc.Op) { op.Flags = initproc.ProcFallback | initproc.ProcNoDevNull })
+	if p.needsProcfs() {
+		p.add(initproc.OpProcfs, "exec", func(op *initproc.Op) { op.Flags = initproc.ProcFallback | initproc.ProcNoDevNull })
+	}
 	if p.terminal {
 		p.add(initproc.OpConsole, "process.terminal", func(op *initproc.Op) {
 			op.Flags = initproc.ConsNoDevConsole
@@ -258,7 +260,7 @@ func (p *planner) compileExec(pidfd *os.File) (err error) {
 	if err := p.process(); err != nil {
 		return err
 	}
-	p.add(initproc.OpReady, "exec", nil)
+	p.add(initproc.OpReady, "exec", func(op *initproc.Op) { op.Flags = initproc.ReadyKeepSync })
 	if err := p.lateSeccomp(); err != nil {
 		return err
 	}

@@ -1,47 +1,32 @@
 package libruntime
 
 import (
-	"errors"
-	"fmt"
-	"sort"
+	"slices"
 
-	"github.com/moby/sys/mountinfo"
-	"golang.org/x/sys/unix"
+	"github.com/husk-runtime/husk/internal/mountfd"
 )
 
 // A container without a mount namespace shares the host's: the mounts
 // its config asks for are made there. husk records which mounts it made
-// (those below the rootfs that were not there before) and delete removes
-// exactly those, never a mount of the user's.
-
-func mountsUnder(rootfs string) (map[string]bool, error) {
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(rootfs))
-	if err != nil {
-		return nil, fmt.Errorf("list mounts under %s: %w", rootfs, err)
-	}
-	out := make(map[string]bool, len(mounts))
-	for _, m := range mounts {
-		out[m.Mountpoint] = true
-	}
-	return out, nil
-}
+// (by mount ID: those below the rootfs that were not there before) and
+// delete removes exactly those, never a mount of the user's. The
+// container can rename and replace anything in its rootfs by then, so
+// they are unmounted by ID, through descriptors (package mountfd).
 
 // findHostMounts sets State.HostMounts to the mounts made since create
-// began, deepest first.
+// began.
 func (c *Container) findHostMounts() error {
-	now, err := mountsUnder(c.state.Rootfs)
+	now, err := mountfd.Under(c.state.Rootfs)
 	if err != nil {
 		return err
 	}
 	c.state.HostMounts = nil
-	for m := range now {
-		if !c.hostMountsBefore[m] {
-			c.state.HostMounts = append(c.state.HostMounts, m)
+	for id := range now {
+		if !c.hostMountsBefore[id] {
+			c.state.HostMounts = append(c.state.HostMounts, id)
 		}
 	}
-	sort.Slice(c.state.HostMounts, func(i, j int) bool {
-		return len(c.state.HostMounts[i]) > len(c.state.HostMounts[j])
-	})
+	slices.Sort(c.state.HostMounts)
 	return nil
 }
 
@@ -59,9 +44,9 @@ func (c *Container) recordHostMounts() error {
 // are found by comparing with the mounts recorded before it began.
 func (c *Container) removeHostMounts() error {
 	if c.state.HostMounts == nil && c.state.HostMountsBefore != nil {
-		c.hostMountsBefore = make(map[string]bool, len(c.state.HostMountsBefore))
-		for _, m := range c.state.HostMountsBefore {
-			c.hostMountsBefore[m] = true
+		c.hostMountsBefore = make(map[int]bool, len(c.state.HostMountsBefore))
+		for _, id := range c.state.HostMountsBefore {
+			c.hostMountsBefore[id] = true
 		}
 		if err := c.findHostMounts(); err != nil {
 			return err
@@ -70,19 +55,14 @@ func (c *Container) removeHostMounts() error {
 	return c.unmountHostMounts()
 }
 
-// unmountHostMounts removes the recorded mounts, deepest first.
+// unmountHostMounts removes the recorded mounts (see mountfd).
 func (c *Container) unmountHostMounts() error {
-	for _, m := range c.state.HostMounts {
-		// Stacked mounts on one mount point: unmount until none is left.
-		for {
-			err := unix.Unmount(m, unix.MNT_DETACH)
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("unmount %s: %w", m, err)
-			}
-		}
+	if len(c.state.HostMounts) == 0 {
+		return nil
 	}
-	return nil
+	want := make(map[int]bool, len(c.state.HostMounts))
+	for _, id := range c.state.HostMounts {
+		want[id] = true
+	}
+	return mountfd.UnmountUnder(c.state.Rootfs, func(id int) bool { return want[id] })
 }

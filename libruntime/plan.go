@@ -75,8 +75,9 @@ func (p *planner) closeFiles() {
 }
 
 // compileCreate builds the whole plan of a new container: namespaces,
-// rootfs, process, then the wait for `start` and the exec.
-func (p *planner) compileCreate(fifo *os.File) (err error) {
+// rootfs, process, then the wait for `start` (on the listening start
+// socket) and the exec.
+func (p *planner) compileCreate(startListener *os.File) (err error) {
 	defer func() {
 		if err != nil {
 			p.closeFiles()
@@ -85,16 +86,16 @@ func (p *planner) compileCreate(fifo *os.File) (err error) {
 	if err := p.namespaces(); err != nil {
 		return err
 	}
-	p.add(initproc.OpProcfs, "init", nil)
+	p.trustedHandles()
 	if err := p.rootfsSetup(); err != nil {
 		return err
 	}
 	if err := p.process(); err != nil {
 		return err
 	}
-	fifoFD := p.file(fifo)
+	listenFD := p.file(startListener)
 	p.add(initproc.OpReady, "init", nil)
-	p.add(initproc.OpWaitStart, "start", func(op *initproc.Op) { op.A[0] = fifoFD })
+	p.add(initproc.OpWaitStart, "start", func(op *initproc.Op) { op.A[0] = listenFD })
 	if err := p.hooks("startContainer", p.startContainerHooks()); err != nil {
 		return err
 	}
@@ -103,6 +104,34 @@ func (p *planner) compileCreate(fifo *os.File) (err error) {
 	}
 	p.exec()
 	return nil
+}
+
+// trustedHandles opens what husk-init needs and must not take from the
+// container: a private procfs for sysctls and LSM labels, the host's
+// /dev/null to mask paths with. Each only when the config needs it; both
+// are closed (OpDropHandles) before the container can reach husk-init.
+func (p *planner) trustedHandles() {
+	var flags uint32
+	if !p.needsProcfs() {
+		flags |= initproc.ProcNoProc
+	}
+	if p.spec.Linux == nil || len(p.spec.Linux.MaskedPaths) == 0 {
+		flags |= initproc.ProcNoDevNull
+	}
+	if flags == initproc.ProcNoProc|initproc.ProcNoDevNull {
+		return
+	}
+	p.add(initproc.OpProcfs, "init", func(op *initproc.Op) { op.Flags = flags })
+}
+
+// needsProcfs tells whether husk-init writes to /proc itself: sysctls and
+// LSM labels (the parent writes oom_score_adj and time offsets).
+func (p *planner) needsProcfs() bool {
+	if l := p.spec.Linux; l != nil && len(l.Sysctl) > 0 {
+		return true
+	}
+	proc := p.spec.Process
+	return proc.ApparmorProfile != "" || proc.SelinuxLabel != ""
 }
 
 func (p *planner) startContainerHooks() []rspec.Hook {

@@ -3,6 +3,7 @@ package libruntime
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -13,8 +14,32 @@ import (
 	"github.com/husk-runtime/husk/nsutil"
 )
 
-// Kinds of OpWaitParent.
-const waitCgroup = 1
+// Kinds of OpWaitParent: what husk does before it answers.
+const (
+	// husk-init is in its cgroup; husk writes its oom_score_adj.
+	waitCgroup = 1
+	// husk-init unshared its time namespace; husk writes the offsets.
+	waitTimens = 2
+)
+
+// parentWrites marks an op after which husk writes husk-init's /proc
+// files: without root, husk may open them only while husk-init is
+// dumpable (see initproc.WaitDumpable).
+func (p *planner) parentWrites(op *initproc.Op) {
+	if p.rootless {
+		op.Flags |= initproc.WaitDumpable
+	}
+}
+
+// waitForCgroup is the first op of every plan.
+func (p *planner) waitForCgroup(what string) {
+	p.add(initproc.OpWaitParent, what, func(op *initproc.Op) {
+		op.A[0] = waitCgroup
+		if p.spec.Process.OOMScoreAdj != nil {
+			p.parentWrites(op)
+		}
+	})
+}
 
 // namespaces compiles linux.namespaces into the ops described in nsutil's
 // package documentation.
@@ -30,7 +55,7 @@ func (p *planner) namespaces() error {
 
 	// Everything below runs in the container's cgroup: husk moves
 	// husk-init there while it waits here.
-	p.add(initproc.OpWaitParent, "linux.cgroupsPath", func(op *initproc.Op) { op.A[0] = waitCgroup })
+	p.waitForCgroup("linux.cgroupsPath")
 	// After joining the cgroup, whose cpuset may have reset our affinity.
 	if err := p.initialAffinity(); err != nil {
 		return err
@@ -48,6 +73,12 @@ func (p *planner) namespaces() error {
 		f, err := nsutil.Open(path, t)
 		if err != nil {
 			return fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+		}
+		if t == rspec.NetworkNamespace {
+			if err := p.checkNetSysctls(f); err != nil {
+				f.Close()
+				return err
+			}
 		}
 		flag, _ := nsutil.CloneFlag(t)
 		fd := p.file(f)
@@ -67,15 +98,16 @@ func (p *planner) namespaces() error {
 	if i, ok := index[rspec.UserNamespace]; ok {
 		p.userns = true
 		if l.Namespaces[i].Path == "" {
-			p.add(initproc.OpUnshareUser, fmt.Sprintf("linux.namespaces[%d] (user)", i), nil)
+			p.add(initproc.OpUnshareUser, fmt.Sprintf("linux.namespaces[%d] (user)", i), p.parentWrites)
 		}
 	}
 	if unshare != 0 {
 		p.add(initproc.OpUnshare, "linux.namespaces", func(op *initproc.Op) { op.A[0] = int64(unshare) })
 	}
 	if unshare&unix.CLONE_NEWTIME != 0 && len(l.TimeOffsets) > 0 {
-		p.add(initproc.OpTimensOffsets, "linux.timeOffsets", func(op *initproc.Op) {
-			op.S[0] = initproc.Str(timensOffsets(l.TimeOffsets))
+		p.add(initproc.OpWaitParent, "linux.timeOffsets", func(op *initproc.Op) {
+			op.A[0] = waitTimens
+			p.parentWrites(op)
 		})
 	}
 	pidIdx, pidFound := index[rspec.PIDNamespace]
@@ -129,6 +161,33 @@ func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespace
 	p.clone = attr
 	p.add(initproc.OpReportPid, "init", nil)
 	return true
+}
+
+// checkNetSysctls refuses net.* sysctls when the network namespace the
+// container joins (open as ns) is husk's own: they would change the
+// host's network settings. runc refuses them too.
+func (p *planner) checkNetSysctls(ns *os.File) error {
+	var keys []string
+	for k := range p.spec.Linux.Sysctl {
+		if strings.HasPrefix(k, "net.") {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var joined, own unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &joined); err != nil {
+		return fmt.Errorf("linux.namespaces (network): %w", err)
+	}
+	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
+		return fmt.Errorf("linux.namespaces (network): %w", err)
+	}
+	if joined.Dev == own.Dev && joined.Ino == own.Ino {
+		sort.Strings(keys)
+		return fmt.Errorf("linux.sysctl[%q]: not allowed in the host's network namespace", keys[0])
+	}
+	return nil
 }
 
 // timensOffsets renders linux.timeOffsets for /proc/self/timens_offsets.

@@ -19,9 +19,6 @@ import (
 // capability sets, no_new_privs and the seccomp filter last.
 func (p *planner) process() error {
 	proc := p.spec.Process
-	if proc.OOMScoreAdj != nil {
-		p.add(initproc.OpOomScoreAdj, "process.oomScoreAdj", func(op *initproc.Op) { op.A[0] = int64(*proc.OOMScoreAdj) })
-	}
 	for i, rl := range proc.Rlimits {
 		res, ok := specs.RlimitNumber(rl.Type)
 		if !ok {
@@ -56,6 +53,14 @@ func (p *planner) process() error {
 		op.S[0] = initproc.Str(cwd)
 	})
 
+	// LSM labels apply at exec; they are written through the private
+	// procfs, which goes with every other handle of the host's before
+	// the switch to the container's credentials.
+	if err := p.lsm(); err != nil {
+		return err
+	}
+	p.add(initproc.OpDropHandles, "init", nil)
+
 	filter, err := p.seccompFilter()
 	if err != nil {
 		return err
@@ -82,9 +87,6 @@ func (p *planner) process() error {
 		op.S[0] = initproc.Str(cwd)
 	})
 	p.plan.Add(caps)
-	if err := p.lsm(); err != nil {
-		return err
-	}
 	if proc.NoNewPrivileges {
 		p.add(initproc.OpNoNewPrivs, "process.noNewPrivileges", nil)
 	}

@@ -111,3 +111,28 @@ func waitSettled(pid int, limit time.Duration) {
 		time.Sleep(200 * time.Microsecond)
 	}
 }
+
+// writeProcFile writes value to /proc/<pid>/<name> of a process husk
+// started and has not reaped. A pidfd taken first and checked after the
+// open proves the file belongs to that process and not to a later one
+// given its pid. what names the config field in errors.
+func writeProcFile(pid int, name, value, what string) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("%s: container init (pid %d): %w", what, pid, err)
+	}
+	defer unix.Close(pidfd)
+	path := "/proc/" + strconv.Itoa(pid) + "/" + name
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	if waitExit(pidfd, 0) {
+		return fmt.Errorf("%s: container init (pid %d) exited", what, pid)
+	}
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("%s: write %s: %w", what, path, err)
+	}
+	return nil
+}

@@ -24,7 +24,7 @@ func (c *Container) Start(ctx context.Context) error {
 	if status := c.Status(); status != Created {
 		return fmt.Errorf("cannot start container %s: it is %s: %w", c.id, status, ErrNotCreated)
 	}
-	if err := c.releaseInit(ctx); err != nil {
+	if err := c.releaseInit(ctx, d.f); err != nil {
 		return err
 	}
 	tr.phase("release")
@@ -38,30 +38,29 @@ func (c *Container) Start(ctx context.Context) error {
 	return nil
 }
 
-// releaseInit opens the exec fifo the init is blocked on and reads the byte
-// it writes. If the init dies instead, its pidfd says so.
-func (c *Container) releaseInit(ctx context.Context) error {
-	// The pidfd first: opening the fifo lets the init run, and a short-lived
+// releaseInit connects to the start socket the init waits on and reads
+// the byte it writes once it has accepted. If the init dies instead, its
+// pidfd says so.
+func (c *Container) releaseInit(ctx context.Context, dir *os.File) error {
+	// The pidfd first: connecting lets the init run, and a short-lived
 	// process may be gone before we could look it up.
 	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
 	if err != nil {
 		return fmt.Errorf("cannot start container %s: %w", c.id, err)
 	}
 	defer unix.Close(pidfd)
-	path := filepath.Join(c.dir, fifoFile)
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := dialStart(dir)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return fmt.Errorf("cannot start container %s: %w", c.id, err)
 	}
 	defer unix.Close(fd)
 
 	cancel := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() { close(cancel) })
 	defer stop()
-	// A reader that has never seen a writer gets no POLLHUP, so this waits
-	// for the init to open its end and write, or to die. The init keeps its
-	// end open close-on-exec: the hang-up after the byte means the user's
-	// process has been executed, and only then does start return.
+	// The init keeps its end of the connection open close-on-exec: the
+	// end of the stream after its byte means the user's process has been
+	// executed, and only then does start return.
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 	released := false
 	for {
@@ -87,12 +86,10 @@ func (c *Container) releaseInit(ctx context.Context) error {
 				released = true
 				continue
 			}
-			if fds[0].Revents&unix.POLLHUP != 0 {
-				if released {
-					break
-				}
-				return fmt.Errorf("cannot start container %s: its init closed the exec fifo", c.id)
+			if released {
+				break
 			}
+			return fmt.Errorf("cannot start container %s: its init closed the start socket", c.id)
 		}
 		if fds[1].Revents != 0 {
 			if released {
@@ -101,8 +98,8 @@ func (c *Container) releaseInit(ctx context.Context) error {
 			return fmt.Errorf("cannot start container %s: its init exited: %w", c.id, ErrNotRunning)
 		}
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove exec fifo: %w", err)
+	if err := os.Remove(filepath.Join(c.dir, startSock)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove start socket: %w", err)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ import (
 const (
 	stateFile  = "state.json"
 	configFile = "config.json"
-	fifoFile   = "exec.fifo"
+	startSock  = "start.sock"
 )
 
 // State is what husk keeps about a container, in <root>/<id>/state.json.
@@ -45,12 +45,14 @@ type State struct {
 	// with its init.
 	PidNS bool `json:"pidns"`
 	// HostMounts: without a mount namespace the container's mounts are
-	// made in the host's; these are the ones husk made, for delete.
-	HostMounts []string `json:"hostMounts,omitempty"`
-	// HostMountsBefore: the host's mounts under Rootfs before create made
-	// any, kept until create finishes so a killed create can be undone.
-	// Not omitempty: an empty list (no mounts before) differs from none.
-	HostMountsBefore []string      `json:"hostMountsBefore"`
+	// made in the host's; these are the IDs of those husk made, for
+	// delete (their paths may have changed by then).
+	HostMounts []int `json:"hostMounts,omitempty"`
+	// HostMountsBefore: the IDs of the host's mounts under Rootfs before
+	// create made any, kept until create finishes so a killed create can
+	// be undone. Not omitempty: an empty list (no mounts before) differs
+	// from none.
+	HostMountsBefore []int         `json:"hostMountsBefore"`
 	Cgroup           cgroups.State `json:"cgroup"`
 	// Ready: create finished; the init waits for start (or ran).
 	Ready bool `json:"ready,omitempty"`

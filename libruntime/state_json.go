@@ -56,10 +56,10 @@ func encodeState(st *State) ([]byte, error) {
 	b = fastjson.AppendBool(b, st.PidNS)
 	if len(st.HostMounts) > 0 {
 		b = append(b, `,"hostMounts":`...)
-		b = fastjson.AppendStrings(b, st.HostMounts)
+		b = appendInts(b, st.HostMounts)
 	}
 	b = append(b, `,"hostMountsBefore":`...)
-	b = fastjson.AppendStrings(b, st.HostMountsBefore)
+	b = appendInts(b, st.HostMountsBefore)
 	b = append(b, `,"cgroup":{"paths":`...)
 	b = fastjson.AppendStringMap(b, st.Cgroup.Paths)
 	b = append(b, `,"created":`...)
@@ -73,6 +73,21 @@ func encodeState(st *State) ([]byte, error) {
 		b = appendHooks(b, st.Hooks)
 	}
 	return append(b, '}'), nil
+}
+
+// appendInts encodes v as a JSON array; nil as null, like encoding/json.
+func appendInts(b []byte, v []int) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, n := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fastjson.AppendInt(b, int64(n))
+	}
+	return append(b, ']')
 }
 
 func appendHooks(b []byte, h *rspec.Hooks) []byte {
@@ -166,9 +181,9 @@ func fdState(d *fastjson.Decoder, st *State) {
 		case "pidns":
 			fastjson.Bool(d, &st.PidNS)
 		case "hostMounts":
-			fastjson.Slice(d, &st.HostMounts, fastjson.String[string])
+			fastjson.Slice(d, &st.HostMounts, fastjson.Int[int])
 		case "hostMountsBefore":
-			fastjson.Slice(d, &st.HostMountsBefore, fastjson.String[string])
+			fastjson.Slice(d, &st.HostMountsBefore, fastjson.Int[int])
 		case "cgroup":
 			fdCgroupState(d, &st.Cgroup)
 		case "ready":

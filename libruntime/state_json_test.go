@@ -17,14 +17,14 @@ func sampleStates() []*State {
 	return []*State{
 		{},
 		{ID: "c1", Bundle: "/b", Rootfs: "/b/rootfs", Created: time.Date(2026, 11, 22, 13, 0, 0, 123456789, time.UTC),
-			InitPid: 42, InitStart: 987654321, PidNS: true, HostMountsBefore: []string{}, Ready: true,
+			InitPid: 42, InitStart: 987654321, PidNS: true, HostMountsBefore: []int{}, Ready: true,
 			Cgroup: cgroups.State{
 				Paths:   map[string]string{"memory": "/sys/fs/cgroup/memory/husk/c1", "cpu": "/sys/fs/cgroup/cpu/husk/c1"},
 				Created: []string{"/sys/fs/cgroup/cpu/husk/c1"},
 			}},
 		{ID: "weird", Bundle: "<&>\"\\\n\t\x01 é \u2028 \xff", Owner: "root", Created: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
 			Annotations: map[string]string{"b": "2", "a": "<1>", "": ""}, CreatorPid: 7, CreatorStart: 1,
-			HostMounts: []string{"/x", "/y"}, HostMountsBefore: []string{"/z"},
+			HostMounts: []int{31, 2147483647}, HostMountsBefore: []int{-1},
 			Cgroup: cgroups.State{Paths: map[string]string{}, Created: []string{}},
 			Hooks: &rspec.Hooks{
 				Prestart:  []rspec.Hook{{Path: "/bin/a", Args: []string{"a", "b"}, Env: []string{"X=1"}, Timeout: &timeout}},
@@ -94,7 +94,7 @@ func FuzzStateCodec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, bundle, key, val, mnt string, pid int64, start uint64, flag bool) {
 		st := &State{ID: id, Bundle: bundle, Rootfs: bundle + "/rootfs", Created: time.Unix(0, pid).UTC(),
 			Annotations: map[string]string{key: val}, InitPid: int(pid), InitStart: start, PidNS: flag,
-			HostMounts: []string{mnt}, Cgroup: cgroups.State{Paths: map[string]string{val: key}},
+			HostMounts: []int{int(pid)}, Cgroup: cgroups.State{Paths: map[string]string{val: key}},
 			Ready: !flag, Hooks: &rspec.Hooks{Poststop: []rspec.Hook{{Path: mnt, Args: []string{id, val}}}}}
 		got, err := encodeState(st)
 		want, werr := json.Marshal(st)

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/containerd/containerd/api/types"
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/internal/mountfd"
 )
 
 // mountFlags are the mount(8) options that are mount flags, as containerd
@@ -193,37 +192,9 @@ func mountOverlayFd(source, target string, data []string, flags uintptr) error {
 	return nil
 }
 
-// unmountAll unmounts everything at or under dir, deepest first; a busy
-// mount is retried for a moment, then detached.
+// unmountAll unmounts everything at or under dir, deepest first, through
+// descriptors: a container without a mount namespace may have put a
+// symlink where one of them was (see package mountfd).
 func unmountAll(dir string) error {
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
-	if err != nil {
-		return fmt.Errorf("read mounts under %s: %w", dir, err)
-	}
-	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i].Mountpoint) > len(mounts[j].Mountpoint) })
-	var errs []error
-	for _, m := range mounts {
-		if err := unmount(m.Mountpoint); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func unmount(path string) error {
-	for i := 0; i < 50; i++ {
-		err := unix.Unmount(path, 0)
-		switch {
-		case err == nil, errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil
-		case errors.Is(err, unix.EBUSY):
-			time.Sleep(10 * time.Millisecond)
-		default:
-			return fmt.Errorf("unmount %s: %w", path, err)
-		}
-	}
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("unmount %s: %w", path, err)
-	}
-	return nil
+	return mountfd.UnmountUnder(dir, func(int) bool { return true })
 }

@@ -14,7 +14,6 @@ const (
 	OpSetns = iota + 1
 	OpUnshareUser
 	OpUnshare
-	OpTimensOffsets
 	OpFork
 	OpReportPid
 	OpWaitParent
@@ -38,7 +37,6 @@ const (
 	OpRootReadonly
 	OpRootPropagationAfter
 	OpSysctl
-	OpOomScoreAdj
 	OpRlimit
 	OpPersonality
 	OpSched
@@ -58,6 +56,7 @@ const (
 	OpStdioConsole
 	OpLookupExec
 	OpCloexecFrom
+	OpDropHandles
 	OpReady
 	OpWaitStart
 	OpExec
@@ -87,8 +86,17 @@ const (
 // OpProcfs flags.
 const (
 	ProcFallback  = 0x1 // exec: else use the container's /proc, verified
-	ProcNoDevNull = 0x2 // exec: no /dev/null handle
+	ProcNoDevNull = 0x2 // no /dev/null handle
+	ProcNoProc    = 0x4 // no procfs (only /dev/null)
 )
+
+// OpWaitParent and OpUnshareUser flags: dumpable while the parent writes
+// husk-init's /proc files (a parent without root needs it).
+const WaitDumpable = 0x1
+
+// OpReady flags: keep the sync socket open until exec (husk exec watches
+// for its close).
+const ReadyKeepSync = 0x1
 
 // OpConsole flags: exec gets a pty but no /dev/console bind.
 const ConsNoDevConsole = 0x1

@@ -31,12 +31,12 @@ func TestProtoMatchesHeader(t *testing.T) {
 		return names
 	}
 	ops := enum("OP_SETNS")
-	goOps := []int{OpSetns, OpUnshareUser, OpUnshare, OpTimensOffsets, OpFork, OpReportPid, OpWaitParent,
+	goOps := []int{OpSetns, OpUnshareUser, OpUnshare, OpFork, OpReportPid, OpWaitParent,
 		OpSethostname, OpSetdomainname, OpProcfs, OpRootPropagation, OpRootfs, OpMount, OpMknod, OpBindDev,
 		OpSymlink, OpSetattrSlot, OpHooks, OpRunHook, OpPivotRoot, OpMoveRoot, OpChroot, OpMask, OpReadonly,
-		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpOomScoreAdj, OpRlimit, OpPersonality, OpSched,
+		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpRlimit, OpPersonality, OpSched,
 		OpIoprio, OpAffinity, OpKeyring, OpConsole, OpSetgroups, OpSetresgid, OpSetresuid, OpCaps,
-		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpReady,
+		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpDropHandles, OpReady,
 		OpWaitStart, OpExec, OpMkdir, opMax}
 	if len(ops) != len(goOps) {
 		t.Fatalf("proto.h has %d op codes (incl. OP_MAX), proto.go %d", len(ops), len(goOps))
@@ -59,7 +59,8 @@ func TestProtoMatchesHeader(t *testing.T) {
 		"PLAN_MAGIC": planMagic, "PLAN_VERSION": planVersion, "PLANF_TRACE": planFlagTrace,
 		"MNTF_BIND": MntBind, "MNTF_REC": MntRec, "MNTF_FILE": MntFile, "MNTF_PROP_REC": MntPropRec,
 		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind, "ROOTF_CURRENT": RootCurrent,
-		"PROCF_FALLBACK": ProcFallback, "PROCF_NODEVNULL": ProcNoDevNull, "CONSF_NODEVCONSOLE": ConsNoDevConsole,
+		"PROCF_FALLBACK": ProcFallback, "PROCF_NODEVNULL": ProcNoDevNull, "PROCF_NOPROC": ProcNoProc, "CONSF_NODEVCONSOLE": ConsNoDevConsole,
+		"WAITF_DUMPABLE": WaitDumpable, "READYF_KEEP_SYNC": ReadyKeepSync,
 		"SLOT_PROC": SlotProc, "SLOT_DEVNULL": SlotDevNull, "SLOT_CONSOLE": SlotConsole, "SLOT_USER": SlotUser,
 		"NSLOTS": numSlots,
 	}

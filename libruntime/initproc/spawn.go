@@ -125,13 +125,26 @@ func Start(cfg Config) (*Init, error) {
 		return nil, fmt.Errorf("sync socket: %w", err)
 	}
 
+	stdin := cfg.Stdin
+	if stdin == nil {
+		// An empty pipe reads as /dev/null does, and is no inode of the
+		// host's that root in the container could chmod through fd 0.
+		r, w, err := os.Pipe()
+		if err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("stdin: %w", err)
+		}
+		w.Close()
+		defer r.Close()
+		stdin = r
+	}
 	syncFD := 3 + len(cfg.Files)
 	files := make([]*os.File, 0, 3+len(cfg.Files)+3)
-	files = append(files, orNull(cfg.Stdin), orNull(cfg.Stdout), orNull(cfg.Stderr))
+	files = append(files, stdin, orNull(cfg.Stdout), orNull(cfg.Stderr))
 	files = append(files, cfg.Files...)
 	files = append(files, child, planFile, exeFile)
 	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", syncFD+2),
-		[]string{"husk-init", strconv.Itoa(syncFD), strconv.Itoa(syncFD + 1)},
+		[]string{"husk-init", strconv.Itoa(syncFD), strconv.Itoa(syncFD + 1), strconv.Itoa(syncFD + 2)},
 		&os.ProcAttr{Files: files, Env: []string{}, Sys: cfg.Clone})
 	if err != nil {
 		sock.Close()
@@ -145,7 +158,8 @@ var devNull struct {
 	f    *os.File
 }
 
-// orNull gives husk-init /dev/null for a missing stdio stream, as os/exec does.
+// orNull gives husk-init /dev/null for a missing output stream, as os/exec
+// does.
 func orNull(f *os.File) *os.File {
 	if f != nil {
 		return f

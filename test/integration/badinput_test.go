@@ -65,6 +65,16 @@ func TestBadConfigs(t *testing.T) {
 			wants: []string{"linux.namespaces[1].path"},
 		},
 		{
+			// Joining the host's network namespace: net.* sysctls would
+			// change the host's settings.
+			name: "net-sysctl-in-host-netns",
+			edit: func(s *rspec.Spec) {
+				setNS(s, rspec.NetworkNamespace, "/proc/self/ns/net")
+				s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+			},
+			wants: []string{`linux.sysctl["net.ipv4.ip_forward"]`, "host's network namespace"},
+		},
+		{
 			name: "unknown-capability",
 			edit: func(s *rspec.Spec) {
 				s.Process.Capabilities.Bounding = append([]string{"CAP_BOGUS"}, s.Process.Capabilities.Bounding...)

@@ -388,3 +388,24 @@ func removeCgroupLater(t *testing.T, path string) {
 		}
 	})
 }
+
+// installTestProgram puts the static program testdata/<name> at dst
+// (usually inside a bundle's rootfs): prebuilt from -testbins, or built.
+func installTestProgram(t *testing.T, name, dst string) {
+	t.Helper()
+	if *testBins != "" {
+		data, err := os.ReadFile(filepath.Join(*testBins, name))
+		if err == nil {
+			err = os.WriteFile(dst, data, 0o755)
+		}
+		if err != nil {
+			t.Fatalf("test program %s: %v", name, err)
+		}
+		return
+	}
+	build := exec.Command("go", "build", "-o", dst, "./testdata/"+name)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build test program %s: %v: %s", name, err, out)
+	}
+}

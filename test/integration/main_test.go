@@ -24,9 +24,9 @@ import (
 
 var (
 	huskBin = flag.String("husk", "", "path of the husk binary under test")
-	// Where no Go toolchain is (the cgroup v2 VM), the CVE-2019-5736
-	// attacker comes prebuilt.
-	exewatchBin = flag.String("exewatch", "", "prebuilt static testdata/exewatch (default: go build it)")
+	// Where no Go toolchain is (the cgroup v2 VM), the attackers in
+	// testdata come prebuilt: DIR/<name> for testdata/<name>.
+	testBins = flag.String("testbins", "", "directory of prebuilt static testdata programs (default: go build them)")
 )
 
 func TestMain(m *testing.M) {

@@ -217,22 +217,46 @@ func readUptime(t *testing.T, text string) float64 {
 	return v
 }
 
+// husk writes the offsets for husk-init once it has unshared its time
+// namespace, also with a user namespace (where husk-init, not dumpable,
+// could not open its own /proc file).
 func TestTimeNamespaceOffsets(t *testing.T) {
 	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
 		t.Skip("this kernel has no time namespaces")
 	}
+	t.Run("host-userns", func(t *testing.T) { testTimeOffsets(t, false) })
+	t.Run("userns", func(t *testing.T) { testTimeOffsets(t, true) })
+}
+
+func testTimeOffsets(t *testing.T, userns bool) {
 	hh := newH(t)
 	const boot = 10 * 86400
 	const mono = 86400
 	data, _ := os.ReadFile("/proc/uptime")
 	before := readUptime(t, string(data))
-	out := hh.sh(func(s *rspec.Spec) {
+	b := hh.bundle(func(s *rspec.Spec) {
 		setNS(s, rspec.TimeNamespace, "")
 		s.Linux.TimeOffsets = map[string]rspec.LinuxTimeOffset{
 			"boottime":  {Secs: boot},
 			"monotonic": {Secs: mono},
 		}
-	}, "cat /proc/uptime; readlink /proc/self/ns/time; cat /proc/self/timens_offsets")
+		if userns {
+			setNS(s, rspec.UserNamespace, "")
+			s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}
+	}, "sh", "-c", "cat /proc/uptime; readlink /proc/self/ns/time; cat /proc/self/timens_offsets")
+	if userns {
+		if err := os.Chmod(filepath.Dir(hh.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		chownTree(t, filepath.Join(b, "rootfs"), 100000, 100000)
+	}
+	r := hh.husk("run", "--bundle", b, id(t))
+	if r.code != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	out := r.stdout
 	data, _ = os.ReadFile("/proc/uptime")
 	after := readUptime(t, string(data))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -314,4 +338,60 @@ func TestJoinNamespaceWrongType(t *testing.T) {
 		t.Errorf("A after the failed create: %+v", s)
 	}
 	hh.must("delete", "--force", a)
+}
+
+// With a user namespace but the host's network namespace, sysfs cannot be
+// mounted afresh: husk binds the host's /sys, with the flags the config
+// gave the sysfs mount on it and on every mount below it.
+func TestSysfsBindKeepsConfigFlags(t *testing.T) {
+	hh := newH(t)
+	if err := os.Chmod(filepath.Dir(hh.dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := hh.bundle(func(s *rspec.Spec) {
+		var ns []rspec.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != rspec.NetworkNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		setNS(s, rspec.UserNamespace, "")
+		s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		// Only the sysfs mount: what is below /sys comes from the host.
+		var mounts []rspec.Mount
+		for _, m := range s.Mounts {
+			if m.Destination == "/sys" {
+				m.Options = []string{"nosuid", "noexec", "nodev", "ro"}
+			}
+			if !strings.HasPrefix(m.Destination, "/sys/") {
+				mounts = append(mounts, m)
+			}
+		}
+		s.Mounts = mounts
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}, "cat", "/proc/self/mountinfo")
+	chownTree(t, filepath.Join(b, "rootfs"), 100000, 100000)
+	r := hh.husk("run", "--bundle", b, id(t))
+	if r.code != 0 {
+		t.Fatalf("run: %s", r)
+	}
+	n := 0
+	for _, l := range strings.Split(r.stdout, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || (f[4] != "/sys" && !strings.HasPrefix(f[4], "/sys/")) {
+			continue
+		}
+		n++
+		opts := "," + f[5] + ","
+		for _, want := range []string{",ro,", ",nosuid,", ",nodev,", ",noexec,"} {
+			if !strings.Contains(opts, want) {
+				t.Errorf("%s is mounted %s, missing %s", f[4], f[5], strings.Trim(want, ","))
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("want /sys and the mounts below it (the host's), found %d:\n%s", n, r.stdout)
+	}
 }

@@ -274,6 +274,9 @@ func TestProcessNoNewPrivileges(t *testing.T) {
 	}
 }
 
+// husk writes oom_score_adj for husk-init before it joins anything, also
+// when the container has a user namespace (husk-init could not write its
+// own /proc file there: it is not dumpable) and for exec.
 func TestProcessOOMScoreAdj(t *testing.T) {
 	hh := newH(t)
 	adj := 789
@@ -281,6 +284,26 @@ func TestProcessOOMScoreAdj(t *testing.T) {
 	if out != "789\n" {
 		t.Errorf("oom_score_adj: %q, want 789", out)
 	}
+	if err := os.Chmod(filepath.Dir(hh.dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	userns := func(s *rspec.Spec) {
+		s.Process.OOMScoreAdj = &adj
+		setNS(s, rspec.UserNamespace, "")
+		// Two ranges: the general path (unshare after exec), not the clone.
+		s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}, {ContainerID: 1, HostID: 100001, Size: 65535}}
+		s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}
+	b := hh.bundle(userns, "sh", "-c", `cat /proc/self/oom_score_adj`)
+	chownTree(t, filepath.Join(b, "rootfs"), 100000, 100000)
+	if r := hh.husk("run", "--bundle", b, id(t)); r.code != 0 || r.stdout != "789\n" {
+		t.Errorf("oom_score_adj with a user namespace: %s, want 789", r)
+	}
+	name, _ := hh.startSleeper(func(s *rspec.Spec) { s.Process.OOMScoreAdj = &adj })
+	if out := hh.must("exec", name, "cat", "/proc/self/oom_score_adj"); out != "789\n" {
+		t.Errorf("oom_score_adj of an exec'd process: %q, want 789", out)
+	}
+	hh.must("delete", "--force", name)
 	// Unset: inherited from husk's caller.
 	mine, _ := os.ReadFile("/proc/self/oom_score_adj")
 	if out := hh.sh(nil, `cat /proc/self/oom_score_adj`); out != string(mine) {

@@ -3,7 +3,6 @@ package integration
 import (
 	"crypto/sha256"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,8 +50,9 @@ func hostMounts(t *testing.T, dir, allowed string) string {
 
 // CVE-2019-5736: a process in the container watches for processes joining
 // it (husk exec) and writes to whatever their /proc/<pid>/exe points at.
-// husk-init runs from a sealed memfd, so the attacker must see it and
-// still fail to write anything, and the husk binary must be untouched.
+// husk-init runs from a sealed memfd and is not dumpable (its exe link is
+// denied), so the attacker must see it join and still fail to write
+// anything, and the husk binary must be untouched.
 func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	hh := newH(t)
 	before := fileSum(t, *huskBin)
@@ -61,22 +61,7 @@ func TestCVE2019_5736ExeOverwrite(t *testing.T) {
 	b := hh.bundle(func(s *rspec.Spec) {
 		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/out", Type: "bind", Source: outDir, Options: []string{"bind"}})
 	}, "/exewatch", "-seconds", "60", "-ready", "/out/ready", "-stop", "/out/stop")
-	attacker := filepath.Join(b, "rootfs", "exewatch")
-	if *exewatchBin != "" {
-		data, err := os.ReadFile(*exewatchBin)
-		if err == nil {
-			err = os.WriteFile(attacker, data, 0o755)
-		}
-		if err != nil {
-			t.Fatalf("the attacker: %v", err)
-		}
-	} else {
-		build := exec.Command("go", "build", "-o", attacker, "./testdata/exewatch")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("build the attacker: %v: %s", err, out)
-		}
-	}
+	installTestProgram(t, "exewatch", filepath.Join(b, "rootfs", "exewatch"))
 	name := id(t)
 	out := filepath.Join(hh.dir, "attacker.out")
 	f, _ := os.Create(out)

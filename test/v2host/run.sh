@@ -72,7 +72,7 @@ fi
 WORK=$(mktemp -d /tmp/husk-v2host.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/root
-mkdir -p "$ROOT"/{bin,tests,root,etc}
+mkdir -p "$ROOT"/{bin,tests/bin,root,etc}
 log "building the guest and the test binaries"
 (
 	cd "$REPO"
@@ -80,7 +80,12 @@ log "building the guest and the test binaries"
 	"$GO" build -trimpath -o "$ROOT/init" ./test/v2host/guest
 	"$GO" test -c -o "$ROOT/tests/cgroups.test" ./cgroups
 	"$GO" test -c -o "$ROOT/tests/integration.test" ./test/integration
-	"$GO" build -o "$ROOT/tests/exewatch" ./test/integration/testdata/exewatch
+	# The static attackers the tests put into containers.
+	for prog in test/integration/testdata/*/; do
+		if ls "$prog"*.go >/dev/null 2>&1; then
+			"$GO" build -o "$ROOT/tests/bin/$(basename "$prog")" "./$prog"
+		fi
+	done
 )
 cp "$HUSK" "$ROOT/bin/husk"
 cp "$(command -v busybox)" "$ROOT/bin/busybox"
@@ -93,7 +98,7 @@ echo "root:x:0:0:root:/root:/bin/sh" >"$ROOT/etc/passwd"
 echo "root:x:0:" >"$ROOT/etc/group"
 cat >"$ROOT/tests/run" <<RUN
 /tests/cgroups.test -test.v -test.count=1 -test.timeout=5m
-/tests/integration.test -test.v -test.count=1 -test.timeout=10m -husk=/bin/husk -exewatch=/tests/exewatch -test.run $RUN ${V2HOST_ARGS:-}
+/tests/integration.test -test.v -test.count=1 -test.timeout=10m -husk=/bin/husk -testbins=/tests/bin -test.run $RUN ${V2HOST_ARGS:-}
 RUN
 (cd "$ROOT" && find . | "$ROOT/bin/busybox" cpio -o -H newc 2>/dev/null) >"$WORK/initrd"
 log "initramfs: $(du -h "$WORK/initrd" | cut -f1), kernel $(cat "$CACHE/version")"

@@ -181,7 +181,7 @@ static const uint8_t *blob(uint32_t off, uint32_t *len)
 		*len = 0;
 		return NULL;
 	}
-	if (off + 4 > plansize)
+	if (off > plansize || plansize - off < 4)
 		fail(EINVAL, "corrupt plan: blob at %u", off);
 	memcpy(&n, plan + off, 4);
 	if (n > plansize - off - 4)
@@ -486,8 +486,13 @@ static void op_mount(const struct plan_op *op)
 		mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 0, why, sizeof why);
 		if (mfd < 0 && errno == EINVAL && (op->flags & MNTF_DEVPTS_NOGID))
 			mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 1, why, sizeof why);
-		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK))
+		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK)) {
+			/* The host's /sys, with the flags the config asked of the
+			 * sysfs (ro, nosuid, nodev, noexec) on every mount of it. */
 			mfd = open_tree_(AT_FDCWD, "/sys", HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
+			if (mfd >= 0 && mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->a[0], 0, 0) < 0)
+				fail(errno, "set mount attributes on the host's /sys");
+		}
 		free(opts);
 		if (mfd < 0)
 			fail(errno, "mount %s: %s", fstype, why);
@@ -544,7 +549,11 @@ static void op_procfs(const struct plan_op *op)
 	struct statfs sfs;
 	int fd;
 
-	fd = new_fs("proc", "proc", NULL, 0, 0, why, sizeof why);
+	if (op->flags & PROCF_NOPROC)
+		goto devnull;
+	/* Nothing is ever executed or opened as a device through it. */
+	fd = new_fs("proc", "proc", NULL, HUSK_MOUNT_ATTR_NOSUID | HUSK_MOUNT_ATTR_NODEV | HUSK_MOUNT_ATTR_NOEXEC, 0, why,
+		    sizeof why);
 	if (fd < 0 && (op->flags & PROCF_FALLBACK)) {
 		/* Joining a user-namespaced container whose /proc has masked
 		 * paths, a fresh procfs is refused (it would be less masked).
@@ -559,6 +568,7 @@ static void op_procfs(const struct plan_op *op)
 	if (fd < 0)
 		fail(errno, "private procfs: %s", why);
 	slots[SLOT_PROC] = fd;
+devnull:
 	if (op->flags & PROCF_NODEVNULL)
 		return;
 	fd = open("/dev/null", O_PATH | O_CLOEXEC);
@@ -735,14 +745,6 @@ static void op_sysctl(const struct plan_op *op)
 	proc_write(path, str(op->s[1]));
 }
 
-static void op_oom_score_adj(const struct plan_op *op)
-{
-	char path[64], val[32];
-	snprintf(path, sizeof path, "%d/oom_score_adj", (int)getpid());
-	snprintf(val, sizeof val, "%lld", (long long)op->a[0]);
-	proc_write(path, val);
-}
-
 /* ---- hooks ------------------------------------------------------------ */
 
 /* Runs one OCI hook with the container state on stdin; its output is
@@ -754,7 +756,7 @@ static void op_run_hook(const struct plan_op *op)
 	int in[2], out[2], status, pidfd;
 	char output[2048] = "";
 	size_t used = 0;
-	int timeout_ms = op->a[0] > 0 ? (int)op->a[0] * 1000 : -1;
+	int timeout_ms = op->a[0] <= 0 ? -1 : op->a[0] > INT_MAX / 1000 ? INT_MAX : (int)op->a[0] * 1000;
 	pid_t pid;
 	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
 
@@ -767,6 +769,9 @@ static void op_run_hook(const struct plan_op *op)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
+		/* A hook gets its state and nothing else of ours (preserved fds
+		 * are not yet close-on-exec when createContainer hooks run). */
+		syscall(SYS_close_range, 3, ~0U, 0);
 		execve(path, argv[0] ? argv : (char *[]){(char *)path, NULL}, envp);
 		dprintf(2, "exec %s: %s", path, strerror(errno));
 		_exit(127);
@@ -791,6 +796,7 @@ static void op_run_hook(const struct plan_op *op)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
+			/* Our unreaped child: its pid cannot have been reused. */
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			fail(ETIMEDOUT, "hook %s timed out after %llds", path, (long long)op->a[0]);
@@ -983,7 +989,8 @@ static void op_lookup_exec(const struct plan_op *op)
 			fail(errno, "exec: %s", name);
 		if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
 			fail(EACCES, "exec: %s", name);
-		snprintf(exec_path, sizeof exec_path, "%s", name);
+		if (snprintf(exec_path, sizeof exec_path, "%s", name) >= (int)sizeof exec_path)
+			fail(ENAMETOOLONG, "exec: %s", name);
 		return;
 	}
 	if (!path)
@@ -992,12 +999,11 @@ static void op_lookup_exec(const struct plan_op *op)
 		size_t len;
 		end = strchr(p, ':');
 		len = end ? (size_t)(end - p) : strlen(p);
-		if (len == 0)
-			snprintf(cand, sizeof cand, "./%s", name);
-		else
-			snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-			snprintf(exec_path, sizeof exec_path, "%s", cand);
+		int n = len == 0 ? snprintf(cand, sizeof cand, "./%s", name)
+				 : snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
+		/* A candidate too long to name is no candidate. */
+		if (n < (int)sizeof cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+			memcpy(exec_path, cand, (size_t)n + 1);
 			return;
 		}
 		if (!end)
@@ -1008,31 +1014,46 @@ static void op_lookup_exec(const struct plan_op *op)
 
 static void op_wait_start(const struct plan_op *op)
 {
-	char path[64];
-	int fd;
+	int lfd = (int)op->a[0], fd;
 
-	/* Reopen the fifo's O_PATH descriptor for writing through our private
-	 * procfs; this blocks until `husk start` opens the other end. */
-	snprintf(path, sizeof path, "%d/fd/%d", (int)getpid(), (int)op->a[0]);
+	/* `husk start` connects to the socket husk bound in the container's
+	 * state directory. Unlike a FIFO, the listening socket is no inode of
+	 * the host's that could be reopened through /proc/<pid>/fd. */
 	do
-		fd = openat(slots[SLOT_PROC], path, O_WRONLY | O_CLOEXEC);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		fail(errno, "open exec fifo");
-	write_all(fd, "0", 1, "exec fifo");
-	/* Kept open: it is close-on-exec, so `husk start` sees the fifo hang
-	 * up exactly when the user's process has been executed (or we died). */
-	close((int)op->a[0]);
+		fail(errno, "wait for start");
+	close(lfd);
+	/* Tells `husk start` we are past the wait: a process that then exits
+	 * at once was still started. */
+	if (send(fd, "0", 1, MSG_NOSIGNAL) != 1)
+		fail(errno, "answer start");
+	/* The connection stays open, close-on-exec: `husk start` sees it close
+	 * exactly when the user's process has been executed (or we died). */
+}
+
+/* Closes the handles of the host we keep in slots (the private procfs,
+ * the host's /dev/null, mounts waiting for attributes): planned before the
+ * switch to the container's credentials, after which a process of the
+ * container could reach us. The console's pty is the container's own. */
+static void drop_handles(void)
+{
+	int i;
+	for (i = 0; i < NSLOTS; i++)
+		if (i != SLOT_CONSOLE && slots[i] >= 0) {
+			close(slots[i]);
+			slots[i] = -1;
+		}
 }
 
 static void op_exec(const struct plan_op *op)
 {
 	char **argv = list(op->s[0]), **envp = list(op->s[1]);
-	int i;
 	/* Nothing of ours may survive into the container's process. */
-	for (i = 0; i < NSLOTS; i++)
-		if (slots[i] >= 0)
-			close(slots[i]);
+	drop_handles();
+	if (slots[SLOT_CONSOLE] >= 0)
+		close(slots[SLOT_CONSOLE]);
 	reset_signals();
 	execve(exec_path, argv, envp);
 	fail(errno, "exec %s", exec_path);
@@ -1067,24 +1088,31 @@ static void op_fork(void)
 	close(order[0]);
 }
 
-static void op_unshare_user(void)
+/* Dumpable (when the plan says so) only while the parent writes our /proc
+ * files: at these points we have joined nothing of the container. */
+static void set_dumpable(int on)
+{
+	if (prctl(PR_SET_DUMPABLE, on, 0, 0, 0) < 0)
+		fail(errno, "set dumpable %d", on);
+}
+
+static void ask_parent(uint32_t type, int64_t val, uint32_t flags)
+{
+	if (flags & WAITF_DUMPABLE)
+		set_dumpable(1);
+	send_msg(type, val, 0, NULL, -1);
+	wait_for(MSG_ACK);
+	if (flags & WAITF_DUMPABLE)
+		set_dumpable(0);
+}
+
+static void op_unshare_user(const struct plan_op *op)
 {
 	if (unshare(CLONE_NEWUSER) < 0)
 		fail(errno, "unshare user namespace");
-	send_msg(MSG_USERMAP, getpid(), 0, NULL, -1);
-	wait_for(MSG_ACK);
+	ask_parent(MSG_USERMAP, getpid(), op->flags);
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		fail(errno, "become root in the user namespace (is uid/gid 0 mapped?)");
-}
-
-static void op_timens_offsets(const struct plan_op *op)
-{
-	const char *text = str(op->s[0]);
-	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail(errno, "open /proc/self/timens_offsets");
-	write_all(fd, text, strlen(text), "timens_offsets");
-	close(fd);
 }
 
 /* ---- dispatcher ------------------------------------------------------- */
@@ -1098,14 +1126,11 @@ static void run_op(const struct plan_op *op)
 		close((int)op->a[0]);
 		break;
 	case OP_UNSHARE_USER:
-		op_unshare_user();
+		op_unshare_user(op);
 		break;
 	case OP_UNSHARE:
 		if (unshare((int)op->a[0]) < 0)
 			fail(errno, "unshare");
-		break;
-	case OP_TIMENS_OFFSETS:
-		op_timens_offsets(op);
 		break;
 	case OP_FORK:
 		op_fork();
@@ -1114,8 +1139,7 @@ static void run_op(const struct plan_op *op)
 		send_msg(MSG_PID, getpid(), 0, NULL, -1);
 		break;
 	case OP_WAIT_PARENT:
-		send_msg(MSG_SYNC, op->a[0], 0, NULL, -1);
-		wait_for(MSG_ACK);
+		ask_parent(MSG_SYNC, op->a[0], op->flags);
 		break;
 	case OP_SETHOSTNAME:
 		if (sethostname(str(op->s[0]), strlen(str(op->s[0]))) < 0)
@@ -1148,6 +1172,8 @@ static void run_op(const struct plan_op *op)
 		op_symlink(op);
 		break;
 	case OP_SETATTR_SLOT:
+		if (op->a[0] < 0 || op->a[0] >= NSLOTS || slots[op->a[0]] < 0)
+			fail(EINVAL, "corrupt plan: no mount in slot %lld", (long long)op->a[0]);
 		if (mount_setattr_(slots[op->a[0]], "", AT_EMPTY_PATH, (uint64_t)op->a[1], (uint64_t)op->a[2], 0) < 0)
 			fail(errno, "set mount attributes");
 		break;
@@ -1184,9 +1210,6 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_SYSCTL:
 		op_sysctl(op);
-		break;
-	case OP_OOM_SCORE_ADJ:
-		op_oom_score_adj(op);
 		break;
 	case OP_RLIMIT: {
 		struct rlimit rl = {.rlim_cur = (rlim_t)op->a[1], .rlim_max = (rlim_t)op->a[2]};
@@ -1291,12 +1314,18 @@ static void run_op(const struct plan_op *op)
 		if (syscall(SYS_close_range, (unsigned int)op->a[0], ~0U, HUSK_CLOSE_RANGE_CLOEXEC) < 0)
 			fail(errno, "close_range");
 		break;
+	case OP_DROP_HANDLES:
+		drop_handles();
+		break;
 	case OP_READY:
 		send_msg(MSG_READY, 0, 0, NULL, -1);
 		wait_for(MSG_DONE);
-		/* Not closed: the socket is close-on-exec, so a parent still
-		 * listening (exec) sees it close exactly when the process is
-		 * executed. Errors from here on go to stderr. */
+		/* Kept for exec: the socket is close-on-exec, so husk exec,
+		 * still listening, sees it close exactly when the process is
+		 * executed. create's parent is gone: nothing waits on it. Errors
+		 * from here on go to stderr. */
+		if (!(op->flags & READYF_KEEP_SYNC))
+			close(syncfd);
 		syncfd = -1;
 		break;
 	case OP_WAIT_START:
@@ -1326,12 +1355,23 @@ int main(int argc, char **argv)
 	int planfd, i;
 	uint32_t n;
 
-	if (argc != 3) {
+	/* Before anything else: no process of the container may read our
+	 * memory or open our descriptors through /proc/<pid> (both need
+	 * ptrace access, which a non-dumpable process denies to all but
+	 * CAP_SYS_PTRACE in our user namespace). The kernel makes the user's
+	 * program dumpable again when we execute it. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return 2;
+	if (argc != 4) {
 		dprintf(2, "husk-init is started by husk; it is not meant to be run by hand\n");
 		return 2;
 	}
 	syncfd = atoi(argv[1]);
 	planfd = atoi(argv[2]);
+	/* The sealed memfd we were executed from is the last descriptor
+	 * husk gave us: close it, and any above it, which husk only
+	 * inherited from its caller and never meant for the container. */
+	syscall(SYS_close_range, (unsigned int)atoi(argv[3]), ~0U, 0);
 	for (i = 0; i < NSLOTS; i++)
 		slots[i] = -1;
 	reset_signals();

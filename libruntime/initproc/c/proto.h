@@ -40,15 +40,14 @@ struct plan_op {
 /* Op codes. */
 enum {
 	OP_SETNS = 1,        /* a0 fd, a1 nstype */
-	OP_UNSHARE_USER,     /* ask the parent for uid/gid maps, then become root in the namespace */
+	OP_UNSHARE_USER,     /* ask the parent for uid/gid maps, then become root in the namespace; WAITF_DUMPABLE */
 	OP_UNSHARE,          /* a0 clone flags */
-	OP_TIMENS_OFFSETS,   /* s0 text for /proc/self/timens_offsets */
 	OP_FORK,             /* fork; the parent reports the child's pid and exits (no reply awaited) */
 	OP_REPORT_PID,       /* report our own pid (no fork was needed) */
-	OP_WAIT_PARENT,      /* a0 kind: send MSG_SYNC and wait for MSG_ACK */
+	OP_WAIT_PARENT,      /* a0 kind: send MSG_SYNC and wait for MSG_ACK; WAITF_DUMPABLE */
 	OP_SETHOSTNAME,      /* s0 */
 	OP_SETDOMAINNAME,    /* s0 */
-	OP_PROCFS,           /* open a private procfs instance into slot SLOT_PROC */
+	OP_PROCFS,           /* open a private procfs into SLOT_PROC, the host's /dev/null into SLOT_DEVNULL (PROCF_*) */
 	OP_ROOT_PROPAGATION, /* a0 mount flags for "/" (e.g. MS_SLAVE|MS_REC) */
 	OP_ROOTFS,           /* s0 rootfs path: bind it onto itself (unless ROOTF_NOBIND), open it as the root handle; s1 mount to make private first */
 	OP_MOUNT,            /* see MNTF_* / a[] / s[] layout below */
@@ -66,7 +65,6 @@ enum {
 	OP_ROOT_READONLY,
 	OP_ROOT_PROPAGATION_AFTER, /* a0 propagation flags applied to "/" after pivot */
 	OP_SYSCTL,           /* s0 path below /proc/sys, s1 value */
-	OP_OOM_SCORE_ADJ,    /* a0 */
 	OP_RLIMIT,           /* a0 resource, a1 soft, a2 hard */
 	OP_PERSONALITY,      /* a0 */
 	OP_SCHED,            /* a0 policy, a1 nice, a2 priority, a3 flags, a4 runtime, a5 deadline; s0 "period" as blob u64 */
@@ -86,8 +84,9 @@ enum {
 	OP_STDIO_CONSOLE,    /* make the pty slave our controlling terminal and stdio */
 	OP_LOOKUP_EXEC,      /* s0 argv[0], s1 PATH value */
 	OP_CLOEXEC_FROM,     /* a0 first fd: mark every fd >= a0 close-on-exec */
-	OP_READY,            /* report success, wait for the parent to finish */
-	OP_WAIT_START,       /* a0 exec fifo fd (O_PATH): block until `start` */
+	OP_DROP_HANDLES,     /* close every slot but SLOT_CONSOLE: nothing of the host is held from here on */
+	OP_READY,            /* report success, wait for the parent to finish; READYF_KEEP_SYNC */
+	OP_WAIT_START,       /* a0 listening start socket: accept `husk start`, keep its connection until exec */
 	OP_EXEC,             /* s0 argv list, s1 env list */
 	OP_MKDIR,            /* s0 path in the root: create it and missing parents (0755) */
 	OP_MAX
@@ -116,7 +115,17 @@ enum {
 #define ROOTF_CURRENT 0x2u /* exec: the root is our current root (after setns) */
 
 #define PROCF_FALLBACK 0x1u  /* exec: if no new procfs can be made, use the container's, verified */
-#define PROCF_NODEVNULL 0x2u /* exec: no /dev/null handle needed */
+#define PROCF_NODEVNULL 0x2u /* no /dev/null handle needed */
+#define PROCF_NOPROC 0x4u    /* no procfs needed (only /dev/null) */
+
+/* OP_WAIT_PARENT, OP_UNSHARE_USER: be dumpable while the parent writes our
+ * /proc/<pid> files (uid_map, oom_score_adj, timens_offsets); a parent
+ * without root may only open them when we are. */
+#define WAITF_DUMPABLE 0x1u
+
+/* OP_READY: keep the sync socket open until exec (husk exec learns from its
+ * close that the process was executed). */
+#define READYF_KEEP_SYNC 0x1u
 
 #define CONSF_NODEVCONSOLE 0x1u /* exec: a pty, but no /dev/console bind */ /* the filter returns a notify fd: hand it to the parent */
 
@@ -139,7 +148,7 @@ struct msg {
 
 /* husk-init -> husk */
 enum {
-	MSG_USERMAP = 1, /* val = pid whose uid_map/gid_map to write */
+	MSG_USERMAP = 1, /* write our uid_map/gid_map (husk uses the pid it started, not val) */
 	MSG_PID,         /* val = host pid of the container's init */
 	MSG_SYNC,        /* val = kind from OP_WAIT_PARENT */
 	MSG_HOOKS,       /* run prestart + createRuntime now */

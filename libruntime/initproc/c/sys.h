@@ -73,6 +73,9 @@ struct husk_mount_attr {
 #define HUSK_FSCONFIG_SET_STRING 1
 #define HUSK_FSCONFIG_CMD_CREATE 6
 #define HUSK_MOUNT_ATTR_RDONLY 0x1
+#define HUSK_MOUNT_ATTR_NOSUID 0x2
+#define HUSK_MOUNT_ATTR_NODEV 0x4
+#define HUSK_MOUNT_ATTR_NOEXEC 0x8
 #define HUSK_CLOSE_RANGE_CLOEXEC (1U << 2)
 
 /* capabilities */

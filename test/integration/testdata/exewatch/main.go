@@ -23,6 +23,7 @@ func main() {
 	self := os.Getpid()
 	seen := map[string]int{}
 	known := map[int]string{} // pid -> exe target last seen
+	denied := map[int]bool{}  // pids whose exe we could not read
 	writes, fds := 0, []int{}
 	if *ready != "" {
 		os.WriteFile(*ready, nil, 0o644)
@@ -42,7 +43,18 @@ func main() {
 			}
 			exe := "/proc/" + e.Name() + "/exe"
 			target, err := os.Readlink(exe)
-			if err != nil || strings.HasSuffix(target, "/exewatch") || known[pid] == target {
+			if err != nil {
+				// A runtime helper joining the container may deny us its
+				// exe (it is not dumpable): count it by its command line,
+				// which anyone may read.
+				if cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.HasPrefix(string(cmd), "husk-init\x00") &&
+					!denied[pid] {
+					denied[pid] = true
+					seen["husk-init (exe denied)"]++
+				}
+				continue
+			}
+			if strings.HasSuffix(target, "/exewatch") || known[pid] == target {
 				continue
 			}
 			known[pid] = target
