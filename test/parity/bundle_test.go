@@ -24,6 +24,7 @@ type Bundle struct {
 	ID, ID2 string // container IDs (the second for cases with two containers)
 	Cgroup  string // cgroupsPath of the container ("/parity-...-cg")
 	Cgroup2 string // cgroupsPath of the second container
+	NetDev  string // a host network device name for netDevices cases
 }
 
 func newBundle(work string, index int, tag string) (*Bundle, error) {
@@ -32,6 +33,8 @@ func newBundle(work string, index int, tag string) (*Bundle, error) {
 	b := &Bundle{
 		Dir: dir, Path: filepath.Join(dir, "bundle"), Root: filepath.Join(dir, "root"),
 		ID: name, ID2: name + "-2", Cgroup: "/" + name + "-cg", Cgroup2: "/" + name + "-2-cg",
+		// Interface names have at most 15 characters.
+		NetDev: fmt.Sprintf("pd%d%s%d", index, tag, os.Getpid()%10000),
 	}
 	b.Rootfs = filepath.Join(b.Path, "rootfs")
 	for _, d := range []string{dir, b.Path} {
@@ -52,7 +55,7 @@ func newBundle(work string, index int, tag string) (*Bundle, error) {
 func (b *Bundle) Fill(s string) string {
 	return strings.NewReplacer(
 		"{dir}", b.Dir, "{bundle}", b.Path, "{rootfs}", b.Rootfs, "{root}", b.Root,
-		"{id2}", b.ID2, "{id}", b.ID, "{cgroup2}", b.Cgroup2, "{cgroup}", b.Cgroup,
+		"{id2}", b.ID2, "{id}", b.ID, "{cgroup2}", b.Cgroup2, "{cgroup}", b.Cgroup, "{netdev}", b.NetDev,
 	).Replace(s)
 }
 
@@ -70,7 +73,7 @@ func (b *Bundle) normaliser(runtimeBin string) *Normaliser {
 	return NewNormaliser(map[string]string{
 		b.Dir: "<dir>", b.Path: "<bundle>", b.Root: "<root>",
 		b.ID: "<id>", b.ID2: "<id2>", b.Cgroup: "<cgroup>", b.Cgroup2: "<cgroup2>",
-		runtimeBin: "<runtime>",
+		b.NetDev: "<netdev>", runtimeBin: "<runtime>",
 	})
 }
 

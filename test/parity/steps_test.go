@@ -46,6 +46,8 @@ type Cmd struct {
 	Stderr bool
 	// Env is added to the runtime's environment.
 	Env []string
+	// Wrap runs the runtime under this command line (taskset -c 0).
+	Wrap []string
 }
 
 // Do runs the command.
@@ -64,7 +66,13 @@ func (c Cmd) Do(x *Exec) {
 			x.Obs.Add(key+".error", x.Norm.Replace(lastErr))
 		}
 	}
-	if c.Out != OutNone {
+	switch {
+	case c.Out == OutNone:
+	case c.Out != OutHelp && res.exit != "0" && isUsage(res.stdout):
+		// A usage error prints the command's help: its wording is the
+		// runtime's own; that it was a usage error is what a user sees.
+		x.Obs.Add(key+".out", "<usage text>")
+	default:
 		x.Obs.Add(key+".out", x.Norm.Output(c.Out, res.stdout))
 	}
 	if c.Stderr || c.NoLog {
@@ -91,7 +99,8 @@ func (x *Exec) runtime(c Cmd, key string) cmdResult {
 	args = append(args, x.B.FillAll(c.Args)...)
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, x.Bin, args...)
+	argv := append(append(append([]string(nil), c.Wrap...), x.Bin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = x.B.Dir
 	cmd.Env = append(os.Environ(), x.B.FillAll(c.Env)...)
 	outPath, errPath := filepath.Join(x.B.Dir, key+".stdout"), filepath.Join(x.B.Dir, key+".stderr")
@@ -230,3 +239,9 @@ type Sleep time.Duration
 
 // Do sleeps.
 func (s Sleep) Do(*Exec) { time.Sleep(time.Duration(s)) }
+
+// isUsage tells a command's help text (printed on a usage error) from
+// its output.
+func isUsage(stdout string) bool {
+	return strings.Contains(stdout, "USAGE:") || strings.HasPrefix(stdout, "usage:") || strings.HasPrefix(stdout, "Incorrect Usage")
+}
