@@ -26,16 +26,6 @@ type Case struct {
 // Need is a machine feature: it returns "" when present, or why not.
 type Need func() string
 
-// family is the part of a case name before the first slash.
-func (c *Case) family() string {
-	for i := 0; i < len(c.Name); i++ {
-		if c.Name[i] == '/' {
-			return c.Name[:i]
-		}
-	}
-	return c.Name
-}
-
 // runStep is the default command: run the bundle in the foreground,
 // recording the exit status, log levels and the container's output.
 func runStep() Step {

@@ -13,11 +13,10 @@ func res(fn func(r *rspec.LinuxResources)) func(*rspec.Spec) {
 	return func(s *rspec.Spec) { fn(s.Linux.Resources) }
 }
 
-func i64(v int64) *int64    { return &v }
-func u64(v uint64) *uint64  { return &v }
-func u16(v uint16) *uint16  { return &v }
-func boolp(v bool) *bool    { return &v }
-func strp(v string) *string { return &v }
+func i64(v int64) *int64   { return &v }
+func u64(v uint64) *uint64 { return &v }
+func u16(v uint16) *uint16 { return &v }
+func boolp(v bool) *bool   { return &v }
 
 // cgroupFilesAll are the files the resource cases read back.
 var cgroupFilesAll = []string{
@@ -39,8 +38,12 @@ func cgroupCases() []*Case {
 		{"memory-limit", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Limit: i64(64 << 20)} }, []string{"memory.limit_in_bytes"}},
 		{"memory-limit-unlimited", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Limit: i64(-1)} }, []string{"memory.limit_in_bytes"}},
 		{"memory-reservation", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Reservation: i64(32 << 20)} }, []string{"memory.soft_limit_in_bytes"}},
-		{"memory-swap", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20)} }, []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}},
-		{"memory-swap-below-limit", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Limit: i64(64 << 20), Swap: i64(32 << 20)} }, []string{"memory.limit_in_bytes"}},
+		{"memory-swap", func(r *rspec.LinuxResources) {
+			r.Memory = &rspec.LinuxMemory{Limit: i64(64 << 20), Swap: i64(128 << 20)}
+		}, []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}},
+		{"memory-swap-below-limit", func(r *rspec.LinuxResources) {
+			r.Memory = &rspec.LinuxMemory{Limit: i64(64 << 20), Swap: i64(32 << 20)}
+		}, []string{"memory.limit_in_bytes"}},
 		{"memory-swappiness", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Swappiness: u64(10)} }, []string{"memory.swappiness"}},
 		{"memory-swappiness-invalid", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{Swappiness: u64(200)} }, []string{"memory.swappiness"}},
 		{"memory-disable-oom-killer", func(r *rspec.LinuxResources) { r.Memory = &rspec.LinuxMemory{DisableOOMKiller: boolp(true)} }, []string{"memory.oom_control"}},
@@ -54,9 +57,13 @@ func cgroupCases() []*Case {
 		{"cpu-quota-period", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Quota: i64(50000), Period: u64(100000)} }, []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"}},
 		{"cpu-quota-only", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Quota: i64(20000)} }, []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"}},
 		{"cpu-period-only", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Period: u64(50000)} }, []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"}},
-		{"cpu-burst", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Quota: i64(50000), Period: u64(100000), Burst: u64(10000)} }, []string{"cpu.cfs_burst_us"}},
+		{"cpu-burst", func(r *rspec.LinuxResources) {
+			r.CPU = &rspec.LinuxCPU{Quota: i64(50000), Period: u64(100000), Burst: u64(10000)}
+		}, []string{"cpu.cfs_burst_us"}},
 		{"cpu-idle", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Idle: i64(1)} }, []string{"cpu.idle"}},
-		{"cpu-rt", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{RealtimePeriod: u64(1000000), RealtimeRuntime: i64(0)} }, []string{"cpu.rt_period_us", "cpu.rt_runtime_us"}},
+		{"cpu-rt", func(r *rspec.LinuxResources) {
+			r.CPU = &rspec.LinuxCPU{RealtimePeriod: u64(1000000), RealtimeRuntime: i64(0)}
+		}, []string{"cpu.rt_period_us", "cpu.rt_runtime_us"}},
 		{"cpu-rt-runtime-nonzero", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{RealtimeRuntime: i64(1000)} }, []string{"cpu.rt_runtime_us"}},
 		{"cpuset-cpus", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Cpus: "0"} }, []string{"cpuset.cpus", "cpuset.mems"}},
 		{"cpuset-mems", func(r *rspec.LinuxResources) { r.CPU = &rspec.LinuxCPU{Mems: "0"} }, []string{"cpuset.cpus", "cpuset.mems"}},
@@ -70,7 +77,9 @@ func cgroupCases() []*Case {
 		{"hugepage-limit", func(r *rspec.LinuxResources) {
 			r.HugepageLimits = []rspec.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}
 		}, []string{"unified:hugetlb.2MB.max"}},
-		{"network-classid", func(r *rspec.LinuxResources) { r.Network = &rspec.LinuxNetwork{ClassID: func() *uint32 { v := uint32(1); return &v }()} }, nil},
+		{"network-classid", func(r *rspec.LinuxResources) {
+			r.Network = &rspec.LinuxNetwork{ClassID: func() *uint32 { v := uint32(1); return &v }()}
+		}, nil},
 		{"rdma", func(r *rspec.LinuxResources) {
 			r.Rdma = map[string]rspec.LinuxRdma{"mlx5_0": {HcaHandles: func() *uint32 { v := uint32(1); return &v }()}}
 		}, nil},
@@ -154,7 +163,8 @@ func updateCases() []*Case {
 		{"memory-swap-only", []string{"--memory-swap", "128m"}, []string{"memory.memsw.limit_in_bytes"}},
 		{"kernel-memory", []string{"--kernel-memory", "64m"}, []string{"memory.kmem.limit_in_bytes"}},
 		{"kernel-memory-tcp", []string{"--kernel-memory-tcp", "64m"}, []string{"memory.kmem.tcp.limit_in_bytes"}},
-		{"cpu-shares", []string{"--cpu-shares", "512"}, []string{"cpu.shares"}},
+		{"cpu-share", []string{"--cpu-share", "512"}, []string{"cpu.shares"}},
+		{"cpu-shares-husk-spelling", []string{"--cpu-shares", "512"}, []string{"cpu.shares"}},
 		{"cpu-quota", []string{"--cpu-quota", "50000"}, []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"}},
 		{"cpu-period", []string{"--cpu-period", "50000"}, []string{"cpu.cfs_quota_us", "cpu.cfs_period_us"}},
 		{"cpu-quota-unlimited", []string{"--cpu-quota", "-1"}, []string{"cpu.cfs_quota_us"}},

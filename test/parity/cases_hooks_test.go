@@ -55,7 +55,9 @@ func withHooks(fn func(h *rspec.Hooks)) func(*rspec.Spec) {
 
 func hookLogDir(b *Bundle) error { return b.WriteFile("{dir}/hooklog/.keep", "", 0o644) }
 
-func hookLog() Step { return HostFile{Key: "hooks.log", Path: "{dir}/hooklog/hooks.log", Out: OutProbe} }
+func hookLog() Step {
+	return HostFile{Key: "hooks.log", Path: "{dir}/hooklog/hooks.log", Out: OutProbe}
+}
 
 func hookCases() []*Case {
 	var cs []*Case
@@ -123,7 +125,7 @@ func hookCases() []*Case {
 				h.CreateRuntime = []rspec.Hook{{Path: "/bin/true", Timeout: &t}}
 			})},
 		&Case{Name: "hooks/path-missing", Script: "echo ran", Files: hookLogDir,
-			Spec: withHooks(func(h *rspec.Hooks) { h.CreateRuntime = []rspec.Hook{{Path: "/no/such/hook"}} }),
+			Spec:  withHooks(func(h *rspec.Hooks) { h.CreateRuntime = []rspec.Hook{{Path: "/no/such/hook"}} }),
 			Steps: []Step{runStep(), state("state-after")}},
 		&Case{Name: "hooks/path-relative", Script: "echo ran", Files: hookLogDir,
 			Spec: withHooks(func(h *rspec.Hooks) { h.CreateRuntime = []rspec.Hook{{Path: "true"}} })},

@@ -150,6 +150,8 @@ func mountCases() []*Case {
 			Spec: func(s *rspec.Spec) { s.Mounts = nil; s.Linux.MaskedPaths = nil; s.Linux.ReadonlyPaths = nil }},
 		&Case{Name: "mounts/root-readwrite", Script: pMountAt("/"), Spec: func(s *rspec.Spec) { s.Root.Readonly = false }},
 		&Case{Name: "mounts/root-path-absolute", Script: "echo ok", Spec: func(s *rspec.Spec) { s.Root.Path = "{rootfs}" }},
+		&Case{Name: "mounts/root-path-symlink", Script: "echo ok", Spec: func(s *rspec.Spec) { s.Root.Path = "rootlink" },
+			Files: func(b *Bundle) error { return os.Symlink("rootfs", b.Fill("{bundle}/rootlink")) }},
 		&Case{Name: "mounts/root-path-missing", Script: "echo ok", Spec: func(s *rspec.Spec) { s.Root.Path = "nosuchdir" }},
 		&Case{Name: "mounts/no-pivot", Script: pMountAt("/") + "; " + pMountAt("/proc") + "; " + pStatus,
 			Steps: []Step{Cmd{Key: "run", Args: []string{"run", "--no-pivot", "--bundle", "{bundle}", "{id}"}, Out: OutProbe}}},

@@ -79,15 +79,14 @@ func second(edit func(*rspec.Spec)) []Step {
 			s := baseSpec()
 			sleeper(s)
 			s.Linux.CgroupsPath = "{cgroup2}"
+			// Both containers share the first bundle's rootfs.
+			s.Root.Path = x.B.Rootfs
 			if edit != nil {
 				edit(s)
 			}
 			b2 := *x.B
 			b2.Path = x.B.Fill("{dir}/bundle2")
 			if err := os.MkdirAll(b2.Path, 0o755); err != nil {
-				return err.Error()
-			}
-			if err := os.Symlink(x.B.Rootfs, b2.Path+"/rootfs"); err != nil {
 				return err.Error()
 			}
 			return errString(b2.WriteSpec(s))

@@ -153,7 +153,7 @@ func spec13Cases() []*Case {
 		&Case{Name: "spec13/net-devices/missing-device", Script: "echo '=== links'; ip -o link | awk '{print $2}'",
 			Spec: func(s *rspec.Spec) { s.Linux.NetDevices = map[string]rspec.LinuxNetDevice{"pnodev0": {Name: "eth9"}} }},
 		&Case{Name: "spec13/net-devices/dummy", Script: "echo '=== links'; ip -o link | awk '{print $2}'",
-			Spec: func(s *rspec.Spec) { s.Linux.NetDevices = map[string]rspec.LinuxNetDevice{"{netdev}": {Name: "eth9"}} },
+			Spec:  func(s *rspec.Spec) { s.Linux.NetDevices = map[string]rspec.LinuxNetDevice{"{netdev}": {Name: "eth9"}} },
 			Steps: []Step{makeDummy(), runStep(), dropDummy()}},
 		&Case{Name: "spec13/net-devices/without-netns", Script: "echo ok",
 			Spec: edits(withoutNS(rspec.NetworkNamespace), func(s *rspec.Spec) {

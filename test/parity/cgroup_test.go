@@ -4,8 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -94,12 +98,34 @@ func leftoverCgroups(b *Bundle) string {
 			dir := filepath.Join(mnt, cg)
 			if _, err := os.Stat(dir); err == nil {
 				left = append(left, name)
+				emptyCgroup(dir)
 				removeTree(dir)
 			}
 		}
 	}
 	sort.Strings(left)
 	return strings.Join(left, " ")
+}
+
+// emptyCgroup thaws a cgroup a runtime left frozen and kills the
+// processes a runtime left in it, so it can be removed: a paused
+// container's processes cannot die of SIGKILL before they are thawed.
+func emptyCgroup(dir string) {
+	os.WriteFile(filepath.Join(dir, "freezer.state"), []byte("THAWED"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte("0"), 0o644)
+	for i := 0; i < 50; i++ {
+		data, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		pids := strings.Fields(string(data))
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // removeTree removes an empty cgroup and its empty sub-cgroups, deepest

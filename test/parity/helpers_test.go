@@ -92,16 +92,6 @@ func state(key string) Cmd {
 	return Cmd{Key: key, Args: []string{"state", "{id}"}, Out: OutJSON}
 }
 
-// mkdirRootfs makes directories in the rootfs.
-func mkdirRootfs(b *Bundle, dirs ...string) error {
-	for _, d := range dirs {
-		if err := os.MkdirAll(b.InRootfs(d), 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // symlinkRootfs makes a symlink in the rootfs.
 func symlinkRootfs(b *Bundle, target, link string) error {
 	p := b.InRootfs(link)

@@ -29,6 +29,7 @@ type outcome struct {
 	skipped   string          // why, if skipped
 	tolerated map[*Entry]bool // entries that allowed one of its differences
 	unlisted  []FieldDiff     // differences no entry allows: failures
+	all       []FieldDiff     // every difference, listed or not
 	err       error           // a harness failure
 }
 
@@ -118,7 +119,8 @@ func TestParity(t *testing.T) {
 // judge compares the two observations and fails on every difference the
 // differences file does not list.
 func judge(t *testing.T, c *Case, ref, got *Observation, diffs *Differences, o *outcome) {
-	for _, d := range Compare(ref, got) {
+	o.all = Compare(ref, got)
+	for _, d := range o.all {
 		if e := diffs.Find(c.Name, d.Key); e != nil {
 			o.tolerated[e] = true
 			t.Logf("listed (%s: %s):\n%s", e.Class, e.Reason, d)
@@ -221,6 +223,9 @@ func report(t *testing.T, outcomes []*outcome, d *Differences, stale []*Entry, t
 	if err := os.WriteFile(filepath.Join(*results, "report.md"), []byte(entryReport(outcomes, d)), 0o644); err != nil {
 		t.Errorf("results: %v", err)
 	}
+	if err := os.WriteFile(filepath.Join(*results, "diffs.tsv"), []byte(diffTable(outcomes, d)), 0o644); err != nil {
+		t.Errorf("results: %v", err)
+	}
 }
 
 func hasClass(o *outcome, c Class) bool {
@@ -251,4 +256,30 @@ func entryReport(outcomes []*outcome, d *Differences) string {
 		}
 	}
 	return b.String()
+}
+
+// diffTable lists every difference of the run, one per line: case, field,
+// runc's and husk's values (first line of each, with the line count),
+// and the entry that allows it ("-" for none).
+func diffTable(outcomes []*outcome, d *Differences) string {
+	var lines []string
+	short := func(v string) string {
+		v = strings.ReplaceAll(v, "\t", " ")
+		l := splitLines(v)
+		if len(l) <= 1 {
+			return v
+		}
+		return fmt.Sprintf("%s [+%d lines]", l[0], len(l)-1)
+	}
+	for _, o := range outcomes {
+		for _, f := range o.all {
+			entry := "-"
+			if e := d.Find(o.name, f.Key); e != nil {
+				entry = fmt.Sprintf("line %d", e.Line)
+			}
+			lines = append(lines, strings.Join([]string{o.name, f.Key, short(f.Ref), short(f.Husk), entry}, "\t"))
+		}
+	}
+	sort.Strings(lines)
+	return "case\tfield\trunc\thusk\tentry\n" + strings.Join(lines, "\n") + "\n"
 }

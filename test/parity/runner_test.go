@@ -41,7 +41,7 @@ func runCase(e *env, c *Case, index int, rt runtimeUnderTest) (*Observation, err
 			return nil, fmt.Errorf("files: %w", err)
 		}
 	}
-	x := &Exec{Runtime: rt.name, Bin: rt.bin, B: b, Norm: b.normaliser(rt.bin), Obs: &Observation{}}
+	x := &Exec{Bin: rt.bin, B: b, Norm: b.normaliser(rt.bin), Obs: &Observation{}}
 	start := time.Now()
 	for _, st := range c.steps() {
 		st.Do(x)

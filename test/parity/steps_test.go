@@ -13,12 +13,10 @@ import (
 
 // Exec is one runtime running one case.
 type Exec struct {
-	Runtime string // "runc" or "husk"
-	Bin     string
-	B       *Bundle
-	Norm    *Normaliser
-	Obs     *Observation
-	steps   int
+	Bin  string
+	B    *Bundle
+	Norm *Normaliser
+	Obs  *Observation
 }
 
 // Step is one thing a user does; it records what the user would see.
@@ -52,7 +50,6 @@ type Cmd struct {
 
 // Do runs the command.
 func (c Cmd) Do(x *Exec) {
-	x.steps++
 	key := c.Key
 	if key == "" {
 		key = c.Args[0]
@@ -102,7 +99,7 @@ func (x *Exec) runtime(c Cmd, key string) cmdResult {
 	argv := append(append(append([]string(nil), c.Wrap...), x.Bin), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = x.B.Dir
-	cmd.Env = append(os.Environ(), x.B.FillAll(c.Env)...)
+	cmd.Env = append(runtimeEnv(), x.B.FillAll(c.Env)...)
 	outPath, errPath := filepath.Join(x.B.Dir, key+".stdout"), filepath.Join(x.B.Dir, key+".stderr")
 	out, err1 := os.Create(outPath)
 	errf, err2 := os.Create(errPath)
@@ -136,11 +133,19 @@ func (x *Exec) runtime(c Cmd, key string) cmdResult {
 	return res
 }
 
+// runtimeEnv is the environment every runtime command gets: fixed, as a
+// shim's is, so hooks that inherit it show the same on every machine.
+func runtimeEnv() []string {
+	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "PARITY_RUNTIME_ENV=1"}
+}
+
 // quiet runs a runtime command without recording anything (cleanup).
 func (x *Exec) quiet(args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, x.Bin, append([]string{"--root", x.B.Root}, args...)...).Output()
+	cmd := exec.CommandContext(ctx, x.Bin, append([]string{"--root", x.B.Root}, args...)...)
+	cmd.Env = runtimeEnv()
+	out, _ := cmd.Output()
 	return string(out)
 }
 
