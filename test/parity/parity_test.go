@@ -259,27 +259,33 @@ func entryReport(outcomes []*outcome, d *Differences) string {
 }
 
 // diffTable lists every difference of the run, one per line: case, field,
-// runc's and husk's values (first line of each, with the line count),
-// and the entry that allows it ("-" for none).
+// runc's and husk's values (for multi-line values, the lines only one of
+// them has), and the entry that allows it ("-" for none).
 func diffTable(outcomes []*outcome, d *Differences) string {
 	var lines []string
-	short := func(v string) string {
-		v = strings.ReplaceAll(v, "\t", " ")
-		l := splitLines(v)
-		if len(l) <= 1 {
-			return v
-		}
-		return fmt.Sprintf("%s [+%d lines]", l[0], len(l)-1)
-	}
+	flat := func(v string) string { return strings.ReplaceAll(v, "\t", " ") }
 	for _, o := range outcomes {
 		for _, f := range o.all {
+			ref, husk := flat(f.Ref), flat(f.Husk)
+			if strings.Contains(f.Ref, "\n") || strings.Contains(f.Husk, "\n") {
+				var only [2][]string
+				for _, l := range LineDiff(splitLines(f.Ref), splitLines(f.Husk)) {
+					switch l[0] {
+					case '-':
+						only[0] = append(only[0], flat(l[2:]))
+					case '+':
+						only[1] = append(only[1], flat(l[2:]))
+					}
+				}
+				ref, husk = strings.Join(only[0], " | "), strings.Join(only[1], " | ")
+			}
 			entry := "-"
 			if e := d.Find(o.name, f.Key); e != nil {
 				entry = fmt.Sprintf("line %d", e.Line)
 			}
-			lines = append(lines, strings.Join([]string{o.name, f.Key, short(f.Ref), short(f.Husk), entry}, "\t"))
+			lines = append(lines, strings.Join([]string{o.name, f.Key, ref, husk, entry}, "\t"))
 		}
 	}
 	sort.Strings(lines)
-	return "case\tfield\trunc\thusk\tentry\n" + strings.Join(lines, "\n") + "\n"
+	return "case\tfield\trunc only\thusk only\tentry\n" + strings.Join(lines, "\n") + "\n"
 }
