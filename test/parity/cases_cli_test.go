@@ -239,9 +239,6 @@ func lifecycleCases() []*Case {
 			Cmd{Key: "run", Args: []string{"run", "--preserve-fds", "2", "--bundle", "{bundle}", "{id}"}, Out: OutProbe}}},
 		&Case{Name: "lifecycle/fds-at-create", Spec: func(s *rspec.Spec) { s.Process.Args = []string{"/bin/probe", "fds"} },
 			Steps: steps(created(), []Step{Cmd{Key: "start", Args: []string{"start", "{id}"}}, InitOut{}})},
-		&Case{Name: "lifecycle/no-new-keyring", Script: "echo '=== keyring'; grep -c _ses /proc/keys 2>&1", Spec: func(s *rspec.Spec) { s.Linux.MaskedPaths = nil },
-			Steps: []Step{Cmd{Key: "run", Args: []string{"run", "--no-new-keyring", "--bundle", "{bundle}", "{id}"}, Out: OutProbe}}},
-		&Case{Name: "lifecycle/new-keyring", Script: "echo '=== keyring'; grep -c _ses /proc/keys 2>&1", Spec: func(s *rspec.Spec) { s.Linux.MaskedPaths = nil }},
 	)
 	return cs
 }
