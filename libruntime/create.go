@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -206,7 +205,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		hier:         h,
 		cg:           cgPaths,
 		rootless:     rootless,
-		lastCap:      lastCap(),
+		host:         theHost{},
 	}
 	pl.plan.Trace = tr.enabled()
 	withHome(spec, c.state.Rootfs)
@@ -515,19 +514,6 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("--pid-file: %w", err)
 	}
 	return nil
-}
-
-// lastCap is the highest capability this kernel knows.
-func lastCap() int {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return len(specs.Capabilities) - 1
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return len(specs.Capabilities) - 1
-	}
-	return n
 }
 
 func monotonic() time.Duration {

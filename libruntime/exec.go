@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libruntime/initproc"
-	"github.com/husk-runtime/husk/nsutil"
 	"github.com/husk-runtime/husk/specs"
 )
 
@@ -116,7 +115,7 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		preserveFDs: o.PreserveFDs,
 		terminal:    o.Process.Terminal,
 		rootless:    os.Geteuid() != 0,
-		lastCap:     lastCap(),
+		host:        theHost{},
 	}
 	pl.plan.Trace = tr.enabled()
 	if err := pl.compileExec(os.NewFile(uintptr(pidfd), "pidfd")); err != nil {
@@ -198,72 +197,4 @@ func (c *Container) joinCgroup(pid int) error {
 		return err
 	}
 	return cg.AddProc(pid)
-}
-
-// compileExec builds the plan of a process joining the container: the
-// namespaces of its init, all at once through a pidfd, then the process
-// set up as at create, minus everything about the rootfs.
-func (p *planner) compileExec(pidfd *os.File) (err error) {
-	defer func() {
-		if err != nil {
-			p.closeFiles()
-		}
-	}()
-	var flags uintptr
-	l := p.spec.Linux
-	if l == nil {
-		l = &rspec.Linux{}
-	}
-	for _, ns := range l.Namespaces {
-		f, _ := nsutil.CloneFlag(ns.Type)
-		flags |= f
-		switch ns.Type {
-		case rspec.PIDNamespace, rspec.TimeNamespace:
-			p.forks = true
-		case rspec.MountNamespace:
-			p.mntns = true
-		}
-	}
-	p.waitForCgroup("cgroup")
-	if err := p.initialAffinity(); err != nil {
-		return err
-	}
-	fd := p.file(pidfd)
-	if flags != 0 {
-		p.add(initproc.OpSetns, "linux.namespaces", func(op *initproc.Op) { op.A[0], op.A[1] = fd, int64(flags) })
-	}
-	if p.forks {
-		p.add(initproc.OpFork, "linux.namespaces (pid)", nil)
-	} else {
-		p.add(initproc.OpReportPid, "exec", nil)
-	}
-	if p.mntns {
-		p.add(initproc.OpRootfs, "root", func(op *initproc.Op) { op.Flags = initproc.RootCurrent })
-	} else {
-		p.add(initproc.OpRootfs, "root.path", func(op *initproc.Op) {
-			op.Flags = initproc.RootNoBind
-			op.S[0] = initproc.Str(p.rootfs)
-		})
-		p.add(initproc.OpChroot, "root.path", nil)
-	}
-	if p.needsProcfs() {
-		p.add(initproc.OpProcfs, "exec", func(op *initproc.Op) { op.Flags = initproc.ProcFallback | initproc.ProcNoDevNull })
-	}
-	if p.terminal {
-		p.add(initproc.OpConsole, "process.terminal", func(op *initproc.Op) {
-			op.Flags = initproc.ConsNoDevConsole
-			if cs := p.spec.Process.ConsoleSize; cs != nil {
-				op.A[0], op.A[1] = int64(cs.Height), int64(cs.Width)
-			}
-		})
-	}
-	if err := p.process(); err != nil {
-		return err
-	}
-	p.add(initproc.OpReady, "exec", func(op *initproc.Op) { op.Flags = initproc.ReadyKeepSync })
-	if err := p.lateSeccomp(); err != nil {
-		return err
-	}
-	p.exec()
-	return nil
 }

@@ -13,13 +13,14 @@ import (
 )
 
 // planner compiles a container's config into the plan husk-init executes.
-// It only decides; nothing here changes the system except opening the
-// files (namespace paths) the plan refers to.
+// It only decides: what it needs to know of the machine it asks host, so
+// that the plan is a pure function of the config and host's answers.
 type planner struct {
 	spec   *rspec.Spec
 	bundle string
 	rootfs string
 	id     string
+	host   host
 
 	noPivot      bool
 	noNewKeyring bool
@@ -45,8 +46,7 @@ type planner struct {
 	pidns bool
 	// The container has a mount namespace; without one its mounts are
 	// made in the host's, and delete must remove them.
-	mntns   bool
-	lastCap int
+	mntns bool
 
 	seccomp *seccomp.Filter // compiled once, loaded early or late
 }
@@ -58,12 +58,10 @@ func (p *planner) file(f *os.File) int64 {
 	return int64(3 + p.preserveFDs + len(p.files) - 1)
 }
 
-func (p *planner) add(code uint32, what string, fill func(op *initproc.Op)) {
-	op := initproc.Op{Code: code, What: what}
-	if fill != nil {
-		fill(&op)
-	}
-	p.plan.Add(op)
+// add appends an op; what names the config element it comes from in
+// errors ("mounts[2] (/proc)").
+func (p *planner) add(what string, args initproc.Args) {
+	p.plan.Add(initproc.NewOp(what, args))
 }
 
 // closeFiles releases the descriptors opened for the plan.
@@ -94,8 +92,8 @@ func (p *planner) compileCreate(startListener *os.File) (err error) {
 		return err
 	}
 	listenFD := p.file(startListener)
-	p.add(initproc.OpReady, "init", nil)
-	p.add(initproc.OpWaitStart, "start", func(op *initproc.Op) { op.A[0] = listenFD })
+	p.add("init", initproc.Ready{})
+	p.add("start", initproc.WaitStart{Listener: listenFD})
 	if err := p.hooks("startContainer", p.startContainerHooks()); err != nil {
 		return err
 	}
@@ -121,15 +119,22 @@ func (p *planner) trustedHandles() {
 	if flags == initproc.ProcNoProc|initproc.ProcNoDevNull {
 		return
 	}
-	p.add(initproc.OpProcfs, "init", func(op *initproc.Op) { op.Flags = flags })
+	p.add("init", initproc.Procfs{OpFlags: flags})
 }
 
-// needsProcfs tells whether husk-init writes to /proc itself: sysctls and
-// LSM labels (the parent writes oom_score_adj and time offsets).
+// needsProcfs tells whether husk-init writes to /proc itself at create:
+// sysctls and LSM labels (the parent writes oom_score_adj and time
+// offsets).
 func (p *planner) needsProcfs() bool {
 	if l := p.spec.Linux; l != nil && len(l.Sysctl) > 0 {
 		return true
 	}
+	return p.hasLSMLabel()
+}
+
+// hasLSMLabel: an LSM label is written through the procfs, at create and
+// at exec.
+func (p *planner) hasLSMLabel() bool {
 	proc := p.spec.Process
 	return proc.ApparmorProfile != "" || proc.SelinuxLabel != ""
 }
@@ -152,20 +157,12 @@ func (p *planner) hooks(kind string, hooks []rspec.Hook) error {
 		if h.Timeout != nil {
 			timeout = *h.Timeout
 		}
-		what := fmt.Sprintf("hooks.%s[%d]", kind, i)
-		p.add(initproc.OpRunHook, what, func(op *initproc.Op) {
-			op.S[0] = initproc.Str(h.Path)
-			op.S[1] = initproc.List(args)
-			op.S[2] = initproc.List(h.Env)
-			op.A[0] = int64(timeout)
-		})
+		p.add(fmt.Sprintf("hooks.%s[%d]", kind, i),
+			initproc.RunHook{Path: h.Path, Args: args, Env: h.Env, Timeout: int64(timeout)})
 	}
 	return nil
 }
 
 func (p *planner) exec() {
-	p.add(initproc.OpExec, "process.args", func(op *initproc.Op) {
-		op.S[0] = initproc.List(p.spec.Process.Args)
-		op.S[1] = initproc.List(p.spec.Process.Env)
-	})
+	p.add("process.args", initproc.Exec{Args: p.spec.Process.Args, Env: p.spec.Process.Env})
 }

@@ -91,10 +91,7 @@ func (p *planner) devices() {
 		path := inRoot(d.Path)
 		if p.userns {
 			// mknod is refused in a user namespace: bind the host's node.
-			p.add(initproc.OpBindDev, what, func(op *initproc.Op) {
-				op.S[0] = initproc.Str(path)
-				op.S[1] = initproc.Str(d.Path)
-			})
+			p.add(what, initproc.BindDev{Path: path, HostPath: d.Path})
 			continue
 		}
 		perm := uint32(0o666)
@@ -108,11 +105,11 @@ func (p *planner) devices() {
 		if d.GID != nil {
 			gid = *d.GID
 		}
-		p.add(initproc.OpMknod, what, func(op *initproc.Op) {
-			op.S[0] = initproc.Str(path)
-			op.A[0] = int64(deviceTypeBits(d.Type) | perm)
-			op.A[1] = int64(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-			op.A[2], op.A[3] = int64(uid), int64(gid)
+		p.add(what, initproc.Mknod{
+			Path: path,
+			Mode: int64(deviceTypeBits(d.Type) | perm),
+			Dev:  int64(unix.Mkdev(uint32(d.Major), uint32(d.Minor))),
+			UID:  int64(uid), GID: int64(gid),
 		})
 	}
 	links := [][2]string{
@@ -121,17 +118,14 @@ func (p *planner) devices() {
 		{"/proc/self/fd/1", "dev/stdout"},
 		{"/proc/self/fd/2", "dev/stderr"},
 	}
-	if _, err := os.Stat("/proc/kcore"); err == nil {
+	if p.host.exists("/proc/kcore") {
 		links = append(links, [2]string{"/proc/kcore", "dev/core"})
 	}
 	if p.hasMountAt("dev/pts") && !p.hasDevice("/dev/ptmx") {
 		links = append(links, [2]string{"pts/ptmx", "dev/ptmx"})
 	}
 	for _, l := range links {
-		p.add(initproc.OpSymlink, "/"+l[1], func(op *initproc.Op) {
-			op.S[0] = initproc.Str(l[0])
-			op.S[1] = initproc.Str(l[1])
-		})
+		p.add("/"+l[1], initproc.Symlink{Target: l[0], Link: l[1]})
 	}
 }
 

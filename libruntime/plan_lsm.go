@@ -2,8 +2,6 @@ package libruntime
 
 import (
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/husk-runtime/husk/libruntime/initproc"
 )
@@ -15,38 +13,22 @@ import (
 func (p *planner) lsm() error {
 	proc := p.spec.Process
 	if profile := proc.ApparmorProfile; profile != "" {
-		if !apparmorEnabled() {
+		if !p.host.apparmorEnabled() {
 			return fmt.Errorf("process.apparmorProfile: %q cannot be applied: AppArmor is not enabled on this host", profile)
 		}
 		// Kernels with LSM stacking name the file apparmor/exec; the
 		// older attr/exec still works when AppArmor is the major LSM.
 		file := "exec"
-		if _, err := os.Stat("/proc/self/attr/apparmor/exec"); err == nil {
+		if p.host.exists("/proc/self/attr/apparmor/exec") {
 			file = "apparmor/exec"
 		}
-		p.add(initproc.OpLsmAttr, "process.apparmorProfile", func(op *initproc.Op) {
-			op.S[0] = initproc.Str(file)
-			op.S[1] = initproc.Str("exec " + profile)
-		})
+		p.add("process.apparmorProfile", initproc.LsmAttr{File: file, Value: "exec " + profile})
 	}
 	if label := proc.SelinuxLabel; label != "" {
-		if !selinuxEnabled() {
+		if !p.host.selinuxEnabled() {
 			return fmt.Errorf("process.selinuxLabel: %q cannot be applied: SELinux is not enabled on this host", label)
 		}
-		p.add(initproc.OpLsmAttr, "process.selinuxLabel", func(op *initproc.Op) {
-			op.S[0] = initproc.Str("exec")
-			op.S[1] = initproc.Str(label)
-		})
+		p.add("process.selinuxLabel", initproc.LsmAttr{File: "exec", Value: label})
 	}
 	return nil
-}
-
-func apparmorEnabled() bool {
-	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	return err == nil && strings.HasPrefix(string(data), "Y")
-}
-
-func selinuxEnabled() bool {
-	_, err := os.Stat("/sys/fs/selinux/enforce")
-	return err == nil
 }

@@ -22,23 +22,23 @@ const (
 	waitTimens = 2
 )
 
-// parentWrites marks an op after which husk writes husk-init's /proc
-// files: without root, husk may open them only while husk-init is
+// parentWrites are the flags of an op after which husk writes husk-init's
+// /proc files: without root, husk may open them only while husk-init is
 // dumpable (see initproc.WaitDumpable).
-func (p *planner) parentWrites(op *initproc.Op) {
+func (p *planner) parentWrites() uint32 {
 	if p.rootless {
-		op.Flags |= initproc.WaitDumpable
+		return initproc.WaitDumpable
 	}
+	return 0
 }
 
 // waitForCgroup is the first op of every plan.
 func (p *planner) waitForCgroup(what string) {
-	p.add(initproc.OpWaitParent, what, func(op *initproc.Op) {
-		op.A[0] = waitCgroup
-		if p.spec.Process.OOMScoreAdj != nil {
-			p.parentWrites(op)
-		}
-	})
+	w := initproc.WaitParent{Kind: waitCgroup}
+	if p.spec.Process.OOMScoreAdj != nil {
+		w.OpFlags = p.parentWrites()
+	}
+	p.add(what, w)
 }
 
 // namespaces compiles linux.namespaces into the ops described in nsutil's
@@ -70,7 +70,7 @@ func (p *planner) namespaces() error {
 			continue
 		}
 		path := l.Namespaces[i].Path
-		f, err := nsutil.Open(path, t)
+		f, err := p.host.openNamespace(path, t)
 		if err != nil {
 			return fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
 		}
@@ -82,9 +82,7 @@ func (p *planner) namespaces() error {
 		}
 		flag, _ := nsutil.CloneFlag(t)
 		fd := p.file(f)
-		p.add(initproc.OpSetns, fmt.Sprintf("linux.namespaces[%d] (%s)", i, path), func(op *initproc.Op) {
-			op.A[0], op.A[1] = fd, int64(flag)
-		})
+		p.add(fmt.Sprintf("linux.namespaces[%d] (%s)", i, path), initproc.Setns{FD: fd, Type: int64(flag)})
 	}
 
 	var unshare uintptr
@@ -98,25 +96,22 @@ func (p *planner) namespaces() error {
 	if i, ok := index[rspec.UserNamespace]; ok {
 		p.userns = true
 		if l.Namespaces[i].Path == "" {
-			p.add(initproc.OpUnshareUser, fmt.Sprintf("linux.namespaces[%d] (user)", i), p.parentWrites)
+			p.add(fmt.Sprintf("linux.namespaces[%d] (user)", i), initproc.UnshareUser{OpFlags: p.parentWrites()})
 		}
 	}
 	if unshare != 0 {
-		p.add(initproc.OpUnshare, "linux.namespaces", func(op *initproc.Op) { op.A[0] = int64(unshare) })
+		p.add("linux.namespaces", initproc.Unshare{Clone: int64(unshare)})
 	}
 	if unshare&unix.CLONE_NEWTIME != 0 && len(l.TimeOffsets) > 0 {
-		p.add(initproc.OpWaitParent, "linux.timeOffsets", func(op *initproc.Op) {
-			op.A[0] = waitTimens
-			p.parentWrites(op)
-		})
+		p.add("linux.timeOffsets", initproc.WaitParent{Kind: waitTimens, OpFlags: p.parentWrites()})
 	}
 	pidIdx, pidFound := index[rspec.PIDNamespace]
 	p.pidns = pidFound && l.Namespaces[pidIdx].Path == ""
 	if pidFound || unshare&unix.CLONE_NEWTIME != 0 {
 		p.forks = true
-		p.add(initproc.OpFork, "linux.namespaces (pid)", nil)
+		p.add("linux.namespaces (pid)", initproc.Fork{})
 	} else {
-		p.add(initproc.OpReportPid, "init", nil)
+		p.add("init", initproc.ReportPid{})
 	}
 	return nil
 }
@@ -151,15 +146,15 @@ func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespace
 		attr.UidMappings = nsutil.ProcIDMaps(l.UIDMappings)
 		attr.GidMappings = nsutil.ProcIDMaps(l.GIDMappings)
 		// Root (unlike a user mapping only its own ids) may keep setgroups.
-		attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		attr.GidMappingsEnableSetgroups = !p.rootless
 		attr.Credential = &syscall.Credential{NoSetGroups: !attr.GidMappingsEnableSetgroups}
 	}
 	if _, ok := index[rspec.CgroupNamespace]; ok {
-		p.add(initproc.OpUnshare, "linux.namespaces (cgroup)", func(op *initproc.Op) { op.A[0] = unix.CLONE_NEWCGROUP })
+		p.add("linux.namespaces (cgroup)", initproc.Unshare{Clone: unix.CLONE_NEWCGROUP})
 	}
 	_, p.pidns = index[rspec.PIDNamespace]
 	p.clone = attr
-	p.add(initproc.OpReportPid, "init", nil)
+	p.add("init", initproc.ReportPid{})
 	return true
 }
 
@@ -176,14 +171,11 @@ func (p *planner) checkNetSysctls(ns *os.File) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	var joined, own unix.Stat_t
-	if err := unix.Fstat(int(ns.Fd()), &joined); err != nil {
+	own, err := p.host.isOwnNamespace(ns, rspec.NetworkNamespace)
+	if err != nil {
 		return fmt.Errorf("linux.namespaces (network): %w", err)
 	}
-	if err := unix.Stat("/proc/self/ns/net", &own); err != nil {
-		return fmt.Errorf("linux.namespaces (network): %w", err)
-	}
-	if joined.Dev == own.Dev && joined.Ino == own.Ino {
+	if own {
 		sort.Strings(keys)
 		return fmt.Errorf("linux.sysctl[%q]: not allowed in the host's network namespace", keys[0])
 	}

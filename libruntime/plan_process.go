@@ -24,34 +24,28 @@ func (p *planner) process() error {
 		if !ok {
 			return fmt.Errorf("process.rlimits[%d].type: unknown rlimit %q", i, rl.Type)
 		}
-		p.add(initproc.OpRlimit, fmt.Sprintf("process.rlimits[%d] (%s)", i, rl.Type), func(op *initproc.Op) {
-			op.A[0], op.A[1], op.A[2] = int64(res), int64(rl.Soft), int64(rl.Hard)
-		})
+		p.add(fmt.Sprintf("process.rlimits[%d] (%s)", i, rl.Type),
+			initproc.Rlimit{Resource: int64(res), Soft: int64(rl.Soft), Hard: int64(rl.Hard)})
 	}
 	if err := p.scheduling(); err != nil {
 		return err
 	}
 	if !p.noNewKeyring {
-		p.add(initproc.OpKeyring, "session keyring", func(op *initproc.Op) { op.S[0] = initproc.Str(p.id) })
+		p.add("session keyring", initproc.Keyring{Name: p.id})
 	}
 
 	// Every fd of ours closes at exec, whatever the container's seccomp
 	// profile allows later.
-	first := 3 + p.preserveFDs
-	p.add(initproc.OpCloexecFrom, "init", func(op *initproc.Op) { op.A[0] = int64(first) })
+	p.add("init", initproc.CloexecFrom{First: int64(3 + p.preserveFDs)})
 
 	caps, err := p.capabilities()
 	if err != nil {
 		return err
 	}
 	bounding := caps
-	bounding.Flags = initproc.CapsBounding
-	p.plan.Add(bounding)
-	cwd := proc.Cwd
-	p.add(initproc.OpChdir, "process.cwd", func(op *initproc.Op) {
-		op.Flags = initproc.ChdirTry
-		op.S[0] = initproc.Str(cwd)
-	})
+	bounding.OpFlags = initproc.CapsBounding
+	p.add("process.capabilities", bounding)
+	p.add("process.cwd", initproc.Chdir{Dir: proc.Cwd, OpFlags: initproc.ChdirTry})
 
 	// LSM labels apply at exec; they are written through the private
 	// procfs, which goes with every other handle of the host's before
@@ -59,7 +53,7 @@ func (p *planner) process() error {
 	if err := p.lsm(); err != nil {
 		return err
 	}
-	p.add(initproc.OpDropHandles, "init", nil)
+	p.add("init", initproc.DropHandles{})
 
 	filter, err := p.seccompFilter()
 	if err != nil {
@@ -78,17 +72,14 @@ func (p *planner) process() error {
 	// Root drops the groups it came with; without root there are none to
 	// drop, and setgroups(2) is denied in its user namespace anyway.
 	if !p.rootless || len(gids) > 0 {
-		p.add(initproc.OpSetgroups, "process.user.additionalGids", func(op *initproc.Op) { op.S[0] = initproc.Blob(gids) })
+		p.add("process.user.additionalGids", initproc.Setgroups{GIDs: gids})
 	}
-	p.add(initproc.OpSetresgid, "process.user.gid", func(op *initproc.Op) { op.A[0] = int64(u.GID) })
-	p.add(initproc.OpSetresuid, "process.user.uid", func(op *initproc.Op) { op.A[0] = int64(u.UID) })
-	p.add(initproc.OpChdir, "process.cwd", func(op *initproc.Op) {
-		op.Flags = initproc.ChdirIfPending
-		op.S[0] = initproc.Str(cwd)
-	})
-	p.plan.Add(caps)
+	p.add("process.user.gid", initproc.Setresgid{GID: int64(u.GID)})
+	p.add("process.user.uid", initproc.Setresuid{UID: int64(u.UID)})
+	p.add("process.cwd", initproc.Chdir{Dir: proc.Cwd, OpFlags: initproc.ChdirIfPending})
+	p.add("process.capabilities", caps)
 	if proc.NoNewPrivileges {
-		p.add(initproc.OpNoNewPrivs, "process.noNewPrivileges", nil)
+		p.add("process.noNewPrivileges", initproc.NoNewPrivs{})
 	}
 	// A notify listener must get its fd while husk create still runs; any
 	// other filter waits until just before exec (in lateSeccomp) so that
@@ -100,17 +91,11 @@ func (p *planner) process() error {
 	if u.Umask != nil {
 		umask = *u.Umask
 	}
-	p.add(initproc.OpUmask, "process.user.umask", func(op *initproc.Op) { op.A[0] = int64(umask) })
+	p.add("process.user.umask", initproc.Umask{Mask: int64(umask)})
 	if p.terminal {
-		p.add(initproc.OpStdioConsole, "process.terminal", nil)
+		p.add("process.terminal", initproc.StdioConsole{})
 	}
-	path := envValue(proc.Env, "PATH")
-	p.add(initproc.OpLookupExec, "process.args[0]", func(op *initproc.Op) {
-		op.S[0] = initproc.Str(proc.Args[0])
-		if path != nil {
-			op.S[1] = initproc.Str(*path)
-		}
-	})
+	p.add("process.args[0]", initproc.LookupExec{Name: proc.Args[0], Path: envValue(proc.Env, "PATH")})
 	return nil
 }
 
@@ -141,50 +126,49 @@ func (p *planner) seccompFilter() (*seccomp.Filter, error) {
 }
 
 func (p *planner) seccompOp(f *seccomp.Filter) {
-	p.add(initproc.OpSeccomp, "linux.seccomp", func(op *initproc.Op) {
-		op.S[0] = initproc.Blob(f.Bytes())
-		op.A[0] = int64(f.Flags)
-		if f.Notify {
-			op.Flags = initproc.SecNotify
-		}
-	})
+	s := initproc.Seccomp{Program: f.Bytes(), FilterFlags: int64(f.Flags)}
+	if f.Notify {
+		s.OpFlags = initproc.SecNotify
+	}
+	p.add("linux.seccomp", s)
 }
 
-// capabilities compiles process.capabilities into one OpCaps with all five
-// sets as bitmasks. Capabilities this kernel does not know are dropped, as
-// runc does, so one config works across kernel versions.
-func (p *planner) capabilities() (initproc.Op, error) {
-	op := initproc.Op{Code: initproc.OpCaps, What: "process.capabilities"}
+// capabilities compiles process.capabilities into the five sets as
+// bitmasks. Capabilities this kernel does not know are dropped, as runc
+// does, so one config works across kernel versions.
+func (p *planner) capabilities() (initproc.Caps, error) {
+	lastCap := p.host.lastCap()
+	caps := initproc.Caps{LastCap: int64(lastCap)}
 	c := p.spec.Process.Capabilities
-	op.A[5] = int64(p.lastCap)
 	if c == nil {
-		return op, nil
+		return caps, nil
 	}
 	sets := []struct {
 		name  string
 		names []string
-		slot  int
+		mask  *int64
 	}{
-		{"bounding", c.Bounding, 0}, {"effective", c.Effective, 1}, {"permitted", c.Permitted, 2},
-		{"inheritable", c.Inheritable, 3}, {"ambient", c.Ambient, 4},
+		{"bounding", c.Bounding, &caps.Bounding}, {"effective", c.Effective, &caps.Effective},
+		{"permitted", c.Permitted, &caps.Permitted}, {"inheritable", c.Inheritable, &caps.Inheritable},
+		{"ambient", c.Ambient, &caps.Ambient},
 	}
 	for _, s := range sets {
 		var mask uint64
 		for i, name := range s.names {
 			n, ok := specs.CapabilityNumber(name)
 			if !ok {
-				return op, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.name, i, name)
+				return caps, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.name, i, name)
 			}
-			if n <= p.lastCap {
+			if n <= lastCap {
 				mask |= 1 << uint(n)
 			}
 		}
-		op.A[s.slot] = int64(mask)
+		*s.mask = int64(mask)
 	}
 	// The kernel only lets a capability be ambient if it is permitted and
 	// inheritable; like runc, leave the others out instead of failing.
-	op.A[4] &= op.A[2] & op.A[3]
-	return op, nil
+	caps.Ambient &= caps.Permitted & caps.Inheritable
+	return caps, nil
 }
 
 var schedPolicies = map[rspec.LinuxSchedulerPolicy]int64{
@@ -216,7 +200,7 @@ func (p *planner) scheduling() error {
 		default:
 			return fmt.Errorf("linux.personality.domain: unknown domain %q", l.Personality.Domain)
 		}
-		p.add(initproc.OpPersonality, "linux.personality", func(op *initproc.Op) { op.A[0] = persona })
+		p.add("linux.personality", initproc.Personality{Persona: persona})
 	}
 	if s := proc.Scheduler; s != nil {
 		policy, ok := schedPolicies[s.Policy]
@@ -231,11 +215,10 @@ func (p *planner) scheduling() error {
 			}
 			flags |= bit
 		}
-		period := binary.NativeEndian.AppendUint64(nil, s.Period)
-		p.add(initproc.OpSched, "process.scheduler", func(op *initproc.Op) {
-			op.A[0], op.A[1], op.A[2], op.A[3] = policy, int64(s.Nice), int64(s.Priority), flags
-			op.A[4], op.A[5] = int64(s.Runtime), int64(s.Deadline)
-			op.S[0] = initproc.Blob(period)
+		p.add("process.scheduler", initproc.Sched{
+			Policy: policy, Nice: int64(s.Nice), Priority: int64(s.Priority), Flags: flags,
+			Runtime: int64(s.Runtime), Deadline: int64(s.Deadline),
+			Period: binary.NativeEndian.AppendUint64(nil, s.Period),
 		})
 	}
 	if io := proc.IOPriority; io != nil {
@@ -243,14 +226,14 @@ func (p *planner) scheduling() error {
 		if !ok {
 			return fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
 		}
-		p.add(initproc.OpIoprio, "process.ioPriority", func(op *initproc.Op) { op.A[0] = class<<13 | int64(io.Priority) })
+		p.add("process.ioPriority", initproc.Ioprio{Value: class<<13 | int64(io.Priority)})
 	}
 	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
 		mask, err := cpuMask(a.Final)
 		if err != nil {
 			return fmt.Errorf("process.execCPUAffinity.final: %w", err)
 		}
-		p.add(initproc.OpAffinity, "process.execCPUAffinity.final", func(op *initproc.Op) { op.S[0] = initproc.Blob(mask) })
+		p.add("process.execCPUAffinity.final", initproc.Affinity{Mask: mask})
 	}
 	return nil
 }
@@ -267,7 +250,7 @@ func (p *planner) initialAffinity() error {
 	if err != nil {
 		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 	}
-	p.add(initproc.OpAffinity, "process.execCPUAffinity.initial", func(op *initproc.Op) { op.S[0] = initproc.Blob(mask) })
+	p.add("process.execCPUAffinity.initial", initproc.Affinity{Mask: mask})
 	return nil
 }
 

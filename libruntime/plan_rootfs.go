@@ -3,12 +3,10 @@ package libruntime
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -50,10 +48,10 @@ func (p *planner) rootfsSetup() error {
 		}
 	}
 	if s.Hostname != "" {
-		p.add(initproc.OpSethostname, "hostname", func(op *initproc.Op) { op.S[0] = initproc.Str(s.Hostname) })
+		p.add("hostname", initproc.Sethostname{Name: s.Hostname})
 	}
 	if s.Domainname != "" {
-		p.add(initproc.OpSetdomainname, "domainname", func(op *initproc.Op) { op.S[0] = initproc.Str(s.Domainname) })
+		p.add("domainname", initproc.Setdomainname{Name: s.Domainname})
 	}
 
 	// Until pivot_root, "/" is a slave of the host's (or shared with it if
@@ -65,28 +63,23 @@ func (p *planner) rootfsSetup() error {
 		rootProp = configProp
 	}
 	if p.mntns {
-		p.add(initproc.OpRootPropagation, "linux.rootfsPropagation", func(op *initproc.Op) { op.A[0] = int64(rootProp) })
+		p.add("linux.rootfsPropagation", initproc.RootPropagation{Propagation: int64(rootProp)})
 	}
 	// pivot_root refuses a new root under a shared mount. Only a recursive
 	// slave or private "/" guarantees none is left; otherwise make (our
 	// copy of) the mount holding the rootfs private, as runc does.
-	var privateParent initproc.Str
+	root := initproc.Rootfs{Path: p.rootfs}
 	if p.mntns && (rootProp&unix.MS_SHARED != 0 || rootProp&unix.MS_REC == 0) {
-		mnt, err := mountPointOf(p.rootfs)
+		mnt, err := p.host.mountPointOf(p.rootfs)
 		if err != nil {
 			return fmt.Errorf("root.path: %w", err)
 		}
-		privateParent = initproc.Str(mnt)
+		root.PrivateParent = &mnt
 	}
-	p.add(initproc.OpRootfs, "root.path", func(op *initproc.Op) {
-		if !p.mntns {
-			op.Flags = initproc.RootNoBind
-		}
-		op.S[0] = initproc.Str(p.rootfs)
-		if privateParent != "" {
-			op.S[1] = privateParent
-		}
-	})
+	if !p.mntns {
+		root.OpFlags = initproc.RootNoBind
+	}
+	p.add("root.path", root)
 
 	deferred, err := p.mounts()
 	if err != nil {
@@ -94,9 +87,7 @@ func (p *planner) rootfsSetup() error {
 	}
 	p.devices()
 	for _, d := range deferred {
-		p.add(initproc.OpSetattrSlot, d.what, func(op *initproc.Op) {
-			op.A[0], op.A[1] = int64(d.slot), unix.MOUNT_ATTR_RDONLY
-		})
+		p.add(d.what, initproc.SetattrSlot{Slot: int64(d.slot), Set: unix.MOUNT_ATTR_RDONLY})
 	}
 
 	// Masked and read-only paths are resolved in the root like every other
@@ -104,20 +95,20 @@ func (p *planner) rootfsSetup() error {
 	// source of every masking bind) is still in our mount namespace.
 	for i, path := range l.ReadonlyPaths {
 		what := fmt.Sprintf("linux.readonlyPaths[%d] (%s)", i, path)
-		p.add(initproc.OpReadonly, what, func(op *initproc.Op) { op.S[0] = initproc.Str(inRoot(path)) })
+		p.add(what, initproc.Readonly{Path: inRoot(path)})
 	}
 	for i, path := range l.MaskedPaths {
 		what := fmt.Sprintf("linux.maskedPaths[%d] (%s)", i, path)
-		p.add(initproc.OpMask, what, func(op *initproc.Op) { op.S[0] = initproc.Str(inRoot(path)) })
+		p.add(what, initproc.Mask{Path: inRoot(path)})
 	}
 	// A missing cwd is created (as root, before the root may turn
 	// read-only), as runc and crun do: images rely on it for WORKDIR.
 	if cwd := inRoot(s.Process.Cwd); cwd != "" {
-		p.add(initproc.OpMkdir, "process.cwd", func(op *initproc.Op) { op.S[0] = initproc.Str(cwd) })
+		p.add("process.cwd", initproc.Mkdir{Path: cwd})
 	}
 	if s.Hooks != nil && (len(s.Hooks.Prestart) > 0 || len(s.Hooks.CreateRuntime) > 0 ||
 		len(s.Hooks.CreateContainer) > 0 || len(s.Hooks.StartContainer) > 0) {
-		p.add(initproc.OpHooks, "hooks", nil)
+		p.add("hooks", initproc.Hooks{})
 		if err := p.hooks("createContainer", s.Hooks.CreateContainer); err != nil {
 			return err
 		}
@@ -125,29 +116,28 @@ func (p *planner) rootfsSetup() error {
 
 	switch {
 	case !p.mntns:
-		p.add(initproc.OpChroot, "root.path", nil)
+		p.add("root.path", initproc.Chroot{})
 	case p.noPivot:
-		p.add(initproc.OpMoveRoot, "root.path", nil)
+		p.add("root.path", initproc.MoveRoot{})
 	default:
-		p.add(initproc.OpPivotRoot, "root.path", nil)
+		p.add("root.path", initproc.PivotRoot{})
 	}
 	if hasProp {
-		p.add(initproc.OpRootPropagationAfter, "linux.rootfsPropagation", func(op *initproc.Op) {
-			op.A[0] = int64(configProp &^ unix.MS_REC)
-			if configProp&unix.MS_REC != 0 {
-				op.Flags = initproc.MntPropRec
-			}
-		})
+		after := initproc.RootPropagationAfter{Propagation: int64(configProp &^ unix.MS_REC)}
+		if configProp&unix.MS_REC != 0 {
+			after.OpFlags = initproc.MntPropRec
+		}
+		p.add("linux.rootfsPropagation", after)
 	}
 	if p.terminal {
-		p.add(initproc.OpConsole, "process.terminal", func(op *initproc.Op) {
-			if cs := s.Process.ConsoleSize; cs != nil {
-				op.A[0], op.A[1] = int64(cs.Height), int64(cs.Width)
-			}
-		})
+		var c initproc.Console
+		if cs := s.Process.ConsoleSize; cs != nil {
+			c.Rows, c.Cols = int64(cs.Height), int64(cs.Width)
+		}
+		p.add("process.terminal", c)
 	}
 	if s.Root.Readonly {
-		p.add(initproc.OpRootReadonly, "root.readonly", nil)
+		p.add("root.readonly", initproc.RootReadonly{})
 	}
 	keys := make([]string, 0, len(l.Sysctl))
 	for k := range l.Sysctl {
@@ -156,30 +146,9 @@ func (p *planner) rootfsSetup() error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := l.Sysctl[k]
-		p.add(initproc.OpSysctl, fmt.Sprintf("linux.sysctl[%q]", k), func(op *initproc.Op) {
-			op.S[0] = initproc.Str(strings.ReplaceAll(k, ".", "/"))
-			op.S[1] = initproc.Str(v)
-		})
+		p.add(fmt.Sprintf("linux.sysctl[%q]", k), initproc.Sysctl{Key: strings.ReplaceAll(k, ".", "/"), Value: v})
 	}
 	return nil
-}
-
-// mountPointOf returns the mount point of the filesystem holding path.
-func mountPointOf(path string) (string, error) {
-	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(path))
-	if err != nil {
-		return "", err
-	}
-	best := ""
-	for _, m := range mounts {
-		if len(m.Mountpoint) > len(best) {
-			best = m.Mountpoint
-		}
-	}
-	if best == "" {
-		return "", fmt.Errorf("no mount point found for %s", path)
-	}
-	return best, nil
 }
 
 // deferredRO is a mount made writable that becomes read-only once the
@@ -232,11 +201,11 @@ func (p *planner) mounts() ([]deferredRO, error) {
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(p.bundle, src)
 			}
-			st, err := os.Stat(src)
+			dir, err := p.host.isDir(src)
 			if err != nil {
 				return nil, fmt.Errorf("mounts[%d].source: %w", i, err)
 			}
-			p.bindOp(what, src, dest, !st.IsDir(), o, slot)
+			p.bindOp(what, src, dest, !dir, o, slot)
 			continue
 		}
 		var flags uint32
@@ -246,41 +215,32 @@ func (p *planner) mounts() ([]deferredRO, error) {
 		if p.userns && m.Type == "devpts" {
 			flags |= initproc.MntDevptsNoGid
 		}
-		p.add(initproc.OpMount, what, func(op *initproc.Op) {
-			op.Flags = flags
-			op.S[0] = initproc.Str(m.Source)
-			op.S[1] = initproc.Str(dest)
-			op.S[2] = initproc.Str(m.Type)
-			op.S[3] = initproc.List(o.data)
-			op.A[0] = int64(o.fsmountAttrs())
-			op.A[4] = int64(o.prop)
-			op.A[5] = int64(slot)
-			if o.propRec {
-				op.Flags |= initproc.MntPropRec
-			}
+		if o.propRec {
+			flags |= initproc.MntPropRec
+		}
+		p.add(what, initproc.Mount{
+			Source: m.Source, Dest: dest, FSType: m.Type, Options: o.data,
+			Set: int64(o.fsmountAttrs()), Propagation: int64(o.prop), Slot: int64(slot), OpFlags: flags,
 		})
 	}
 	return deferred, nil
 }
 
 func (p *planner) bindOp(what, src, dest string, file bool, o mountOpts, slot int) {
-	p.add(initproc.OpMount, what, func(op *initproc.Op) {
-		op.Flags = initproc.MntBind
-		if o.rec {
-			op.Flags |= initproc.MntRec
-		}
-		if file {
-			op.Flags |= initproc.MntFile
-		}
-		if o.propRec {
-			op.Flags |= initproc.MntPropRec
-		}
-		op.S[0] = initproc.Str(src)
-		op.S[1] = initproc.Str(dest)
-		op.A[0], op.A[1] = int64(o.set), int64(o.clr)
-		op.A[2], op.A[3] = int64(o.recSet), int64(o.recClr)
-		op.A[4] = int64(o.prop)
-		op.A[5] = int64(slot)
+	flags := uint32(initproc.MntBind)
+	if o.rec {
+		flags |= initproc.MntRec
+	}
+	if file {
+		flags |= initproc.MntFile
+	}
+	if o.propRec {
+		flags |= initproc.MntPropRec
+	}
+	p.add(what, initproc.Mount{
+		Source: src, Dest: dest,
+		Set: int64(o.set), Clr: int64(o.clr), RecSet: int64(o.recSet), RecClr: int64(o.recClr),
+		Propagation: int64(o.prop), Slot: int64(slot), OpFlags: flags,
 	})
 }
 
@@ -318,13 +278,8 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 
 	mountV2 := func(dest string, slot int) {
 		if cgns {
-			p.add(initproc.OpMount, what, func(op *initproc.Op) {
-				op.S[0] = initproc.Str("cgroup2")
-				op.S[1] = initproc.Str(dest)
-				op.S[2] = initproc.Str("cgroup2")
-				op.A[0] = int64(attrs.fsmountAttrs())
-				op.A[5] = int64(slot)
-			})
+			p.add(what, initproc.Mount{Source: "cgroup2", Dest: dest, FSType: "cgroup2",
+				Set: int64(attrs.fsmountAttrs()), Slot: int64(slot)})
 			return
 		}
 		p.bindOp(what, p.cg["unified"], dest, false, attrs, slot)
@@ -353,14 +308,8 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 	}
 	tmpfs := o
 	tmpfs.set &^= unix.MOUNT_ATTR_RDONLY
-	p.add(initproc.OpMount, what, func(op *initproc.Op) {
-		op.S[0] = initproc.Str("tmpfs")
-		op.S[1] = initproc.Str(dest)
-		op.S[2] = initproc.Str("tmpfs")
-		op.S[3] = initproc.List([]string{"mode=755"})
-		op.A[0] = int64(tmpfs.fsmountAttrs())
-		op.A[5] = int64(slot)
-	})
+	p.add(what, initproc.Mount{Source: "tmpfs", Dest: dest, FSType: "tmpfs", Options: []string{"mode=755"},
+		Set: int64(tmpfs.fsmountAttrs()), Slot: int64(slot)})
 	var deferred []deferredRO
 	if o.set&unix.MOUNT_ATTR_RDONLY != 0 {
 		deferred = append(deferred, deferredRO{slot, what})
@@ -385,14 +334,8 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 			if len(ctrls) == 1 && strings.HasPrefix(ctrls[0], "name=") {
 				data = []string{"none", ctrls[0]}
 			}
-			p.add(initproc.OpMount, what, func(op *initproc.Op) {
-				op.S[0] = initproc.Str("cgroup")
-				op.S[1] = initproc.Str(sub)
-				op.S[2] = initproc.Str("cgroup")
-				op.S[3] = initproc.List(data)
-				op.A[0] = int64(attrs.fsmountAttrs())
-				op.A[5] = -1
-			})
+			p.add(what, initproc.Mount{Source: "cgroup", Dest: sub, FSType: "cgroup", Options: data,
+				Set: int64(attrs.fsmountAttrs()), Slot: -1})
 		} else {
 			dir, ok := p.cg[ctrls[0]]
 			if !ok {
@@ -404,10 +347,7 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 		if len(ctrls) > 1 {
 			for _, c := range ctrls {
 				if c != name {
-					p.add(initproc.OpSymlink, what, func(op *initproc.Op) {
-						op.S[0] = initproc.Str(name)
-						op.S[1] = initproc.Str(dest + "/" + c)
-					})
+					p.add(what, initproc.Symlink{Target: name, Link: dest + "/" + c})
 				}
 			}
 		}

@@ -470,7 +470,7 @@ err:
 
 static void op_mount(const struct plan_op *op)
 {
-	const char *src = str(op->s[0]), *dst = str(op->s[1]), *fstype = str(op->s[2]);
+	const char *src = str(op->ARG_MOUNT_SOURCE), *dst = str(op->ARG_MOUNT_DEST), *fstype = str(op->ARG_MOUNT_FS_TYPE);
 	char why[512] = "";
 	int dfd, mfd;
 
@@ -482,43 +482,43 @@ static void op_mount(const struct plan_op *op)
 		if (mfd < 0)
 			fail(errno, "bind %s", src);
 	} else {
-		char **opts = list(op->s[3]);
-		mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 0, why, sizeof why);
+		char **opts = list(op->ARG_MOUNT_OPTIONS);
+		mfd = new_fs(fstype, src, opts, (uint64_t)op->ARG_MOUNT_SET, 0, why, sizeof why);
 		if (mfd < 0 && errno == EINVAL && (op->flags & MNTF_DEVPTS_NOGID))
-			mfd = new_fs(fstype, src, opts, (uint64_t)op->a[0], 1, why, sizeof why);
+			mfd = new_fs(fstype, src, opts, (uint64_t)op->ARG_MOUNT_SET, 1, why, sizeof why);
 		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK)) {
 			/* The host's /sys, with the flags the config asked of the
 			 * sysfs (ro, nosuid, nodev, noexec) on every mount of it. */
 			mfd = open_tree_(AT_FDCWD, "/sys", HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
-			if (mfd >= 0 && mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->a[0], 0, 0) < 0)
+			if (mfd >= 0 && mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_SET, 0, 0) < 0)
 				fail(errno, "set mount attributes on the host's /sys");
 		}
 		free(opts);
 		if (mfd < 0)
 			fail(errno, "mount %s: %s", fstype, why);
 	}
-	if ((op->a[0] || op->a[1]) && (op->flags & MNTF_BIND) &&
-	    mount_setattr_(mfd, "", AT_EMPTY_PATH, (uint64_t)op->a[0], (uint64_t)op->a[1], 0) < 0)
+	if ((op->ARG_MOUNT_SET || op->ARG_MOUNT_CLR) && (op->flags & MNTF_BIND) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH, (uint64_t)op->ARG_MOUNT_SET, (uint64_t)op->ARG_MOUNT_CLR, 0) < 0)
 		fail(errno, "set mount attributes on %s", src);
-	if ((op->a[2] || op->a[3]) &&
-	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->a[2], (uint64_t)op->a[3], 0) < 0)
+	if ((op->ARG_MOUNT_REC_SET || op->ARG_MOUNT_REC_CLR) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_REC_SET, (uint64_t)op->ARG_MOUNT_REC_CLR, 0) < 0)
 		fail(errno, "set recursive mount attributes on %s", src ? src : fstype);
 	if (move_mount_(mfd, dfd) < 0)
 		fail(errno, "attach mount on /%s", dst);
-	if (op->a[4] &&
+	if (op->ARG_MOUNT_PROPAGATION &&
 	    mount_setattr_(mfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0, 0,
-			   (uint64_t)op->a[4]) < 0)
+			   (uint64_t)op->ARG_MOUNT_PROPAGATION) < 0)
 		fail(errno, "set propagation of /%s", dst);
 	close(dfd);
-	if (op->a[5] >= 0 && op->a[5] < NSLOTS)
-		slots[op->a[5]] = mfd;
+	if (op->ARG_MOUNT_SLOT >= 0 && op->ARG_MOUNT_SLOT < NSLOTS)
+		slots[op->ARG_MOUNT_SLOT] = mfd;
 	else
 		close(mfd);
 }
 
 static void op_rootfs(const struct plan_op *op)
 {
-	const char *path = str(op->s[0]), *parent = str(op->s[1]);
+	const char *path = str(op->ARG_ROOTFS_PATH), *parent = str(op->ARG_ROOTFS_PRIVATE_PARENT);
 
 	if (op->flags & ROOTF_CURRENT) {
 		rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -583,28 +583,28 @@ static void op_mknod(const struct plan_op *op)
 {
 	char buf[PATH_MAX];
 	const char *name;
-	int dfd = parent_in_root(str(op->s[0]), buf, sizeof buf, &name);
+	int dfd = parent_in_root(str(op->ARG_MKNOD_PATH), buf, sizeof buf, &name);
 	if (dfd < 0)
-		fail(errno, "create parent of /%s", str(op->s[0]));
-	if (mknodat(dfd, name, (mode_t)op->a[0], (dev_t)op->a[1]) < 0 && errno != EEXIST)
-		fail(errno, "mknod /%s", str(op->s[0]));
-	if (fchownat(dfd, name, (uid_t)op->a[2], (gid_t)op->a[3], AT_SYMLINK_NOFOLLOW) < 0)
-		fail(errno, "chown /%s", str(op->s[0]));
+		fail(errno, "create parent of /%s", str(op->ARG_MKNOD_PATH));
+	if (mknodat(dfd, name, (mode_t)op->ARG_MKNOD_MODE, (dev_t)op->ARG_MKNOD_DEV) < 0 && errno != EEXIST)
+		fail(errno, "mknod /%s", str(op->ARG_MKNOD_PATH));
+	if (fchownat(dfd, name, (uid_t)op->ARG_MKNOD_UID, (gid_t)op->ARG_MKNOD_GID, AT_SYMLINK_NOFOLLOW) < 0)
+		fail(errno, "chown /%s", str(op->ARG_MKNOD_PATH));
 	close(dfd);
 }
 
 /* Device nodes cannot be created in a user namespace: bind the host's. */
 static void op_bind_dev(const struct plan_op *op)
 {
-	int dfd = mkpath_in_root(str(op->s[0]), 1);
+	int dfd = mkpath_in_root(str(op->ARG_BIND_DEV_PATH), 1);
 	int mfd;
 	if (dfd < 0)
-		fail(errno, "create /%s", str(op->s[0]));
-	mfd = open_tree_(AT_FDCWD, str(op->s[1]), HUSK_OPEN_TREE_CLONE);
+		fail(errno, "create /%s", str(op->ARG_BIND_DEV_PATH));
+	mfd = open_tree_(AT_FDCWD, str(op->ARG_BIND_DEV_HOST_PATH), HUSK_OPEN_TREE_CLONE);
 	if (mfd < 0)
-		fail(errno, "bind %s", str(op->s[1]));
+		fail(errno, "bind %s", str(op->ARG_BIND_DEV_HOST_PATH));
 	if (move_mount_(mfd, dfd) < 0)
-		fail(errno, "attach %s on /%s", str(op->s[1]), str(op->s[0]));
+		fail(errno, "attach %s on /%s", str(op->ARG_BIND_DEV_HOST_PATH), str(op->ARG_BIND_DEV_PATH));
 	close(mfd);
 	close(dfd);
 }
@@ -613,11 +613,11 @@ static void op_symlink(const struct plan_op *op)
 {
 	char buf[PATH_MAX];
 	const char *name;
-	int dfd = parent_in_root(str(op->s[1]), buf, sizeof buf, &name);
+	int dfd = parent_in_root(str(op->ARG_SYMLINK_LINK), buf, sizeof buf, &name);
 	if (dfd < 0)
-		fail(errno, "create parent of /%s", str(op->s[1]));
-	if (symlinkat(str(op->s[0]), dfd, name) < 0 && errno != EEXIST)
-		fail(errno, "symlink /%s", str(op->s[1]));
+		fail(errno, "create parent of /%s", str(op->ARG_SYMLINK_LINK));
+	if (symlinkat(str(op->ARG_SYMLINK_TARGET), dfd, name) < 0 && errno != EEXIST)
+		fail(errno, "symlink /%s", str(op->ARG_SYMLINK_LINK));
 	close(dfd);
 }
 
@@ -679,7 +679,7 @@ static void op_chroot(void)
 
 static void op_mask(const struct plan_op *op)
 {
-	const char *path = str(op->s[0]);
+	const char *path = str(op->ARG_MASK_PATH);
 	char why[256] = "";
 	struct stat st;
 	int fd, mfd;
@@ -706,7 +706,7 @@ static void op_mask(const struct plan_op *op)
 
 static void op_readonly(const struct plan_op *op)
 {
-	const char *path = str(op->s[0]);
+	const char *path = str(op->ARG_READONLY_PATH);
 	int fd, mfd;
 
 	fd = open_in_root(path, O_PATH);
@@ -741,8 +741,8 @@ static void proc_write(const char *path, const char *value)
 static void op_sysctl(const struct plan_op *op)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof path, "sys/%s", str(op->s[0]));
-	proc_write(path, str(op->s[1]));
+	snprintf(path, sizeof path, "sys/%s", str(op->ARG_SYSCTL_KEY));
+	proc_write(path, str(op->ARG_SYSCTL_VALUE));
 }
 
 /* ---- hooks ------------------------------------------------------------ */
@@ -751,12 +751,12 @@ static void op_sysctl(const struct plan_op *op)
  * returned in the error so the user sees why it failed. */
 static void op_run_hook(const struct plan_op *op)
 {
-	const char *path = str(op->s[0]);
-	char **argv = list(op->s[1]), **envp = list(op->s[2]);
+	const char *path = str(op->ARG_RUN_HOOK_PATH);
+	char **argv = list(op->ARG_RUN_HOOK_ARGS), **envp = list(op->ARG_RUN_HOOK_ENV);
 	int in[2], out[2], status, pidfd;
 	char output[2048] = "";
 	size_t used = 0;
-	int timeout_ms = op->a[0] <= 0 ? -1 : op->a[0] > INT_MAX / 1000 ? INT_MAX : (int)op->a[0] * 1000;
+	int timeout_ms = op->ARG_RUN_HOOK_TIMEOUT <= 0 ? -1 : op->ARG_RUN_HOOK_TIMEOUT > INT_MAX / 1000 ? INT_MAX : (int)op->ARG_RUN_HOOK_TIMEOUT * 1000;
 	pid_t pid;
 	struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
 
@@ -799,7 +799,7 @@ static void op_run_hook(const struct plan_op *op)
 			/* Our unreaped child: its pid cannot have been reused. */
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			fail(ETIMEDOUT, "hook %s timed out after %llds", path, (long long)op->a[0]);
+			fail(ETIMEDOUT, "hook %s timed out after %llds", path, (long long)op->ARG_RUN_HOOK_TIMEOUT);
 		}
 		if (timeout_ms > 0) {
 			timeout_ms -= (int)((now_ns() - start) / 1000000);
@@ -839,9 +839,9 @@ static void op_run_hook(const struct plan_op *op)
 
 static void op_caps(const struct plan_op *op)
 {
-	uint64_t bnd = (uint64_t)op->a[0], eff = (uint64_t)op->a[1], prm = (uint64_t)op->a[2];
-	uint64_t inh = (uint64_t)op->a[3], amb = (uint64_t)op->a[4];
-	int last = (int)op->a[5], c;
+	uint64_t bnd = (uint64_t)op->ARG_CAPS_BOUNDING, eff = (uint64_t)op->ARG_CAPS_EFFECTIVE, prm = (uint64_t)op->ARG_CAPS_PERMITTED;
+	uint64_t inh = (uint64_t)op->ARG_CAPS_INHERITABLE, amb = (uint64_t)op->ARG_CAPS_AMBIENT;
+	int last = (int)op->ARG_CAPS_LAST_CAP, c;
 
 	if (op->flags & 1) { /* bounding set: needs CAP_SETPCAP, so before dropping uid 0 */
 		for (c = 0; c <= last; c++)
@@ -868,10 +868,10 @@ static void op_caps(const struct plan_op *op)
 static void op_seccomp(const struct plan_op *op)
 {
 	uint32_t len;
-	const uint8_t *b = blob(op->s[0], &len);
+	const uint8_t *b = blob(op->ARG_SECCOMP_PROGRAM, &len);
 	struct husk_sock_filter *f = malloc(len ? len : 1);
 	struct husk_sock_fprog prog = {.len = (unsigned short)(len / sizeof *f), .filter = f};
-	uint64_t flags = (uint64_t)op->a[0];
+	uint64_t flags = (uint64_t)op->ARG_SECCOMP_FILTER_FLAGS;
 	long r;
 
 	if (!f)
@@ -892,7 +892,7 @@ static void op_seccomp(const struct plan_op *op)
 
 static void op_console(const struct plan_op *op)
 {
-	struct winsize ws = {.ws_row = (unsigned short)op->a[0], .ws_col = (unsigned short)op->a[1]};
+	struct winsize ws = {.ws_row = (unsigned short)op->ARG_CONSOLE_ROWS, .ws_col = (unsigned short)op->ARG_CONSOLE_COLS};
 	struct stat st;
 	struct statfs sfs;
 	int master, slave, unlock = 0, dfd, mfd;
@@ -949,7 +949,7 @@ static void op_stdio_console(void)
 
 static void op_chdir(const struct plan_op *op)
 {
-	const char *dir = str(op->s[0]);
+	const char *dir = str(op->ARG_CHDIR_DIR);
 	struct stat want, got;
 	int fd;
 
@@ -979,7 +979,7 @@ static void op_chdir(const struct plan_op *op)
 
 static void op_lookup_exec(const struct plan_op *op)
 {
-	const char *name = str(op->s[0]), *path = str(op->s[1]);
+	const char *name = str(op->ARG_LOOKUP_EXEC_NAME), *path = str(op->ARG_LOOKUP_EXEC_PATH);
 	char cand[PATH_MAX];
 	struct stat st;
 	const char *p, *end;
@@ -1014,7 +1014,7 @@ static void op_lookup_exec(const struct plan_op *op)
 
 static void op_wait_start(const struct plan_op *op)
 {
-	int lfd = (int)op->a[0], fd;
+	int lfd = (int)op->ARG_WAIT_START_LISTENER, fd;
 
 	/* `husk start` connects to the socket husk bound in the container's
 	 * state directory. Unlike a FIFO, the listening socket is no inode of
@@ -1049,7 +1049,7 @@ static void drop_handles(void)
 
 static void op_exec(const struct plan_op *op)
 {
-	char **argv = list(op->s[0]), **envp = list(op->s[1]);
+	char **argv = list(op->ARG_EXEC_ARGS), **envp = list(op->ARG_EXEC_ENV);
 	/* Nothing of ours may survive into the container's process. */
 	drop_handles();
 	if (slots[SLOT_CONSOLE] >= 0)
@@ -1121,15 +1121,15 @@ static void run_op(const struct plan_op *op)
 {
 	switch (op->code) {
 	case OP_SETNS:
-		if (setns((int)op->a[0], (int)op->a[1]) < 0)
+		if (setns((int)op->ARG_SETNS_FD, (int)op->ARG_SETNS_TYPE) < 0)
 			fail(errno, "setns");
-		close((int)op->a[0]);
+		close((int)op->ARG_SETNS_FD);
 		break;
 	case OP_UNSHARE_USER:
 		op_unshare_user(op);
 		break;
 	case OP_UNSHARE:
-		if (unshare((int)op->a[0]) < 0)
+		if (unshare((int)op->ARG_UNSHARE_CLONE) < 0)
 			fail(errno, "unshare");
 		break;
 	case OP_FORK:
@@ -1139,21 +1139,21 @@ static void run_op(const struct plan_op *op)
 		send_msg(MSG_PID, getpid(), 0, NULL, -1);
 		break;
 	case OP_WAIT_PARENT:
-		ask_parent(MSG_SYNC, op->a[0], op->flags);
+		ask_parent(MSG_SYNC, op->ARG_WAIT_PARENT_KIND, op->flags);
 		break;
 	case OP_SETHOSTNAME:
-		if (sethostname(str(op->s[0]), strlen(str(op->s[0]))) < 0)
+		if (sethostname(str(op->ARG_SETHOSTNAME_NAME), strlen(str(op->ARG_SETHOSTNAME_NAME))) < 0)
 			fail(errno, "sethostname");
 		break;
 	case OP_SETDOMAINNAME:
-		if (setdomainname(str(op->s[0]), strlen(str(op->s[0]))) < 0)
+		if (setdomainname(str(op->ARG_SETDOMAINNAME_NAME), strlen(str(op->ARG_SETDOMAINNAME_NAME))) < 0)
 			fail(errno, "setdomainname");
 		break;
 	case OP_PROCFS:
 		op_procfs(op);
 		break;
 	case OP_ROOT_PROPAGATION:
-		if (mount(NULL, "/", NULL, (unsigned long)op->a[0], NULL) < 0)
+		if (mount(NULL, "/", NULL, (unsigned long)op->ARG_ROOT_PROPAGATION_PROPAGATION, NULL) < 0)
 			fail(errno, "set propagation of /");
 		break;
 	case OP_ROOTFS:
@@ -1172,9 +1172,9 @@ static void run_op(const struct plan_op *op)
 		op_symlink(op);
 		break;
 	case OP_SETATTR_SLOT:
-		if (op->a[0] < 0 || op->a[0] >= NSLOTS || slots[op->a[0]] < 0)
-			fail(EINVAL, "corrupt plan: no mount in slot %lld", (long long)op->a[0]);
-		if (mount_setattr_(slots[op->a[0]], "", AT_EMPTY_PATH, (uint64_t)op->a[1], (uint64_t)op->a[2], 0) < 0)
+		if (op->ARG_SETATTR_SLOT_SLOT < 0 || op->ARG_SETATTR_SLOT_SLOT >= NSLOTS || slots[op->ARG_SETATTR_SLOT_SLOT] < 0)
+			fail(EINVAL, "corrupt plan: no mount in slot %lld", (long long)op->ARG_SETATTR_SLOT_SLOT);
+		if (mount_setattr_(slots[op->ARG_SETATTR_SLOT_SLOT], "", AT_EMPTY_PATH, (uint64_t)op->ARG_SETATTR_SLOT_SET, (uint64_t)op->ARG_SETATTR_SLOT_CLR, 0) < 0)
 			fail(errno, "set mount attributes");
 		break;
 	case OP_HOOKS:
@@ -1205,30 +1205,30 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_ROOT_PROPAGATION_AFTER:
 		if (mount_setattr_(rootfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0,
-				   0, (uint64_t)op->a[0]) < 0)
+				   0, (uint64_t)op->ARG_ROOT_PROPAGATION_AFTER_PROPAGATION) < 0)
 			fail(errno, "set propagation of /");
 		break;
 	case OP_SYSCTL:
 		op_sysctl(op);
 		break;
 	case OP_RLIMIT: {
-		struct rlimit rl = {.rlim_cur = (rlim_t)op->a[1], .rlim_max = (rlim_t)op->a[2]};
-		if (setrlimit((int)op->a[0], &rl) < 0)
+		struct rlimit rl = {.rlim_cur = (rlim_t)op->ARG_RLIMIT_SOFT, .rlim_max = (rlim_t)op->ARG_RLIMIT_HARD};
+		if (setrlimit((int)op->ARG_RLIMIT_RESOURCE, &rl) < 0)
 			fail(errno, "setrlimit");
 		break;
 	}
 	case OP_PERSONALITY:
-		if (personality((unsigned long)op->a[0]) < 0)
+		if (personality((unsigned long)op->ARG_PERSONALITY_PERSONA) < 0)
 			fail(errno, "personality");
 		break;
 	case OP_SCHED: {
 		struct husk_sched_attr a = {
-			.size = sizeof a, .sched_policy = (uint32_t)op->a[0], .sched_nice = (int32_t)op->a[1],
-			.sched_priority = (uint32_t)op->a[2], .sched_flags = (uint64_t)op->a[3],
-			.sched_runtime = (uint64_t)op->a[4], .sched_deadline = (uint64_t)op->a[5],
+			.size = sizeof a, .sched_policy = (uint32_t)op->ARG_SCHED_POLICY, .sched_nice = (int32_t)op->ARG_SCHED_NICE,
+			.sched_priority = (uint32_t)op->ARG_SCHED_PRIORITY, .sched_flags = (uint64_t)op->ARG_SCHED_FLAGS,
+			.sched_runtime = (uint64_t)op->ARG_SCHED_RUNTIME, .sched_deadline = (uint64_t)op->ARG_SCHED_DEADLINE,
 		};
 		uint32_t len;
-		const uint8_t *p = blob(op->s[0], &len);
+		const uint8_t *p = blob(op->ARG_SCHED_PERIOD, &len);
 		if (len == 8)
 			memcpy(&a.sched_period, p, 8);
 		if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
@@ -1236,18 +1236,18 @@ static void run_op(const struct plan_op *op)
 		break;
 	}
 	case OP_IOPRIO:
-		if (syscall(SYS_ioprio_set, HUSK_IOPRIO_WHO_PROCESS, 0, (int)op->a[0]) < 0)
+		if (syscall(SYS_ioprio_set, HUSK_IOPRIO_WHO_PROCESS, 0, (int)op->ARG_IOPRIO_VALUE) < 0)
 			fail(errno, "ioprio_set");
 		break;
 	case OP_AFFINITY: {
 		uint32_t len;
-		const uint8_t *mask = blob(op->s[0], &len);
+		const uint8_t *mask = blob(op->ARG_AFFINITY_MASK, &len);
 		if (syscall(SYS_sched_setaffinity, 0, len, mask) < 0)
 			fail(errno, "sched_setaffinity");
 		break;
 	}
 	case OP_KEYRING: {
-		long k = syscall(SYS_keyctl, HUSK_KEYCTL_JOIN_SESSION_KEYRING, str(op->s[0]));
+		long k = syscall(SYS_keyctl, HUSK_KEYCTL_JOIN_SESSION_KEYRING, str(op->ARG_KEYRING_NAME));
 		/* Kernels without keyrings, or limits on keys: run without one. */
 		if (k < 0 && errno != ENOSYS && errno != EDQUOT && errno != EACCES)
 			fail(errno, "join session keyring");
@@ -1260,7 +1260,7 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_SETGROUPS: {
 		uint32_t len;
-		const uint8_t *b = blob(op->s[0], &len);
+		const uint8_t *b = blob(op->ARG_SETGROUPS_GIDS, &len);
 		gid_t *g = malloc(len ? len : 1);
 		if (!g)
 			fail(ENOMEM, "setgroups");
@@ -1271,14 +1271,14 @@ static void run_op(const struct plan_op *op)
 		break;
 	}
 	case OP_SETRESGID:
-		if (setresgid((gid_t)op->a[0], (gid_t)op->a[0], (gid_t)op->a[0]) < 0)
-			fail(errno, "setresgid %lld", (long long)op->a[0]);
+		if (setresgid((gid_t)op->ARG_SETRESGID_GID, (gid_t)op->ARG_SETRESGID_GID, (gid_t)op->ARG_SETRESGID_GID) < 0)
+			fail(errno, "setresgid %lld", (long long)op->ARG_SETRESGID_GID);
 		break;
 	case OP_SETRESUID:
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 			fail(errno, "keep capabilities");
-		if (setresuid((uid_t)op->a[0], (uid_t)op->a[0], (uid_t)op->a[0]) < 0)
-			fail(errno, "setresuid %lld", (long long)op->a[0]);
+		if (setresuid((uid_t)op->ARG_SETRESUID_UID, (uid_t)op->ARG_SETRESUID_UID, (uid_t)op->ARG_SETRESUID_UID) < 0)
+			fail(errno, "setresuid %lld", (long long)op->ARG_SETRESUID_UID);
 		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 			fail(errno, "clear keep capabilities");
 		break;
@@ -1291,15 +1291,15 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_LSM_ATTR: {
 		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%d/attr/%s", (int)getpid(), str(op->s[0]));
-		proc_write(path, str(op->s[1]));
+		snprintf(path, sizeof path, "%d/attr/%s", (int)getpid(), str(op->ARG_LSM_ATTR_FILE));
+		proc_write(path, str(op->ARG_LSM_ATTR_VALUE));
 		break;
 	}
 	case OP_SECCOMP:
 		op_seccomp(op);
 		break;
 	case OP_UMASK:
-		umask((mode_t)op->a[0]);
+		umask((mode_t)op->ARG_UMASK_MASK);
 		break;
 	case OP_CHDIR:
 		op_chdir(op);
@@ -1311,7 +1311,7 @@ static void run_op(const struct plan_op *op)
 		op_lookup_exec(op);
 		break;
 	case OP_CLOEXEC_FROM:
-		if (syscall(SYS_close_range, (unsigned int)op->a[0], ~0U, HUSK_CLOSE_RANGE_CLOEXEC) < 0)
+		if (syscall(SYS_close_range, (unsigned int)op->ARG_CLOEXEC_FROM_FIRST, ~0U, HUSK_CLOSE_RANGE_CLOEXEC) < 0)
 			fail(errno, "close_range");
 		break;
 	case OP_DROP_HANDLES:
@@ -1335,9 +1335,9 @@ static void run_op(const struct plan_op *op)
 		op_exec(op);
 		break;
 	case OP_MKDIR: {
-		int fd = mkpath_in_root(str(op->s[0]), 0);
+		int fd = mkpath_in_root(str(op->ARG_MKDIR_PATH), 0);
 		if (fd < 0)
-			fail(errno, "create /%s", str(op->s[0]));
+			fail(errno, "create /%s", str(op->ARG_MKDIR_PATH));
 		close(fd);
 		break;
 	}

@@ -39,69 +39,143 @@ struct plan_op {
 
 /* Op codes. */
 enum {
-	OP_SETNS = 1,        /* a0 fd, a1 nstype */
-	OP_UNSHARE_USER,     /* ask the parent for uid/gid maps, then become root in the namespace; WAITF_DUMPABLE */
-	OP_UNSHARE,          /* a0 clone flags */
-	OP_FORK,             /* fork; the parent reports the child's pid and exits (no reply awaited) */
-	OP_REPORT_PID,       /* report our own pid (no fork was needed) */
-	OP_WAIT_PARENT,      /* a0 kind: send MSG_SYNC and wait for MSG_ACK; WAITF_DUMPABLE */
-	OP_SETHOSTNAME,      /* s0 */
-	OP_SETDOMAINNAME,    /* s0 */
-	OP_PROCFS,           /* open a private procfs into SLOT_PROC, the host's /dev/null into SLOT_DEVNULL (PROCF_*) */
-	OP_ROOT_PROPAGATION, /* a0 mount flags for "/" (e.g. MS_SLAVE|MS_REC) */
-	OP_ROOTFS,           /* s0 rootfs path: bind it onto itself (unless ROOTF_NOBIND), open it as the root handle; s1 mount to make private first */
-	OP_MOUNT,            /* see MNTF_* / a[] / s[] layout below */
-	OP_MKNOD,            /* s0 path, a0 mode, a1 dev, a2 uid, a3 gid */
-	OP_BIND_DEV,         /* s0 path, s1 host device path */
-	OP_SYMLINK,          /* s0 target, s1 link path */
-	OP_SETATTR_SLOT,     /* a0 slot, a1 attr_set, a2 attr_clr */
-	OP_HOOKS,            /* ask the parent to run prestart/createRuntime; receive the state JSON */
-	OP_RUN_HOOK,         /* s0 path, s1 argv list, s2 env list, a0 timeout s */
+	OP_SETNS = 1,
+	OP_UNSHARE_USER,  /* ask the parent for uid/gid maps, then become root in the namespace; WAITF_DUMPABLE */
+	OP_UNSHARE,
+	OP_FORK,  /* fork; the parent reports the child's pid and exits (no reply awaited) */
+	OP_REPORT_PID,  /* report our own pid (no fork was needed) */
+	OP_WAIT_PARENT,  /* send MSG_SYNC and wait for MSG_ACK; WAITF_DUMPABLE */
+	OP_SETHOSTNAME,
+	OP_SETDOMAINNAME,
+	OP_PROCFS,  /* open a private procfs into SLOT_PROC, the host's /dev/null into SLOT_DEVNULL (PROCF_*) */
+	OP_ROOT_PROPAGATION,
+	OP_ROOTFS,  /* bind the rootfs onto itself (unless ROOTF_NOBIND), open it as the root handle */
+	OP_MOUNT,  /* MNTF_* flags */
+	OP_MKNOD,
+	OP_BIND_DEV,
+	OP_SYMLINK,
+	OP_SETATTR_SLOT,
+	OP_HOOKS,  /* ask the parent to run prestart/createRuntime; receive the state JSON */
+	OP_RUN_HOOK,
 	OP_PIVOT_ROOT,
-	OP_MOVE_ROOT,        /* --no-pivot: MS_MOVE + chroot */
-	OP_CHROOT,           /* no mount namespace: chroot into the rootfs */
-	OP_MASK,             /* s0 path */
-	OP_READONLY,         /* s0 path */
+	OP_MOVE_ROOT,  /* --no-pivot: MS_MOVE + chroot */
+	OP_CHROOT,  /* no mount namespace: chroot into the rootfs */
+	OP_MASK,
+	OP_READONLY,
 	OP_ROOT_READONLY,
-	OP_ROOT_PROPAGATION_AFTER, /* a0 propagation flags applied to "/" after pivot */
-	OP_SYSCTL,           /* s0 path below /proc/sys, s1 value */
-	OP_RLIMIT,           /* a0 resource, a1 soft, a2 hard */
-	OP_PERSONALITY,      /* a0 */
-	OP_SCHED,            /* a0 policy, a1 nice, a2 priority, a3 flags, a4 runtime, a5 deadline; s0 "period" as blob u64 */
-	OP_IOPRIO,           /* a0 ioprio value */
-	OP_AFFINITY,         /* s0 blob: cpu mask bytes */
-	OP_KEYRING,          /* s0 name */
-	OP_CONSOLE,          /* a0 rows, a1 cols: pty in the container, master to the parent */
-	OP_SETGROUPS,        /* s0 blob: u32 gids */
-	OP_SETRESGID,        /* a0 gid */
-	OP_SETRESUID,        /* a0 uid (keeps capabilities across the switch) */
-	OP_CAPS,             /* a0 bounding, a1 effective, a2 permitted, a3 inheritable, a4 ambient, a5 last cap */
+	OP_ROOT_PROPAGATION_AFTER,
+	OP_SYSCTL,
+	OP_RLIMIT,
+	OP_PERSONALITY,
+	OP_SCHED,
+	OP_IOPRIO,
+	OP_AFFINITY,
+	OP_KEYRING,
+	OP_CONSOLE,  /* pty in the container, master to the parent */
+	OP_SETGROUPS,
+	OP_SETRESGID,
+	OP_SETRESUID,
+	OP_CAPS,
 	OP_NO_NEW_PRIVS,
-	OP_LSM_ATTR,         /* s0 file under /proc/<pid>/attr, s1 value: LSM label for the next exec */
-	OP_SECCOMP,          /* s0 blob: struct sock_filter[], a0 filter flags; MNTF-like flag SECF_NOTIFY */
-	OP_UMASK,            /* a0 */
-	OP_CHDIR,            /* s0 */
-	OP_STDIO_CONSOLE,    /* make the pty slave our controlling terminal and stdio */
-	OP_LOOKUP_EXEC,      /* s0 argv[0], s1 PATH value */
-	OP_CLOEXEC_FROM,     /* a0 first fd: mark every fd >= a0 close-on-exec */
-	OP_DROP_HANDLES,     /* close every slot but SLOT_CONSOLE: nothing of the host is held from here on */
-	OP_READY,            /* report success, wait for the parent to finish; READYF_KEEP_SYNC */
-	OP_WAIT_START,       /* a0 listening start socket: accept `husk start`, keep its connection until exec */
-	OP_EXEC,             /* s0 argv list, s1 env list */
-	OP_MKDIR,            /* s0 path in the root: create it and missing parents (0755) */
+	OP_LSM_ATTR,  /* LSM label for the next exec */
+	OP_SECCOMP,  /* SECF_NOTIFY */
+	OP_UMASK,
+	OP_CHDIR,
+	OP_STDIO_CONSOLE,  /* make the pty slave our controlling terminal and stdio */
+	OP_LOOKUP_EXEC,
+	OP_CLOEXEC_FROM,  /* mark every fd from the first given on close-on-exec */
+	OP_DROP_HANDLES,  /* close every slot but SLOT_CONSOLE: nothing of the host is held from here on */
+	OP_READY,  /* report success, wait for the parent to finish; READYF_KEEP_SYNC */
+	OP_WAIT_START,  /* accept `husk start`, keep its connection until exec */
+	OP_EXEC,
+	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
 	OP_MAX
 };
 
-/* OP_MOUNT layout:
- *   s0 source (host path for binds and device nodes; may be 0)
- *   s1 destination, relative to the root handle, cleaned, no ".."
- *   s2 filesystem type (non-bind)
- *   s3 list of fsconfig options "key" or "key=value" (non-bind)
- *   a0 attr_set for the top mount, a1 attr_clr for the top mount
- *   a2 attr_set for the whole tree, a3 attr_clr for the whole tree
- *   a4 propagation (MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE) or 0
- *   a5 slot to keep the mount fd in, or -1
+/*
+ * Arguments of each op, named: husk-init reads op->ARG_MOUNT_DEST, never
+ * op->s[1]. Each macro ARG_<OP>_<FIELD> has a twin field in ../args.go (struct Mount,
+ * field Dest, tag op:"s1"); proto_test.go fails when they differ.
  */
+#define ARG_SETNS_FD a[0]
+#define ARG_SETNS_TYPE a[1]
+#define ARG_UNSHARE_CLONE a[0]
+#define ARG_WAIT_PARENT_KIND a[0]
+#define ARG_SETHOSTNAME_NAME s[0]
+#define ARG_SETDOMAINNAME_NAME s[0]
+#define ARG_ROOT_PROPAGATION_PROPAGATION a[0]
+#define ARG_ROOTFS_PATH s[0]
+#define ARG_ROOTFS_PRIVATE_PARENT s[1]
+#define ARG_MOUNT_SOURCE s[0]
+#define ARG_MOUNT_DEST s[1]
+#define ARG_MOUNT_FS_TYPE s[2]
+#define ARG_MOUNT_OPTIONS s[3]
+#define ARG_MOUNT_SET a[0]
+#define ARG_MOUNT_CLR a[1]
+#define ARG_MOUNT_REC_SET a[2]
+#define ARG_MOUNT_REC_CLR a[3]
+#define ARG_MOUNT_PROPAGATION a[4]
+#define ARG_MOUNT_SLOT a[5]
+#define ARG_MKNOD_PATH s[0]
+#define ARG_MKNOD_MODE a[0]
+#define ARG_MKNOD_DEV a[1]
+#define ARG_MKNOD_UID a[2]
+#define ARG_MKNOD_GID a[3]
+#define ARG_BIND_DEV_PATH s[0]
+#define ARG_BIND_DEV_HOST_PATH s[1]
+#define ARG_SYMLINK_TARGET s[0]
+#define ARG_SYMLINK_LINK s[1]
+#define ARG_SETATTR_SLOT_SLOT a[0]
+#define ARG_SETATTR_SLOT_SET a[1]
+#define ARG_SETATTR_SLOT_CLR a[2]
+#define ARG_RUN_HOOK_PATH s[0]
+#define ARG_RUN_HOOK_ARGS s[1]
+#define ARG_RUN_HOOK_ENV s[2]
+#define ARG_RUN_HOOK_TIMEOUT a[0]
+#define ARG_MASK_PATH s[0]
+#define ARG_READONLY_PATH s[0]
+#define ARG_ROOT_PROPAGATION_AFTER_PROPAGATION a[0]
+#define ARG_SYSCTL_KEY s[0]
+#define ARG_SYSCTL_VALUE s[1]
+#define ARG_RLIMIT_RESOURCE a[0]
+#define ARG_RLIMIT_SOFT a[1]
+#define ARG_RLIMIT_HARD a[2]
+#define ARG_PERSONALITY_PERSONA a[0]
+#define ARG_SCHED_POLICY a[0]
+#define ARG_SCHED_NICE a[1]
+#define ARG_SCHED_PRIORITY a[2]
+#define ARG_SCHED_FLAGS a[3]
+#define ARG_SCHED_RUNTIME a[4]
+#define ARG_SCHED_DEADLINE a[5]
+#define ARG_SCHED_PERIOD s[0]
+#define ARG_IOPRIO_VALUE a[0]
+#define ARG_AFFINITY_MASK s[0]
+#define ARG_KEYRING_NAME s[0]
+#define ARG_CONSOLE_ROWS a[0]
+#define ARG_CONSOLE_COLS a[1]
+#define ARG_SETGROUPS_GIDS s[0]
+#define ARG_SETRESGID_GID a[0]
+#define ARG_SETRESUID_UID a[0]
+#define ARG_CAPS_BOUNDING a[0]
+#define ARG_CAPS_EFFECTIVE a[1]
+#define ARG_CAPS_PERMITTED a[2]
+#define ARG_CAPS_INHERITABLE a[3]
+#define ARG_CAPS_AMBIENT a[4]
+#define ARG_CAPS_LAST_CAP a[5]
+#define ARG_LSM_ATTR_FILE s[0]
+#define ARG_LSM_ATTR_VALUE s[1]
+#define ARG_SECCOMP_PROGRAM s[0]
+#define ARG_SECCOMP_FILTER_FLAGS a[0]
+#define ARG_UMASK_MASK a[0]
+#define ARG_CHDIR_DIR s[0]
+#define ARG_LOOKUP_EXEC_NAME s[0]
+#define ARG_LOOKUP_EXEC_PATH s[1]
+#define ARG_CLOEXEC_FROM_FIRST a[0]
+#define ARG_WAIT_START_LISTENER a[0]
+#define ARG_EXEC_ARGS s[0]
+#define ARG_EXEC_ENV s[1]
+#define ARG_MKDIR_PATH s[0]
+
 #define MNTF_BIND 0x1u      /* clone the source instead of creating a filesystem */
 #define MNTF_REC 0x2u       /* recursive bind (rbind) */
 #define MNTF_FILE 0x4u      /* the destination is a file, not a directory */

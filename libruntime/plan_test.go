@@ -1,0 +1,302 @@
+package libruntime
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/libruntime/initproc"
+	"github.com/husk-runtime/husk/specs"
+)
+
+// fakeHost answers the planner's questions without a machine.
+type fakeHost struct {
+	uid        int
+	last       int
+	paths      map[string]bool // exists
+	apparmor   bool
+	selinux    bool
+	files      map[string]bool // isDir: false means a file; missing: ENOENT
+	ownNetns   bool
+	mountPoint string
+}
+
+func newFakeHost() *fakeHost {
+	return &fakeHost{last: 40, paths: map[string]bool{"/proc/kcore": true}, files: map[string]bool{}, mountPoint: "/"}
+}
+
+func (h *fakeHost) euid() int               { return h.uid }
+func (h *fakeHost) lastCap() int            { return h.last }
+func (h *fakeHost) exists(path string) bool { return h.paths[path] }
+func (h *fakeHost) apparmorEnabled() bool   { return h.apparmor }
+func (h *fakeHost) selinuxEnabled() bool    { return h.selinux }
+func (h *fakeHost) mountPointOf(string) (string, error) {
+	return h.mountPoint, nil
+}
+
+func (h *fakeHost) isDir(path string) (bool, error) {
+	dir, ok := h.files[path]
+	if !ok {
+		return false, os.ErrNotExist
+	}
+	return dir, nil
+}
+
+func (h *fakeHost) openNamespace(string, rspec.LinuxNamespaceType) (*os.File, error) {
+	return os.Open(os.DevNull)
+}
+
+func (h *fakeHost) isOwnNamespace(*os.File, rspec.LinuxNamespaceType) (bool, error) {
+	return h.ownNetns, nil
+}
+
+// planFor compiles the create plan of spec on h.
+func planFor(t *testing.T, s *rspec.Spec, h *fakeHost) (*planner, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { r.Close() })
+	p := &planner{
+		spec: s, bundle: "/b", rootfs: "/b/rootfs", id: "c1", host: h, rootless: h.uid != 0,
+		hier: &cgroups.Hierarchy{Unified: "/sys/fs/cgroup"}, cg: map[string]string{"unified": "/sys/fs/cgroup/c1"},
+	}
+	err = p.compileCreate(r)
+	t.Cleanup(p.closeFiles)
+	return p, err
+}
+
+func mustPlan(t *testing.T, s *rspec.Spec, h *fakeHost) *planner {
+	t.Helper()
+	p, err := planFor(t, s, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// index is the position of the first op with code, -1 if none.
+func index(p *planner, code uint32) int {
+	for i, op := range p.plan.Ops {
+		if op.Code == code {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndex(p *planner, code uint32) int {
+	last := -1
+	for i, op := range p.plan.Ops {
+		if op.Code == code {
+			last = i
+		}
+	}
+	return last
+}
+
+func defaultSpec() *rspec.Spec {
+	s := specs.Default(false)
+	s.Process.Terminal = false
+	return s
+}
+
+// husk-init closes every handle of the host's before it takes the
+// container's credentials, and nothing after that needs one.
+func TestPlanDropsHandlesBeforeCredentials(t *testing.T) {
+	s := defaultSpec()
+	s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4000"}
+	p := mustPlan(t, s, newFakeHost())
+	drop := index(p, initproc.OpDropHandles)
+	if drop < 0 {
+		t.Fatal("no OpDropHandles")
+	}
+	for _, code := range []uint32{initproc.OpSetgroups, initproc.OpSetresgid, initproc.OpSetresuid, initproc.OpReady} {
+		if i := index(p, code); i < drop {
+			t.Errorf("op %d at %d comes before the handles are dropped (%d)", code, i, drop)
+		}
+	}
+	for _, code := range []uint32{initproc.OpSysctl, initproc.OpMask, initproc.OpLsmAttr, initproc.OpProcfs} {
+		if i := lastIndex(p, code); i > drop {
+			t.Errorf("op %d at %d needs a handle dropped at %d", code, i, drop)
+		}
+	}
+	if first := p.plan.Ops[0]; first.Code != initproc.OpWaitParent || first.A[0] != waitCgroup {
+		t.Errorf("first op %+v, want the wait for the cgroup", first)
+	}
+	n := len(p.plan.Ops)
+	if p.plan.Ops[n-1].Code != initproc.OpExec || index(p, initproc.OpWaitStart) > n-1 ||
+		index(p, initproc.OpReady) > index(p, initproc.OpWaitStart) {
+		t.Errorf("the plan does not end with ready, wait for start, exec")
+	}
+}
+
+// The private procfs is opened only for what writes through it, the
+// host's /dev/null only for masked paths.
+func TestPlanOpensOnlyNeededHandles(t *testing.T) {
+	procfs := func(p *planner) (initproc.Op, bool) {
+		i := index(p, initproc.OpProcfs)
+		if i < 0 {
+			return initproc.Op{}, false
+		}
+		return p.plan.Ops[i], true
+	}
+	s := defaultSpec()
+	s.Linux.MaskedPaths, s.Linux.Sysctl = nil, nil
+	if op, ok := procfs(mustPlan(t, s, newFakeHost())); ok {
+		t.Errorf("no sysctls, labels or masks: %+v, want no OpProcfs", op)
+	}
+	s.Linux.MaskedPaths = []string{"/proc/kcore"}
+	if op, ok := procfs(mustPlan(t, s, newFakeHost())); !ok || op.Flags != initproc.ProcNoProc {
+		t.Errorf("masks only: %+v, want /dev/null alone", op)
+	}
+	s.Linux.Sysctl = map[string]string{"kernel.shmmni": "1"}
+	if op, ok := procfs(mustPlan(t, s, newFakeHost())); !ok || op.Flags != 0 {
+		t.Errorf("masks and sysctls: %+v, want both", op)
+	}
+}
+
+// A rootless husk needs husk-init dumpable exactly while it writes its
+// /proc files; a husk running as root never does.
+func TestPlanDumpableOnlyRootlessParentWrites(t *testing.T) {
+	spec := func() *rspec.Spec {
+		s := defaultSpec()
+		adj := 100
+		s.Process.OOMScoreAdj = &adj
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace},
+			rspec.LinuxNamespace{Type: rspec.TimeNamespace})
+		s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		s.Linux.GIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		s.Linux.TimeOffsets = map[string]rspec.LinuxTimeOffset{"boottime": {Secs: 1}}
+		return s
+	}
+	for _, uid := range []int{0, 1000} {
+		h := newFakeHost()
+		h.uid = uid
+		p := mustPlan(t, spec(), h)
+		want := uint32(0)
+		if uid != 0 {
+			want = initproc.WaitDumpable
+		}
+		waits := 0
+		for _, op := range p.plan.Ops {
+			switch op.Code {
+			case initproc.OpWaitParent, initproc.OpUnshareUser:
+				waits++
+				if op.Flags != want {
+					t.Errorf("euid %d: %s flags %#x, want %#x", uid, op.What, op.Flags, want)
+				}
+			}
+		}
+		if waits != 3 {
+			t.Errorf("euid %d: %d waits for the parent, want cgroup, user maps and time offsets", uid, waits)
+		}
+	}
+}
+
+func TestPlanRefusesNetSysctlsInHostNetns(t *testing.T) {
+	s := defaultSpec()
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == rspec.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = "/proc/self/ns/net"
+		}
+	}
+	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+	h := newFakeHost()
+	h.ownNetns = true
+	if _, err := planFor(t, s, h); err == nil || !strings.Contains(err.Error(), `linux.sysctl["net.ipv4.ip_forward"]`) {
+		t.Errorf("net sysctl in the host's netns: %v", err)
+	}
+	h.ownNetns = false
+	if _, err := planFor(t, s, h); err != nil {
+		t.Errorf("net sysctl in another netns: %v", err)
+	}
+}
+
+// Capabilities the kernel does not know are left out of every set.
+func TestPlanCapabilitiesMaskedToKernel(t *testing.T) {
+	s := defaultSpec()
+	s.Process.Capabilities.Bounding = []string{"CAP_CHOWN", "CAP_CHECKPOINT_RESTORE"} // 0 and 40
+	h := newFakeHost()
+	h.last = 39
+	p := mustPlan(t, s, h)
+	caps := p.plan.Ops[lastIndex(p, initproc.OpCaps)]
+	if caps.A[0] != 1 || caps.A[5] != 39 {
+		t.Errorf("bounding %#x, last cap %d; want 0x1 and 39", caps.A[0], caps.A[5])
+	}
+}
+
+func TestPlanLSMNeedsTheLSM(t *testing.T) {
+	s := defaultSpec()
+	s.Process.ApparmorProfile = "p"
+	h := newFakeHost()
+	if _, err := planFor(t, s, h); err == nil || !strings.Contains(err.Error(), "process.apparmorProfile") {
+		t.Errorf("AppArmor off: %v", err)
+	}
+	h.apparmor = true
+	p := mustPlan(t, s, h)
+	i := index(p, initproc.OpLsmAttr)
+	if i < 0 || p.plan.Ops[i].S[1] != initproc.Str("exec p") || index(p, initproc.OpProcfs) < 0 {
+		t.Errorf("AppArmor on: no label written through a procfs")
+	}
+}
+
+// A bind of a file mounts on a file.
+func TestPlanBindSourceKind(t *testing.T) {
+	s := defaultSpec()
+	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/f", Source: "/host/f", Options: []string{"bind"}},
+		rspec.Mount{Destination: "/d", Source: "/host/d", Options: []string{"rbind"}})
+	h := newFakeHost()
+	h.files["/host/f"], h.files["/host/d"] = false, true
+	p := mustPlan(t, s, h)
+	for _, op := range p.plan.Ops {
+		if op.Code != initproc.OpMount {
+			continue
+		}
+		switch op.S[1] {
+		case initproc.Str("f"):
+			if op.Flags != initproc.MntBind|initproc.MntFile {
+				t.Errorf("file bind flags %#x", op.Flags)
+			}
+		case initproc.Str("d"):
+			if op.Flags != initproc.MntBind|initproc.MntRec {
+				t.Errorf("dir rbind flags %#x", op.Flags)
+			}
+		}
+	}
+	delete(h.files, "/host/f")
+	if _, err := planFor(t, s, h); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "mounts[") {
+		t.Errorf("missing bind source: %v", err)
+	}
+}
+
+// exec keeps its sync socket open until the process is executed, and
+// opens a procfs only for an LSM label.
+func TestPlanExec(t *testing.T) {
+	s := defaultSpec()
+	s.Linux.Sysctl = map[string]string{"kernel.shmmni": "1"}
+	p := &planner{spec: s, rootfs: "/b/rootfs", id: "c1", host: newFakeHost()}
+	pidfd, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.compileExec(pidfd); err != nil {
+		t.Fatal(err)
+	}
+	defer p.closeFiles()
+	if i := index(p, initproc.OpProcfs); i >= 0 {
+		t.Errorf("exec opens a procfs without an LSM label")
+	}
+	if r := p.plan.Ops[index(p, initproc.OpReady)]; r.Flags != initproc.ReadyKeepSync {
+		t.Errorf("exec's ready flags %#x", r.Flags)
+	}
+	if index(p, initproc.OpDropHandles) > index(p, initproc.OpSetresuid) {
+		t.Errorf("exec drops its handles after the credential switch")
+	}
+}
