@@ -93,7 +93,8 @@ StandardOutput=tty
 StandardError=inherit
 TTYPath=/dev/ttyS0
 TimeoutStartSec=20min
-ExecStopPost=/usr/bin/systemctl --no-block poweroff
+# poweroff.target directly: systemctl poweroff would ask logind first.
+ExecStopPost=/usr/bin/systemctl --no-block start poweroff.target --job-mode=replace-irreversibly
 
 [Install]
 WantedBy=multi-user.target
@@ -122,7 +123,8 @@ add_module() {
 		;;
 	esac
 }
-for m in virtio_mmio virtio_blk ext4; do add_module "$m"; done
+# ext4 needs the crc32c hash, which it asks the crypto API for.
+for m in virtio_mmio virtio_blk crc32c_generic ext4; do add_module "$m"; done
 printf '%s\n' "${order[@]}" >"$WORK/initrd/modules/order"
 (cd "$WORK/initrd" && find . | busybox cpio -o -H newc 2>/dev/null) >"$CACHE/initrd.cpio.tmp"
 
