@@ -11,11 +11,16 @@ import (
 	"github.com/husk-runtime/husk/cgroups"
 )
 
+// versionDeviceMajor is the systemd that takes a major number in
+// DeviceAllow ("char-136"); older ones only know /proc/devices names.
+const versionDeviceMajor = 240
+
 // deviceProperties turns the device rules into DevicePolicy and
 // DeviceAllow. systemd only knows allow lists: a container that may use
 // every device gets DevicePolicy=auto; otherwise "strict" with one
 // DeviceAllow per exception. What systemd cannot express (a deny list,
-// "c *:5" rules, a major without a /proc/devices group) is left to the
+// "c *:5" rules, a major without a /proc/devices group before systemd
+// 240) is left to the
 // cgroupfs write that follows, which holds the exact rules (as runc).
 func (c *converter) deviceProperties(rules []rspec.LinuxDeviceCgroup) ([]Property, error) {
 	allowAll, exceptions, err := cgroups.EffectiveDevices(rules)
@@ -43,6 +48,8 @@ func (c *converter) deviceProperties(rules []rspec.LinuxDeviceCgroup) ([]Propert
 		case e.Major < 0:
 			c.warnf("linux.resources.devices: systemd has no rule for %c *:%d: left to the cgroupfs rules", e.Type, e.Minor)
 			continue
+		case e.Minor < 0 && c.version >= versionDeviceMajor:
+			path = fmt.Sprintf("%s-%d", kind, e.Major)
 		case e.Minor < 0:
 			group, err := c.deviceGroup(e.Type, e.Major)
 			if err != nil {

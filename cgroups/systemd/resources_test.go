@@ -65,7 +65,7 @@ func TestResourcePropertiesV2(t *testing.T) {
 	}
 	want := []string{
 		"MemoryMax=268435456", "MemoryLow=134217728", "MemorySwapMax=268435456",
-		"CPUWeight=39", "CPUQuotaPeriodUSec=100000", "CPUQuotaPerSecUSec=500000",
+		"CPUWeight=100", "CPUQuotaPeriodUSec=100000", "CPUQuotaPerSecUSec=500000",
 		"AllowedCPUs=[11]", "AllowedMemoryNodes=[1]", "TasksMax=100",
 		"IOWeight=4950", "IODeviceWeight=[{/dev/block/8:0 910}]",
 		"IOReadBandwidthMax=[{/dev/block/8:0 1048576}]", "IOWriteIOPSMax=[{/dev/block/254:0 100}]",
@@ -183,13 +183,22 @@ func TestDeviceProperties(t *testing.T) {
 	want := []string{
 		"DevicePolicy=strict", "DeviceAllow=[]",
 		"DeviceAllow=[{block-* m}]", "DeviceAllow=[{/dev/block/8:1 r}]",
-		"DeviceAllow=[{char-* m}]", "DeviceAllow=[{/dev/char/1:3 rwm}]", "DeviceAllow=[{char-pts rwm}]",
+		"DeviceAllow=[{char-* m}]", "DeviceAllow=[{/dev/char/1:3 rwm}]", "DeviceAllow=[{char-77 r}]", "DeviceAllow=[{char-136 rwm}]",
 	}
 	if !reflect.DeepEqual(props(got), want) {
 		t.Errorf("devices:\n got %q\nwant %q", props(got), want)
 	}
-	if len(*warnings) != 2 {
-		t.Errorf("want warnings for c *:5 and major 77, got %q", *warnings)
+	if len(*warnings) != 1 {
+		t.Errorf("want a warning for c *:5, got %q", *warnings)
+	}
+	// systemd before 240 names majors by their /proc/devices group.
+	old, warnings := testConverter(true, 239)
+	got, err = old.deviceProperties([]rspec.LinuxDeviceCgroup{
+		{Allow: true, Type: "c", Major: i(136), Access: "rwm"},
+		{Allow: true, Type: "c", Major: i(77), Access: "r"},
+	})
+	if want := []string{"DevicePolicy=strict", "DeviceAllow=[]", "DeviceAllow=[{char-pts rwm}]"}; err != nil || !reflect.DeepEqual(props(got), want) || len(*warnings) != 1 {
+		t.Errorf("systemd 239: %q %v (want %q), warnings %q", props(got), err, want, *warnings)
 	}
 	got, _ = c.deviceProperties([]rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}})
 	if want := []string{"DevicePolicy=auto", "DeviceAllow=[]"}; !reflect.DeepEqual(props(got), want) {

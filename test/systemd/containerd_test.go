@@ -105,7 +105,7 @@ func (c *containerd) runScoped(t *testing.T, id string, extra ...string) map[str
 	unit := "sd-ctr-" + id + ".scope"
 	args := append([]string{"run", "--detach", "--rootfs", "--runtime", "io.containerd.runc.v2", "--runc-systemd-cgroup",
 		"--cgroup", "system.slice:sd-ctr:" + id, "--memory-limit", "67108864"}, extra...)
-	args = append(args, rootfs, id, "sleep", "1000")
+	args = append(args, rootfs, id, "/bin/sleep", "1000")
 	if out, err := c.ctr(args...); err != nil {
 		t.Fatalf("ctr run: %v\n%s", err, out)
 	}

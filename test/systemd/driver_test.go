@@ -266,3 +266,39 @@ func TestKilledCreate(t *testing.T) {
 		t.Error("state left")
 	}
 }
+
+// TestOOMEvent: a process of the scope killed by the OOM killer shows in
+// husk events, as with the cgroupfs driver.
+func TestOOMEvent(t *testing.T) {
+	id := "sd-oom"
+	res := &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: i64(16 << 20), Swap: i64(16 << 20)}}
+	startContainer(t, *huskBin, id, bundle(t, "system.slice:sd-husk:"+id, res, "sleep", "1000"))
+	out, err := os.CreateTemp("", "sd-events-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(out.Name())
+	ev := exec.Command(*huskBin, "--root", stateRoot+"/husk", "events", "--interval", "1h", id)
+	ev.Stdout = out
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ev.Process.Kill(); ev.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	// dd fills a 64 MiB buffer: far over the limit.
+	runtime(*huskBin, "exec", id, "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out.Name())
+		if strings.Contains(string(b), `"type":"oom"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no oom event within 10 s:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st := unitProps(t, "sd-husk-"+id+".scope", "ActiveState")["ActiveState"]; st != "active" {
+		t.Errorf("scope %s after the OOM kill of one process (systemd must leave the container to its runtime)", st)
+	}
+}
