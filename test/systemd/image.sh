@@ -53,8 +53,16 @@ ROOT=$WORK/root
 
 # The host's own Debian sources (the same release and mirror apt uses here).
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-mapfile -t sources < <(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Identifier: Packages' |
-	awk -v c="$codename" '$2 == c || index($2, c "-") == 1 {print "deb " $1 " " $2 " " $3}' | sort -u)
+debian_sources() {
+	apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' 'Identifier: Packages' |
+		awk -v c="$codename" '$2 == c || index($2, c "-") == 1 {print "deb " $1 " " $2 " " $3}' | sort -u
+}
+mapfile -t sources < <(debian_sources)
+if [ ${#sources[@]} -eq 0 ]; then
+	# apt lists only the targets it has fetched: fetch them first.
+	apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+	mapfile -t sources < <(debian_sources)
+fi
 [ ${#sources[@]} -gt 0 ] || { log "no Debian $codename sources in apt's configuration"; exit 2; }
 mmdebstrap --variant=minbase --include="$PACKAGES" --skip=cleanup/apt/lists \
 	--customize-hook='chroot "$1" systemd-machine-id-setup' \
