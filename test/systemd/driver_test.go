@@ -23,7 +23,20 @@ func TestLifecycle(t *testing.T) {
 		Pids:   &rspec.LinuxPids{Limit: i64(64)},
 	}
 	dir := bundle(t, "system.slice:sd-husk:"+id, res, "sleep", "1000")
+	// systemd's slice is systemd's: it enables there what the scope's
+	// properties need (cpu, cpuset, io, memory, pids); husk itself adds
+	// nothing (runc's cgroupfs code enables every controller it finds).
+	sliceControl := "/sys/fs/cgroup/system.slice/cgroup.subtree_control"
+	if !unified {
+		sliceControl = "/sys/fs/cgroup/unified/system.slice/cgroup.subtree_control"
+	}
+	before := readFile(sliceControl)
 	startContainer(t, *huskBin, id, dir)
+	for _, c := range strings.Fields(readFile(sliceControl)) {
+		if !strings.Contains(" "+before+" ", " "+c+" ") && !strings.Contains(" cpuset cpu io memory pids ", " "+c+" ") {
+			t.Errorf("%s: controller %s enabled (was %q)", sliceControl, c, before)
+		}
+	}
 
 	p := unitProps(t, unit, "ActiveState", "Delegate", "Slice", "ControlGroup", "TasksMax", "MainPID")
 	if p["ActiveState"] != "active" || p["Delegate"] != "yes" || p["Slice"] != "system.slice" ||
