@@ -19,6 +19,8 @@ TEST_DEPS  := busybox:busybox-static runc:runc newuidmap:uidmap containerd:conta
 # and the daemon it starts; both go in the same directory.
 SHIM_BIN   := bin/containerd-shim-husk-v2
 SHIM_DAEMON := bin/containerd-shim-husk-v2-daemon
+# husk's D-Bus client for the systemd cgroup driver, installed beside husk.
+SYSTEMD_HELPER := bin/husk-systemd
 # containerd 2.x is not packaged in Debian 12: the shim tests build it
 # from the Go module proxy once and keep it here.
 CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
@@ -27,16 +29,16 @@ CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
 RUNC153 ?= /var/cache/husk-test/runc-1.5.3
 PARITY_DEPS := busybox:busybox-static taskset:util-linux ip:iproute2
 
-.PHONY: all build demo test unit integration clients shim-test v2host conformance parity fuzz lint bench deps clean
+.PHONY: all build demo test unit integration clients shim-test v2host systemd-test conformance parity fuzz lint bench deps clean
 
 all: build
 
-build: bin/husk $(SHIM_BIN) $(SHIM_DAEMON)
+build: bin/husk $(SHIM_BIN) $(SHIM_DAEMON) $(SYSTEMD_HELPER)
 
 bin/husk: $(INIT_BIN) $(GO_SRC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/husk
 
-$(SHIM_BIN) $(SHIM_DAEMON): bin/%: $(INIT_BIN) $(GO_SRC)
+$(SHIM_BIN) $(SHIM_DAEMON) $(SYSTEMD_HELPER): bin/%: $(INIT_BIN) $(GO_SRC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$*
 
 # husk-init is a small static C program embedded in husk (see
@@ -57,7 +59,7 @@ demo: build deps
 	$(GO) run ./internal/testbundle/mkbundle _build/demo
 	bin/husk --root _build/demo/state run --bundle _build/demo demo-$$$$
 
-test: lint unit integration clients shim-test v2host fuzz conformance
+test: lint unit integration clients shim-test v2host systemd-test fuzz conformance
 
 unit: $(INIT_BIN)
 	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/ ./internal/mountfd/
@@ -103,6 +105,12 @@ fuzz: $(INIT_BIN)
 # /var/cache/husk-test.
 v2host: bin/husk
 	HUSK=$(CURDIR)/bin/husk test/v2host/run.sh
+
+# The systemd cgroup driver under a real systemd: a Debian guest (systemd,
+# dbus, containerd, runc 1.5.3) booted under qemu, cgroup v2 and then v1.
+# The image is built once and kept in /var/cache/husk-test/systemd.
+systemd-test: build
+	HUSK_BIN=$(CURDIR)/bin test/systemd/run.sh
 
 conformance: build deps
 	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh

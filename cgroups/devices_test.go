@@ -3,6 +3,8 @@ package cgroups
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -215,5 +217,36 @@ func TestDeviceRuleStrings(t *testing.T) {
 	}
 	if _, err := parseDeviceRules([]rspec.LinuxDeviceCgroup{{Type: "c", Major: ptr[int64](1 << 40)}}); err == nil {
 		t.Error("huge major accepted")
+	}
+}
+
+func TestEffectiveDevices(t *testing.T) {
+	i := func(v int64) *int64 { return &v }
+	allow, exc, err := EffectiveDevices([]rspec.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: i(1), Minor: i(3), Access: "rw"},
+		{Allow: true, Type: "c", Major: i(136), Access: "rwm"},
+		{Allow: true, Type: "c", Major: i(1), Minor: i(3), Access: "m"},
+		{Allow: true, Type: "b", Access: "m"},
+		{Allow: true, Type: "c", Major: i(10), Minor: i(200), Access: "rwm"},
+		{Allow: false, Type: "c", Major: i(10), Minor: i(200), Access: "rwm"},
+	})
+	if err != nil || allow {
+		t.Fatalf("EffectiveDevices: allow=%v err=%v", allow, err)
+	}
+	want := []DeviceAccess{
+		{Type: 'b', Major: -1, Minor: -1, Access: "m"},
+		{Type: 'c', Major: 1, Minor: 3, Access: "rwm"},
+		{Type: 'c', Major: 136, Minor: -1, Access: "rwm"},
+	}
+	if !slices.Equal(exc, want) {
+		t.Errorf("exceptions = %+v, want %+v", exc, want)
+	}
+	allow, exc, err = EffectiveDevices([]rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}})
+	if err != nil || !allow || len(exc) != 0 {
+		t.Errorf("allow all: allow=%v exc=%v err=%v", allow, exc, err)
+	}
+	if _, _, err := EffectiveDevices([]rspec.LinuxDeviceCgroup{{Type: "x"}}); err == nil || !strings.Contains(err.Error(), "linux.resources.devices[0]") {
+		t.Errorf("bad type: err = %v", err)
 	}
 }

@@ -23,6 +23,10 @@ type State struct {
 	// Created lists the directories husk itself created, top-down; only
 	// those may be removed.
 	Created []string `json:"created"`
+	// Unit is the systemd unit (a scope) holding the container when the
+	// systemd driver placed it (cgroups/systemd); "" for the cgroupfs
+	// driver. systemd made its directories; delete stops the unit.
+	Unit string `json:"unit,omitempty"`
 }
 
 // Manager places one container in its cgroups. It is not safe for

@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -87,9 +88,22 @@ func setSwapV2(fs cgfs, dir string, limit, swap int64) error {
 	return nil
 }
 
-// sharesToWeight maps cpu.shares [2, 262144] onto cpu.weight [1, 10000].
+// sharesToWeight maps cpu.shares [2, 262144] onto cpu.weight [1, 10000]
+// as runc (1.3 and later) and crun do: a quadratic in log2(shares)
+// through the minimum, the maximum and the defaults (1024 -> 100). The
+// linear map used before gave 1024 shares a weight of 39, so a container
+// with default shares weighed less than a systemd service.
 func sharesToWeight(shares uint64) uint64 {
-	return 1 + ((shares-2)*9999)/262142
+	switch {
+	case shares == 0:
+		return 0
+	case shares <= 2:
+		return 1
+	case shares >= 262144:
+		return 10000
+	}
+	l := math.Log2(float64(shares))
+	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
 func setCPUV2(fs cgfs, dir string, c *rspec.LinuxCPU) error {

@@ -39,7 +39,7 @@ func TestApplyV2AllResources(t *testing.T) {
 		"unified/c1/memory.swap.max=209715200",
 		"unified/c1/memory.max=104857600",
 		"unified/c1/memory.low=52428800",
-		"unified/c1/cpu.weight=39",
+		"unified/c1/cpu.weight=100",
 		"unified/c1/cpu.idle=1",
 		"unified/c1/cpu.max.burst=1000",
 		"unified/c1/cpu.max=50000 100000",
@@ -61,7 +61,7 @@ func TestApplyV2AllResources(t *testing.T) {
 }
 
 func TestV2Conversions(t *testing.T) {
-	for _, tc := range []struct{ shares, weight uint64 }{{2, 1}, {1024, 39}, {262144, 10000}} {
+	for _, tc := range []struct{ shares, weight uint64 }{{2, 1}, {512, 59}, {1024, 100}, {262144, 10000}} {
 		if got := sharesToWeight(tc.shares); got != tc.weight {
 			t.Errorf("sharesToWeight(%d) = %d, want %d", tc.shares, got, tc.weight)
 		}

@@ -9,7 +9,6 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/specs"
 )
 
@@ -88,11 +87,11 @@ func (c *Container) frozen() bool {
 	if len(c.state.Cgroup.Paths) == 0 {
 		return false
 	}
-	h, err := c.rt.hierarchy()
+	cg, err := c.cgroup()
 	if err != nil {
 		return false
 	}
-	f, err := cgroups.Load(h, c.state.Cgroup).Frozen()
+	f, err := cg.Frozen()
 	return err == nil && f
 }
 

@@ -32,6 +32,10 @@ type CreateOpts struct {
 	PreserveFDs int
 	// The container's stdio when process.terminal is false (default: ours).
 	Stdin, Stdout, Stderr *os.File
+	// SystemdCgroup places the container in a systemd unit (the systemd
+	// cgroup driver, linux.cgroupsPath "slice:prefix:name") instead of
+	// writing its cgroups directly. The Runtime needs WithSystemdBus.
+	SystemdCgroup bool
 	// Console receives (and then owns) the pty master when
 	// process.terminal is set and no ConsoleSocket is given (`husk run`
 	// attaching its own terminal).
@@ -92,7 +96,7 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	if spec.Linux != nil {
 		cgPath = spec.Linux.CgroupsPath
 	}
-	cg, err := cgroups.New(h, cgPath, id)
+	cg, err := r.newCgroup(h, cgPath, id, o.SystemdCgroup)
 	if err != nil {
 		return nil, false, err
 	}
@@ -237,8 +241,10 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		return nil, false, cgErr
 	}
 	if useCgroups {
+		err := cg.AddProc(child.Proc.Pid)
+		// After AddProc: a driver may make directories there (systemd).
 		c.state.Cgroup = cg.State()
-		if err := cg.AddProc(child.Proc.Pid); err != nil {
+		if err != nil {
 			return nil, false, fmt.Errorf("linux.cgroupsPath: %w", err)
 		}
 	}
@@ -467,7 +473,7 @@ func (s *setup) sendSeccomp(fd *os.File) error {
 
 // abort undoes a failed create: kill what was started, remove the cgroup
 // and the state directory.
-func (c *Container) abort(child *initproc.Init, cg *cgroups.Manager, reaped bool) {
+func (c *Container) abort(child *initproc.Init, cg cgroupManager, reaped bool) {
 	if child != nil {
 		child.Close()
 		if !reaped {

@@ -24,7 +24,7 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Capabilities: append([]string(nil), specs.Capabilities...),
 			Cgroup: &features.Cgroup{
-				V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes,
+				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes,
 			},
 			Seccomp:  seccomp.Features(),
 			Apparmor: &features.Apparmor{Enabled: &yes},

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/husk-runtime/husk/cgroups"
 )
 
 // Kill sends sig to the container's init, or with all to every process in
@@ -59,12 +57,12 @@ func pidfdSignal(pidfd int, sig unix.Signal) error {
 	return nil
 }
 
-func (c *Container) cgroup() (*cgroups.Manager, error) {
+func (c *Container) cgroup() (cgroupManager, error) {
 	h, err := c.rt.hierarchy()
 	if err != nil {
 		return nil, err
 	}
-	return cgroups.Load(h, c.state.Cgroup), nil
+	return c.rt.loadCgroup(h, c.state.Cgroup), nil
 }
 
 // killAll signals every process of the container through its cgroup:

@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/cgroups/systemd"
 )
 
 // Logger receives what husk has to say besides errors. The CLI writes it
@@ -39,6 +40,9 @@ type Runtime struct {
 	log    Logger
 	tracer *Tracer
 	reaper Reaper
+
+	// systemd reaches systemd for the systemd cgroup driver (nil: none).
+	systemd systemd.Connector
 
 	hierOnce sync.Once
 	hier     *cgroups.Hierarchy

@@ -64,6 +64,10 @@ func encodeState(st *State) ([]byte, error) {
 	b = fastjson.AppendStringMap(b, st.Cgroup.Paths)
 	b = append(b, `,"created":`...)
 	b = fastjson.AppendStrings(b, st.Cgroup.Created)
+	if st.Cgroup.Unit != "" {
+		b = append(b, `,"unit":`...)
+		b = fastjson.AppendString(b, st.Cgroup.Unit)
+	}
 	b = append(b, '}')
 	if st.Ready {
 		b = append(b, `,"ready":true`...)
@@ -218,7 +222,7 @@ func fdTime(d *fastjson.Decoder, t *time.Time) {
 	*t = v
 }
 
-var cgroupStateFields = []string{"paths", "created"}
+var cgroupStateFields = []string{"paths", "created", "unit"}
 
 func fdCgroupState(d *fastjson.Decoder, c *cgroups.State) {
 	if d.Null() {
@@ -230,6 +234,8 @@ func fdCgroupState(d *fastjson.Decoder, c *cgroups.State) {
 			fastjson.Map(d, &c.Paths, fastjson.String[string])
 		case "created":
 			fastjson.Slice(d, &c.Created, fastjson.String[string])
+		case "unit":
+			fastjson.String(d, &c.Unit)
 		default:
 			d.Unknown(k, cgroupStateFields)
 		}

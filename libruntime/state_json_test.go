@@ -22,6 +22,11 @@ func sampleStates() []*State {
 				Paths:   map[string]string{"memory": "/sys/fs/cgroup/memory/husk/c1", "cpu": "/sys/fs/cgroup/cpu/husk/c1"},
 				Created: []string{"/sys/fs/cgroup/cpu/husk/c1"},
 			}},
+		{ID: "sd", Cgroup: cgroups.State{
+			Paths:   map[string]string{"unified": "/sys/fs/cgroup/system.slice/sd-x.scope"},
+			Created: []string{"/sys/fs/cgroup/system.slice/sd-x.scope"},
+			Unit:    "sd-x.scope",
+		}},
 		{ID: "weird", Bundle: "<&>\"\\\n\t\x01 é \u2028 \xff", Owner: "root", Created: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
 			Annotations: map[string]string{"b": "2", "a": "<1>", "": ""}, CreatorPid: 7, CreatorStart: 1,
 			HostMounts: []int{31, 2147483647}, HostMountsBefore: []int{-1},

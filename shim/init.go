@@ -70,12 +70,13 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	}
 	p.setIO(pio)
 	copts := libruntime.CreateOpts{
-		Bundle:       r.Bundle,
-		NoPivot:      opts.noPivotRoot,
-		NoNewKeyring: opts.noNewKeyring,
-		Stdin:        pio.in,
-		Stdout:       pio.out,
-		Stderr:       pio.err,
+		Bundle:        r.Bundle,
+		NoPivot:       opts.noPivotRoot,
+		NoNewKeyring:  opts.noNewKeyring,
+		SystemdCgroup: opts.systemdCgroup,
+		Stdin:         pio.in,
+		Stdout:        pio.out,
+		Stderr:        pio.err,
 	}
 	if r.Terminal {
 		copts.Console = pio.attachConsole

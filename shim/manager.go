@@ -133,7 +133,8 @@ func deleteAction(f *launch.Flags) error {
 		ExitedAt:   timestamppb.New(time.Now()),
 	}
 	warn := func(err error) { fmt.Fprintf(os.Stderr, "%s: delete %s: %v\n", RuntimeName, f.ID, err) }
-	if rt, err := libruntime.New(launch.StateRoot(bundle, f.Namespace)); err != nil {
+	sd := &systemdConn{}
+	if rt, err := libruntime.New(launch.StateRoot(bundle, f.Namespace), libruntime.WithSystemdBus(sd.connect)); err != nil {
 		warn(err)
 	} else if c, err := rt.Load(f.ID); err == nil {
 		resp.Pid = uint32(c.State().InitPid)

@@ -18,6 +18,9 @@ import (
 type runtimeOptions struct {
 	noPivotRoot  bool
 	noNewKeyring bool
+	// systemdCgroup: the systemd cgroup driver (runc's SystemdCgroup, as
+	// kubeadm configures containerd).
+	systemdCgroup bool
 	// ignored names what was given and has no meaning for husk, for the
 	// log.
 	ignored []string
@@ -37,14 +40,13 @@ func parseOptions(a *anypb.Any) (*runtimeOptions, error) {
 		if err := proto.Unmarshal(a.Value, &ro); err != nil {
 			return nil, fmt.Errorf("runtime options %s: %w", name, err)
 		}
-		o.noPivotRoot, o.noNewKeyring = ro.NoPivotRoot, ro.NoNewKeyring
+		o.noPivotRoot, o.noNewKeyring, o.systemdCgroup = ro.NoPivotRoot, ro.NoNewKeyring, ro.SystemdCgroup
 		for _, f := range []struct {
 			set  bool
 			what string
 		}{
 			{ro.BinaryName != "", "BinaryName=" + ro.BinaryName + " (husk runs containers in-process)"},
 			{ro.Root != "", "Root=" + ro.Root + " (husk keeps its state in containerd's state directory)"},
-			{ro.SystemdCgroup, "SystemdCgroup (the cgroupfs driver is used)"},
 			{ro.ShimCgroup != "", "ShimCgroup=" + ro.ShimCgroup},
 			{ro.IoUid != 0 || ro.IoGid != 0, "IoUid/IoGid (the FIFOs are passed as they are)"},
 			{ro.CriuImagePath != "" || ro.CriuWorkPath != "", "Criu* (no checkpoint/restore)"},

@@ -51,7 +51,8 @@ func serve(f *launch.Flags, version string) error {
 	log := openLogger(filepath.Join(bundle, "log"), f.Debug)
 	rp := newReaper()
 	root := launch.StateRoot(bundle, f.Namespace)
-	rt, err := libruntime.New(root, libruntime.WithLogger(log), libruntime.WithReaper(rp))
+	sd := &systemdConn{}
+	rt, err := libruntime.New(root, libruntime.WithLogger(log), libruntime.WithReaper(rp), libruntime.WithSystemdBus(sd.connect))
 	if err != nil {
 		return err
 	}

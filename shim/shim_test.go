@@ -20,7 +20,7 @@ func TestParseOptions(t *testing.T) {
 	// containerd's typeurl names types without the googleapis prefix.
 	a.TypeUrl = "containerd.runc.v1.Options"
 	o, err := parseOptions(a)
-	if err != nil || !o.noPivotRoot || len(o.ignored) != 3 {
+	if err != nil || !o.noPivotRoot || !o.systemdCgroup || len(o.ignored) != 2 {
 		t.Errorf("runc options: %v %+v", err, o)
 	}
 	r, _ := anypb.New(&runtimeoptions.Options{ConfigPath: "/etc/x.toml"})

@@ -47,6 +47,7 @@ func createOpts(c *ctx) (libruntime.CreateOpts, error) {
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   n,
+		SystemdCgroup: c.Bool("systemd-cgroup"),
 		Stdin:         os.Stdin,
 		Stdout:        os.Stdout,
 		Stderr:        os.Stderr,

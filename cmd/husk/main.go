@@ -12,6 +12,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/husk-runtime/husk/cgroups/systemd/helper"
 	"github.com/husk-runtime/husk/libruntime"
 )
 
@@ -45,7 +46,7 @@ var globalFlagDefs = []flagDef{
 	{kind: stringFlag, name: "log", usage: "append log messages to this file (default: stderr)"},
 	{kind: stringFlag, name: "log-format", value: "text", usage: "log format: text or json"},
 	{kind: boolFlag, name: "debug", usage: "log debug messages"},
-	{kind: boolFlag, name: "systemd-cgroup", usage: "use the systemd cgroup driver (not supported yet)"},
+	{kind: boolFlag, name: "systemd-cgroup", usage: "place containers in systemd units (linux.cgroupsPath \"slice:prefix:name\"), through husk-systemd"},
 	{kind: stringFlag, name: "rootless", value: "auto", usage: "accepted for runc compatibility"},
 	{kind: stringFlag, name: "criu", usage: "accepted for runc compatibility (checkpoint/restore is not supported)"},
 	{kind: stringFlag, name: "trace", env: "HUSK_TRACE", usage: "append a JSON line per phase with its duration to this file"},
@@ -62,9 +63,6 @@ var commands = []*command{
 func checkGlobal(g map[string]*flagValue) error {
 	if f := g["log-format"].s; f != "text" && f != "json" {
 		return fmt.Errorf("--log-format: %q is not text or json", f)
-	}
-	if boolean(g["systemd-cgroup"].s) {
-		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver")
 	}
 	return nil
 }
@@ -84,7 +82,10 @@ func defaultRoot() string {
 
 // runtime builds the libruntime.Runtime the global flags describe.
 func runtime(c *ctx) (*libruntime.Runtime, error) {
-	opts := []libruntime.Option{libruntime.WithLogger(logger())}
+	// The driver that placed a container is in its state: any command may
+	// need systemd, but only one acting on a systemd container starts the
+	// helper.
+	opts := []libruntime.Option{libruntime.WithLogger(logger()), libruntime.WithSystemdBus(helper.Connect)}
 	if path := c.String("trace"); path != "" {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {

@@ -33,7 +33,7 @@ func limitFiles() []cgroupFile {
 	if pureV2() {
 		return []cgroupFile{
 			{"", "memory.max", strconv.Itoa(64 << 20)},
-			{"", "cpu.weight", "20"}, // shares 512, converted as runc and crun do
+			{"", "cpu.weight", "59"}, // shares 512, converted as runc (1.3+) and crun do
 			{"", "cpu.max", "50000 100000"},
 			{"", "pids.max", "20"},
 			{"", "cpuset.cpus", "0"},

@@ -31,42 +31,8 @@ log() { printf '[v2host %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 NO_RECOMMENDS=1 "$REPO/scripts/ensure-deps.sh" qemu-system-x86_64:qemu-system-x86
 
 # ---------------------------------------------------------------- kernel ---
-# Debian's generic kernel, downloaded (not installed), its compressed
-# payload unpacked to an ELF vmlinux: qemu boots that through the PVH entry
-# point, skipping a decompression that costs seconds under TCG.
-mkdir -p "$CACHE"
-if [ ! -s "$CACHE/vmlinux" ]; then
-	log "fetching Debian's linux-image-amd64"
-	resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
-	dl=$(mktemp -d)
-	chown _apt "$dl" 2>/dev/null || true
-	pkg=$(resolve)
-	# Stale package lists name a version the mirror no longer has: update
-	# them and try again.
-	if [ -z "$pkg" ] || ! (cd "$dl" && apt-get download -q "$pkg" >&2); then
-		apt-get -o DPkg::Lock::Timeout=600 update -q >&2
-		pkg=$(resolve)
-		[ -n "$pkg" ] || { log "cannot resolve linux-image-amd64"; exit 2; }
-		(cd "$dl" && apt-get download -q "$pkg" >&2)
-	fi
-	dpkg-deb -x "$dl"/*.deb "$dl/x"
-	bz=$(ls "$dl"/x/boot/vmlinuz-* | head -n1)
-	# x86 boot protocol: setup_sects at 0x1f1, payload_offset at 0x248,
-	# payload_length at 0x24c; the payload ends with its 4-byte size.
-	setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$bz" | tr -d ' ')
-	[ "$setup_sects" = 0 ] && setup_sects=4
-	poff=$(od -An -tu4 -j $((0x248)) -N4 "$bz" | tr -d ' ')
-	plen=$(od -An -tu4 -j $((0x24c)) -N4 "$bz" | tr -d ' ')
-	start=$(((setup_sects + 1) * 512 + poff))
-	magic=$(od -An -tx1 -j "$start" -N4 "$bz" | tr -d ' ')
-	[ "$magic" = fd377a58 ] || { log "kernel payload is not XZ (magic $magic)"; exit 2; }
-	dd if="$bz" iflag=skip_bytes,count_bytes skip="$start" count=$((plen - 4)) bs=1M status=none |
-		xz -dc --single-stream >"$CACHE/vmlinux.tmp"
-	[ "$(head -c4 "$CACHE/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ] || { log "kernel payload is not an ELF"; exit 2; }
-	mv "$CACHE/vmlinux.tmp" "$CACHE/vmlinux"
-	basename "$bz" >"$CACHE/version"
-	rm -rf "$dl"
-fi
+# Debian's generic kernel as an ELF vmlinux, kept in $CACHE.
+"$HERE/kernel.sh" "$CACHE"
 
 # ------------------------------------------------------------- initramfs ---
 WORK=$(mktemp -d /tmp/husk-v2host.XXXXXX)
