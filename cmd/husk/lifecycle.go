@@ -132,7 +132,14 @@ var killCommand = &command{
 		if err != nil {
 			return err
 		}
-		return ct.Kill(sig, c.Bool("all"))
+		err = ct.Kill(sig, c.Bool("all"))
+		if c.Bool("all") && errors.Is(err, libruntime.ErrNotRunning) {
+			// As runc: with --all, no process left to signal is success.
+			// containerd's runc shim sends kill --all after the init of a
+			// container sharing a pid namespace has exited.
+			return nil
+		}
+		return err
 	},
 }
 
