@@ -13,7 +13,7 @@ import (
 )
 
 // containerd is a private containerd 1.6: root under /tmp, state and
-// sockets under /run, CRI off.
+// sockets under /run, CRI off unless its config turns it on.
 type containerd struct {
 	root, state string // private dirs
 	sock        string
@@ -24,6 +24,13 @@ type containerd struct {
 // kill and delete every task it runs, stop it, kill shims left over for
 // its socket, unmount and remove its dirs.
 func startContainerd(t *testing.T, name string) *containerd {
+	t.Helper()
+	return startContainerdConfig(t, name, `disabled_plugins = ["io.containerd.grpc.v1.cri"]`+"\n")
+}
+
+// startContainerdConfig is startContainerd with plugins as the end of its
+// config: the plugins to disable and the configuration of the others.
+func startContainerdConfig(t *testing.T, name, plugins string) *containerd {
 	t.Helper()
 	created := missingDirs("/run/containerd/runc", "/run/containerd/s", "/run/containerd/fifo", "/run/containerd")
 	root := filepath.Join(workDir, name)
@@ -38,7 +45,7 @@ func startContainerd(t *testing.T, name string) *containerd {
 	cfg := fmt.Sprintf(`version = 2
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 [grpc]
   address = %q
 [ttrpc]
@@ -48,7 +55,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   level = "info"
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-`, filepath.Join(root, "root"), filepath.Join(state, "state"), c.sock, c.sock+".ttrpc",
+`, filepath.Join(root, "root"), filepath.Join(state, "state"), plugins, c.sock, c.sock+".ttrpc",
 		filepath.Join(state, "debug.sock"), filepath.Join(root, "opt"))
 	cfgPath := filepath.Join(root, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {

@@ -203,6 +203,14 @@ func buildImages(dir string) error {
 		return err
 	}
 
+	imageTar = filepath.Join(dir, "huskbb-image.tar")
+	return writeImageTar(imageTar, layer, imageRef, dockerImage, []string{"sh"})
+}
+
+// writeImageTar writes an image of one layer whose command is cmd: an OCI
+// image layout whose index names it ref for `ctr image import`, plus a
+// docker-save manifest.json over the same blobs (tag) for `docker load`.
+func writeImageTar(path string, layer []byte, ref, tag string, cmd []string) error {
 	blobs := map[string][]byte{}
 	blob := func(data []byte) (string, int) {
 		sum := sha256.Sum256(data)
@@ -216,7 +224,7 @@ func buildImages(dir string) error {
 		"os":           "linux",
 		"config": map[string]any{
 			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd":        []string{"sh"},
+			"Cmd":        cmd,
 			"WorkingDir": "/",
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + l}},
@@ -237,7 +245,7 @@ func buildImages(dir string) error {
 			"digest":    "sha256:" + md,
 			"size":      ms,
 			"annotations": map[string]string{
-				"io.containerd.image.name":          imageRef,
+				"io.containerd.image.name":          ref,
 				"org.opencontainers.image.ref.name": "latest",
 			},
 			"platform": map[string]string{"architecture": runtime.GOARCH, "os": "linux"},
@@ -245,7 +253,7 @@ func buildImages(dir string) error {
 	})
 	save, _ := json.Marshal([]map[string]any{{
 		"Config":   "blobs/sha256/" + c,
-		"RepoTags": []string{dockerImage},
+		"RepoTags": []string{tag},
 		"Layers":   []string{"blobs/sha256/" + l},
 	}})
 
@@ -280,8 +288,7 @@ func buildImages(dir string) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	imageTar = filepath.Join(dir, "huskbb-image.tar")
-	return os.WriteFile(imageTar, b.Bytes(), 0o644)
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // layerTar is a busybox rootfs as a tar: every applet a symlink to
