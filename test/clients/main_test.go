@@ -39,11 +39,13 @@ import (
 var (
 	huskFlag   = flag.String("husk", "", "path of the husk binary under test")
 	updateFlag = flag.Bool("update", false, "rewrite testdata/argv-<client>.txt from what the clients passed to husk in this run")
+	runcFlag   = flag.String("runc", debianRunc, "the runc husk is compared with (argv replay, TestRuncWords)")
 )
 
 // Set up by TestMain.
 var (
 	huskBin   string // absolute path of husk
+	runcBin   string // the runc husk is compared with
 	workDir   string // private scratch dir under /tmp, removed at the end
 	testDir   string // the package directory (the tests' cwd)
 	imageTar  string // OCI image layout + docker-save manifest.json in one tar
@@ -79,6 +81,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "client tests:", err)
 		os.Exit(2)
 	}
+	runcBin = *runcFlag
 	// Debian's containerd, dockerd, podman, conmon and runc: nothing that
 	// happens to be earlier on PATH (a go-installed containerd 2, a newer
 	// docker CLI in /usr/local/bin), for us and for the daemons, which look
@@ -116,7 +119,7 @@ const (
 	dockerdBin    = "/usr/sbin/dockerd"
 	dockerBin     = "/usr/bin/docker"
 	podmanBin     = "/usr/bin/podman"
-	runcBin       = "/usr/sbin/runc"
+	debianRunc    = "/usr/sbin/runc"
 )
 
 // packages the suites need, each with a file that shows it is installed.
@@ -128,7 +131,7 @@ var packages = []struct{ pkg, file string }{
 	{"docker.io", dockerBin},
 	{"podman", podmanBin},
 	{"conmon", "/usr/bin/conmon"},
-	{"runc", runcBin},
+	{"runc", debianRunc},
 	{"iptables", "/usr/sbin/iptables"},
 	{"containernetworking-plugins", "/usr/lib/cni/loopback"},
 }

@@ -1,12 +1,17 @@
 package clients
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/internal/testbundle"
 )
 
 // Tests of the words husk's errors share with runc's, where clients of
@@ -84,4 +89,96 @@ func (a *argvLog) wantHuskSaid(t *testing.T, cmd, id string, all bool, words str
 		seen = append(seen, a.shape(c)+" -> "+a.normalize(c.err))
 	}
 	t.Errorf("no failed husk %s of %s saying %q; calls: %q", cmd, id, words, seen)
+}
+
+// runcWordsCases are the conditions under which runc prints the words
+// clients look for (runc-words.md: which client, where, what it does),
+// each as the command that meets the condition. TestRuncWords runs each
+// with husk and with runc on the same bundle: both must say the words
+// (or, with none, both succeed).
+var runcWordsCases = []struct {
+	name   string
+	state  string // the container before the command: "" (none), created, running, stopped
+	args   []string
+	config func(*rspec.Spec) // changes to the bundle's config (sleep 1000)
+	words  string
+}{
+	{name: "kill-stopped", state: "stopped", args: []string{"kill", "{id}", "15"}, words: "container not running"},
+	{name: "kill-9-stopped", state: "stopped", args: []string{"kill", "{id}", "9"}, words: "container not running"},
+	{name: "kill-all-stopped", state: "stopped", args: []string{"kill", "--all", "{id}", "15"}},
+	{name: "kill-missing", args: []string{"kill", "{id}", "15"}, words: "container does not exist"},
+	{name: "delete-missing", args: []string{"delete", "{id}"}, words: "container does not exist"},
+	{name: "state-missing", args: []string{"state", "{id}"}, words: "container does not exist"},
+	{name: "pause-missing", args: []string{"pause", "{id}"}, words: "container does not exist"},
+	{name: "exec-missing-command", state: "running", args: []string{"exec", "{id}", "nonexistent-cmd"}, words: "executable file not found"},
+	{name: "exec-not-executable", state: "running", args: []string{"exec", "{id}", "/etc/passwd"}, words: "permission denied"},
+	{name: "run-missing-binary", args: []string{"run", "--bundle", "{bundle}", "{id}"},
+		config: func(s *rspec.Spec) { s.Process.Args = []string{"/nonexistent"} }, words: "no such file or directory"},
+	{name: "run-dir-onto-file", args: []string{"run", "--bundle", "{bundle}", "{id}"},
+		config: func(s *rspec.Spec) {
+			s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/etc/passwd", Type: "bind", Source: os.TempDir(), Options: []string{"rbind"}})
+		}, words: "not a directory"},
+}
+
+// TestRuncWords compares husk's errors with runc's (-runc, Debian's by
+// default) condition by condition.
+func TestRuncWords(t *testing.T) {
+	cgroup := fmt.Sprintf("husk-words-%d", os.Getpid())
+	t.Cleanup(func() { removeCgroups(t, cgroup) })
+	for _, c := range runcWordsCases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, rt := range []struct{ name, bin string }{{"husk", huskBin}, {"runc", runcBin}} {
+				r := runWordsCase(t, rt.bin, "/"+cgroup+"/"+rt.name+"-"+c.name, c.state, c.args, c.config)
+				switch {
+				case c.words == "" && r.code != 0:
+					t.Errorf("%s: want success: %s", rt.name, r)
+				case c.words != "" && (r.code == 0 || !strings.Contains(r.out(), c.words)):
+					t.Errorf("%s: want a failure saying %q: %s", rt.name, c.words, r)
+				}
+			}
+		})
+	}
+}
+
+// runWordsCase brings a container of the suite's rootfs to state with
+// the runtime bin, in a state dir of its own, and runs args on it.
+func runWordsCase(t *testing.T, bin, cgroupsPath, state string, args []string, config func(*rspec.Spec)) result {
+	t.Helper()
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle")
+	if err := os.Mkdir(bundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := testbundle.Config("sleep", "1000")
+	spec.Root = &rspec.Root{Path: rootfsDir, Readonly: true}
+	spec.Linux.CgroupsPath = cgroupsPath
+	if config != nil {
+		config(spec)
+	}
+	if err := testbundle.WriteConfig(bundle, spec); err != nil {
+		t.Fatal(err)
+	}
+	id := uniqueName()
+	rt := func(args ...string) result {
+		t.Helper()
+		return run(t, cmdSpec{name: bin, args: append([]string{"--root", filepath.Join(dir, "root")}, args...), dir: bundle, stdin: []byte{}})
+	}
+	defer rt("delete", "--force", id)
+	if state != "" {
+		mustOK(t, rt("create", "--bundle", bundle, id))
+	}
+	if state == "running" || state == "stopped" {
+		mustOK(t, rt("start", id))
+	}
+	if state == "stopped" {
+		mustOK(t, rt("kill", id, "9"))
+		if !poll(10*time.Second, func() bool { return strings.Contains(rt("state", id).stdout, `"stopped"`) }) {
+			t.Fatalf("%s: %s not stopped after kill 9", bin, id)
+		}
+	}
+	var cmd []string
+	for _, a := range args {
+		cmd = append(cmd, strings.NewReplacer("{id}", id, "{bundle}", bundle).Replace(a))
+	}
+	return rt(cmd...)
 }
