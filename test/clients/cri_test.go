@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,15 +20,27 @@ import (
 // waits.
 const pauseImage = "docker.io/library/huskbb-pause:latest"
 
-// TestCRI drives containerd 1.6's CRI plugin as the kubelet does, through
-// its gRPC API, with the README's first recipe: a runtime handler "husk"
-// of runtime_type io.containerd.runc.v2 with husk as its BinaryName. Its
-// checks stop containers and a pod right after a container has exited
-// (see words_test.go): containerd's runc shim must recognise husk's
-// errors as "already gone".
+// TestCRI drives the CRI plugin of containerd 1.6 (Debian's) and 2.4 as
+// the kubelet does, through its gRPC API, with the README's first recipe:
+// a runtime handler "husk" of runtime_type io.containerd.runc.v2 (each
+// version's own runc shim) with husk as its BinaryName. Its checks stop
+// containers and a pod right after a container has exited (see
+// words_test.go): the runc shim must recognise husk's errors as "already
+// gone".
 func TestCRI(t *testing.T) {
-	argv := newArgvLog(t, "cri")
-	name := fmt.Sprintf("husk-cri-%d", os.Getpid())
+	t.Run("containerd-1.6", func(t *testing.T) { testCRI(t, debianContainerd) })
+	t.Run("containerd-2.4", func(t *testing.T) {
+		bins, ok := containerd24()
+		if !ok {
+			t.Skipf("SKIP: containerd 2.4 and its runc shim are not in %s (make clients builds them)", *containerd24Flag)
+		}
+		testCRI(t, bins)
+	})
+}
+
+func testCRI(t *testing.T, bins containerdBins) {
+	argv := newArgvLog(t, "cri-"+bins.name)
+	name := fmt.Sprintf("husk-cri%s-%d", strings.ReplaceAll(bins.name, ".", ""), os.Getpid())
 	// The runc shim's state root (its Root option) and the pod's cgroup
 	// parent, private to this run. Registered first: runs after
 	// containerd's cleanup.
@@ -36,7 +49,7 @@ func TestCRI(t *testing.T) {
 		removeDirs(t, runcRoot)
 		removeCgroups(t, name)
 	})
-	cni := filepath.Join(workDir, "cri-cni")
+	cni := filepath.Join(workDir, name+"-cni")
 	for _, d := range []string{"bin", "conf"} {
 		if err := os.MkdirAll(filepath.Join(cni, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -50,31 +63,14 @@ func TestCRI(t *testing.T) {
 	if err := writeImageTar(pauseTar, layer, pauseImage, "huskbb-pause:latest", []string{"sleep", "infinity"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fmt.Sprintf(`[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
-  # root here lacks CAP_SYS_RESOURCE: no runtime may set an
-  # oom_score_adj below containerd's own (the sandbox asks for -998).
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "husk"
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk]
-    runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk.options]
-      BinaryName = %q
-      Root = %q
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %q
-    conf_dir = %q
-`, pauseImage, argv.wrapper, runcRoot, filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
-	c := startContainerdConfig(t, "cri-containerd", cfg)
+	cfg := criConfig(bins, argv.wrapper, runcRoot, cni)
+	c := startContainerdConfig(t, name, bins, cfg)
 	argv.addSubst(c.state, "<CTRD_STATE>")
 	argv.addSubst(c.root, "<CTRD_ROOT>")
 	argv.addSubst(runcRoot, "<RUNC_ROOT>")
 	argv.bundles = regexp.MustCompile(regexp.QuoteMeta(filepath.Join(c.state, "state/io.containerd.runtime.v2.task/k8s.io")) + `/[^/]+`)
 	for _, tar := range []string{imageTar, pauseTar} {
-		mustOK(t, run(t, cmdSpec{name: ctrBin, args: []string{"--address", c.sock, "--namespace", "k8s.io", "image", "import", tar}, timeout: longTimeout}))
+		mustOK(t, run(t, cmdSpec{name: bins.ctr, args: []string{"--address", c.sock, "--namespace", "k8s.io", "image", "import", tar}, timeout: longTimeout}))
 	}
 
 	conn, err := grpc.NewClient("unix://"+c.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -209,6 +205,50 @@ func TestCRI(t *testing.T) {
 		}
 	})
 	t.Run("argv", argv.check)
+}
+
+// criConfig turns the CRI plugin on with the runtime handler "husk": the
+// runc shim with the wrapper as its BinaryName and runcRoot as its Root.
+func criConfig(bins containerdBins, wrapper, runcRoot, cni string) string {
+	// root here lacks CAP_SYS_RESOURCE: no runtime may set an
+	// oom_score_adj below containerd's own (the sandbox asks for -998).
+	if bins.config == 2 {
+		return fmt.Sprintf(`[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "husk"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk.options]
+      BinaryName = %q
+      Root = %q
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = %q
+    conf_dir = %q
+`, pauseImage, wrapper, runcRoot, filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
+	}
+	return fmt.Sprintf(`disabled_plugins = ["io.containerd.nri.v1.nri"]
+[plugins."io.containerd.cri.v1.images".pinned_images]
+  sandbox = %q
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = true
+[plugins."io.containerd.cri.v1.runtime".containerd]
+  default_runtime_name = "husk"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk.options]
+      BinaryName = %q
+      Root = %q
+[plugins."io.containerd.cri.v1.runtime".cni]
+  bin_dirs = [%q]
+  conf_dir = %q
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+`, pauseImage, wrapper, runcRoot, filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
 }
 
 func criState(ctx context.Context, t *testing.T, rs runtimeapi.RuntimeServiceClient, id string) runtimeapi.ContainerState {

@@ -40,6 +40,9 @@ var (
 	huskFlag   = flag.String("husk", "", "path of the husk binary under test")
 	updateFlag = flag.Bool("update", false, "rewrite testdata/argv-<client>.txt from what the clients passed to husk in this run")
 	runcFlag   = flag.String("runc", debianRunc, "the runc husk is compared with (argv replay, TestRuncWords)")
+	// make clients builds containerd 2.4 and its runc shim (in runc-shim/:
+	// on containerd's PATH, so Debian's 1.6 shim is not used) there.
+	containerd24Flag = flag.String("containerd24", "/var/cache/husk-test/containerd-2.4.2", "directory with containerd and ctr 2.4.2, and runc-shim/containerd-shim-runc-v2 2.4.2")
 )
 
 // Set up by TestMain.
