@@ -135,8 +135,8 @@ var killCommand = &command{
 		err = ct.Kill(sig, c.Bool("all"))
 		if c.Bool("all") && errors.Is(err, libruntime.ErrNotRunning) {
 			// As runc: with --all, no process left to signal is success.
-			// containerd's runc shim sends kill --all after the init of a
-			// container sharing a pid namespace has exited.
+			// podman stops a container without a pid namespace of its own
+			// with kill --all and its stop signal, exited or not.
 			return nil
 		}
 		return err

@@ -163,7 +163,7 @@ func testCRI(t *testing.T, bins containerdBins) {
 			t.Errorf("StopContainer of a container that has just exited: %v", err)
 		}
 		exitCode(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container not running")
+		argv.wantHuskSaid(t, "kill", id, "container not running")
 		if _, err := rs.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 			t.Errorf("RemoveContainer: %v", err)
 		}
@@ -180,8 +180,8 @@ func testCRI(t *testing.T, bins containerdBins) {
 			t.Errorf("StopContainer of a container husk no longer has: %v", err)
 		}
 		exitCode(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container does not exist")
-		argv.wantHuskSaid(t, "delete", id, false, "container does not exist")
+		argv.wantHuskSaid(t, "kill", id, "container does not exist")
+		argv.wantHuskSaid(t, "delete", id, "container does not exist")
 		if _, err := rs.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
 			t.Errorf("RemoveContainer: %v", err)
 		}
@@ -195,7 +195,7 @@ func testCRI(t *testing.T, bins containerdBins) {
 			t.Fatalf("StopPodSandbox right after a container exited: %v", err)
 		}
 		exitCode(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container not running")
+		argv.wantHuskSaid(t, "kill", id, "container not running")
 		if _, err := rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
 			t.Fatalf("RemovePodSandbox: %v", err)
 		}

@@ -383,7 +383,7 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 			t.Errorf("docker kill of a container that has just exited: %s", r)
 		}
 		dk.wantExited3(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container not running")
+		argv.wantHuskSaid(t, "kill", id, "container not running")
 	})
 	t.Run("stop_after_exit", func(t *testing.T) {
 		id, release := dk.exitedUnseen(t, argv, huskRoot)
@@ -392,7 +392,7 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 			t.Errorf("docker stop of a container that has just exited: %s", r)
 		}
 		dk.wantExited3(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container not running")
+		argv.wantHuskSaid(t, "kill", id, "container not running")
 	})
 	t.Run("kill_husk_deleted", func(t *testing.T) {
 		// Deleted with husk behind dockerd's back after its exit: kill and
@@ -405,8 +405,8 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 			t.Errorf("docker kill of a container husk no longer has: %s", r)
 		}
 		dk.wantExited3(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container does not exist")
-		argv.wantHuskSaid(t, "delete", id, false, "container does not exist")
+		argv.wantHuskSaid(t, "kill", id, "container does not exist")
+		argv.wantHuskSaid(t, "delete", id, "container does not exist")
 	})
 	t.Run("pause_husk_lost", func(t *testing.T) {
 		// husk has lost a running container (its state dir is gone, as
@@ -435,7 +435,7 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 		if !strings.Contains(body, "OCI runtime pause failed") || !strings.Contains(body, "container does not exist") {
 			t.Errorf("dockerd's answer does not carry husk's words: %d %s", code, body)
 		}
-		argv.wantHuskSaid(t, "pause", id, false, "container does not exist")
+		argv.wantHuskSaid(t, "pause", id, "container does not exist")
 	})
 	t.Run("invalid_config", func(t *testing.T) {
 		// docker checks its own tmpfs option names but not their values:

@@ -281,7 +281,7 @@ func TestPodman(t *testing.T) {
 		}
 		resume()
 		p.wantExited137(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container not running")
+		argv.wantHuskSaid(t, "kill", id, "container not running")
 	})
 	t.Run("kill_husk_deleted", func(t *testing.T) {
 		// Deleted with husk behind podman's back after its exit: podman
@@ -295,7 +295,7 @@ func TestPodman(t *testing.T) {
 		}
 		resume()
 		p.wantExited137(t, id)
-		argv.wantHuskSaid(t, "kill", id, false, "container does not exist")
+		argv.wantHuskSaid(t, "kill", id, "container does not exist")
 	})
 	t.Run("invalid_config", func(t *testing.T) {
 		// podman checks tmpfs option names, not their values; conmon
