@@ -67,9 +67,10 @@ unit: $(INIT_BIN)
 integration: build deps
 	$(GO) test -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
 
-# containerd, dockerd and podman (started by the tests) running husk.
-clients: build
-	$(GO) test -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk
+# containerd (1.6 and, for the CRI checks, 2.4 with its own runc shim),
+# dockerd and podman (started by the tests) running husk.
+clients: build $(CONTAINERD24)/containerd $(CONTAINERD24)/runc-shim/containerd-shim-runc-v2
+	$(GO) test -count=1 -timeout 20m ./test/clients/... -husk=$(CURDIR)/bin/husk -containerd24=$(CONTAINERD24)
 
 # containerd-shim-husk-v2 under containerd 1.6 and 2.4, dockerd, and the CRI plugin.
 shim-test: $(SHIM_BIN) $(SHIM_DAEMON) deps $(CONTAINERD24)/containerd
@@ -94,6 +95,12 @@ $(RUNC153)/runc:
 	@scripts/ensure-deps.sh pkg-config:pkg-config gcc:gcc
 	pkg-config --exists libseccomp || scripts/ensure-deps.sh no-such-command-libseccomp-dev:libseccomp-dev
 	CGO_ENABLED=1 GOBIN=$(RUNC153) GOFLAGS=-buildvcs=false $(GO) install -tags seccomp github.com/opencontainers/runc@v1.5.3
+
+# containerd 2.4's runc shim, in a directory of its own that the client
+# tests put first on containerd 2.4's PATH (Debian's 1.6 shim is on PATH).
+$(CONTAINERD24)/runc-shim/containerd-shim-runc-v2:
+	GOBIN=$(CONTAINERD24)/runc-shim GOFLAGS=-buildvcs=false $(GO) install \
+		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@v2.4.2
 
 fuzz: $(INIT_BIN)
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=15s ./specs/

@@ -50,7 +50,7 @@ func signalProcess(pid int, start uint64, sig unix.Signal) error {
 func pidfdSignal(pidfd int, sig unix.Signal) error {
 	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return ErrNotRunning
+			return errInitGone
 		}
 		return fmt.Errorf("signal %d: %w", sig, err)
 	}

@@ -133,7 +133,14 @@ var killCommand = &command{
 		if err != nil {
 			return err
 		}
-		return ct.Kill(sig, c.Bool("all"))
+		err = ct.Kill(sig, c.Bool("all"))
+		if c.Bool("all") && errors.Is(err, libruntime.ErrNotRunning) {
+			// As runc: with --all, no process left to signal is success.
+			// podman stops a container without a pid namespace of its own
+			// with kill --all and its stop signal, exited or not.
+			return nil
+		}
+		return err
 	},
 }
 

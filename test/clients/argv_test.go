@@ -25,6 +25,7 @@ type argvLog struct {
 	// collapses the bundle dirs of the run into <BUNDLE>.
 	subst   [][2]string
 	bundles *regexp.Regexp
+	holdDir string // see holdKillAll
 }
 
 // The wrapper does not exec husk: it waits for it to record the exit code.
@@ -36,6 +37,7 @@ const wrapperScript = `#!/bin/bash
 log=%[1]s
 real=%[2]s
 tmp=%[3]s
+hold=%[4]s
 line=$(printf 'call\x1f%%s\x1f%%s' "$$" "$PWD"; printf '\x1f%%s' "$@")
 printf '%%s\n' "$line" >>"$log"
 cmd= logf= skip=
@@ -48,6 +50,23 @@ for a in "$@"; do
 	*) cmd=$a; break ;;
 	esac
 done
+# A file <hold>/<ID> holds "kill --all <ID>" until it is removed (60 s at
+# most); <hold>/<ID>.held says a call is being held. containerd's runc
+# shim runs that kill when the init of a container without a pid
+# namespace of its own has exited, before it reports the exit: holding it
+# keeps the client unaware of an exit husk already sees (holdKillAll).
+if [ "$cmd" = kill ] && [ $# -ge 2 ]; then
+	id=${*: -2:1}
+	case " $* " in
+	*" --all "*|*" -a "*)
+		if [ -e "$hold/$id" ]; then
+			: >"$hold/$id.held"
+			n=0
+			while [ -e "$hold/$id" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
+		fi
+		;;
+	esac
+fi
 err=
 case $cmd in
 create|run|exec)
@@ -76,11 +95,14 @@ exit $rc
 func newArgvLog(t *testing.T, client string) *argvLog {
 	t.Helper()
 	dir := filepath.Join(workDir, client+"-wrap")
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"tmp", "hold"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a := &argvLog{suite: t, client: client, wrapper: filepath.Join(dir, "husk"), log: filepath.Join(dir, "argv.log")}
-	script := fmt.Sprintf(wrapperScript, shQuote(a.log), shQuote(huskBin), shQuote(filepath.Join(dir, "tmp")))
+	a := &argvLog{suite: t, client: client, wrapper: filepath.Join(dir, "husk"), log: filepath.Join(dir, "argv.log"),
+		holdDir: filepath.Join(dir, "hold")}
+	script := fmt.Sprintf(wrapperScript, shQuote(a.log), shQuote(huskBin), shQuote(filepath.Join(dir, "tmp")), shQuote(a.holdDir))
 	if err := os.WriteFile(a.wrapper, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -12,18 +12,52 @@ import (
 	"time"
 )
 
-// containerd is a private containerd 1.6: root under /tmp, state and
-// sockets under /run, CRI off.
+// containerd is a private containerd (Debian's 1.6 unless told): root
+// under /tmp, state and sockets under /run, CRI off unless its config
+// turns it on.
 type containerd struct {
 	root, state string // private dirs
 	sock        string
+	bins        containerdBins
 	d           *daemon
+}
+
+// containerdBins are the binaries of one version of containerd.
+type containerdBins struct {
+	name            string
+	containerd, ctr string
+	config          int    // the version of its config file
+	shimDir         string // put first on its PATH, with its runc shim ("": Debian's, on PATH)
+}
+
+var debianContainerd = containerdBins{name: "1.6", containerd: containerdBin, ctr: ctrBin, config: 2}
+
+// containerd24 is containerd 2.4 with its runc shim, built by make (see
+// -containerd24); ok is false when they are not there.
+func containerd24() (bins containerdBins, ok bool) {
+	dir := *containerd24Flag
+	bins = containerdBins{name: "2.4", containerd: filepath.Join(dir, "containerd"), ctr: filepath.Join(dir, "ctr"), config: 3,
+		shimDir: filepath.Join(dir, "runc-shim")}
+	for _, f := range []string{bins.containerd, bins.ctr, filepath.Join(bins.shimDir, "containerd-shim-runc-v2")} {
+		if _, err := os.Stat(f); err != nil {
+			return bins, false
+		}
+	}
+	return bins, true
 }
 
 // startContainerd starts a private containerd and registers its cleanup:
 // kill and delete every task it runs, stop it, kill shims left over for
 // its socket, unmount and remove its dirs.
 func startContainerd(t *testing.T, name string) *containerd {
+	t.Helper()
+	return startContainerdConfig(t, name, debianContainerd, `disabled_plugins = ["io.containerd.grpc.v1.cri"]`+"\n")
+}
+
+// startContainerdConfig is startContainerd of the version bins with
+// plugins in its config: the plugins to disable and the configuration of
+// the others.
+func startContainerdConfig(t *testing.T, name string, bins containerdBins, plugins string) *containerd {
 	t.Helper()
 	created := missingDirs("/run/containerd/runc", "/run/containerd/s", "/run/containerd/fifo", "/run/containerd")
 	root := filepath.Join(workDir, name)
@@ -34,11 +68,11 @@ func startContainerd(t *testing.T, name string) *containerd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &containerd{root: root, state: state, sock: filepath.Join(state, "containerd.sock")}
-	cfg := fmt.Sprintf(`version = 2
+	c := &containerd{root: root, state: state, sock: filepath.Join(state, "containerd.sock"), bins: bins}
+	cfg := fmt.Sprintf(`version = %d
 root = %q
 state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+%s
 [grpc]
   address = %q
 [ttrpc]
@@ -48,13 +82,17 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   level = "info"
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-`, filepath.Join(root, "root"), filepath.Join(state, "state"), c.sock, c.sock+".ttrpc",
+`, bins.config, filepath.Join(root, "root"), filepath.Join(state, "state"), plugins, c.sock, c.sock+".ttrpc",
 		filepath.Join(state, "debug.sock"), filepath.Join(root, "opt"))
 	cfgPath := filepath.Join(root, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.d = startDaemon(t, containerdBin, filepath.Join(root, "containerd.log"), root, nil, "--config", cfgPath)
+	var env []string
+	if bins.shimDir != "" {
+		env = append(env, "PATH="+bins.shimDir+":"+os.Getenv("PATH"))
+	}
+	c.d = startDaemon(t, bins.containerd, filepath.Join(root, "containerd.log"), root, env, "--config", cfgPath)
 	t.Cleanup(func() {
 		c.cleanup(t)
 		removeDirs(t, root, state)
@@ -65,7 +103,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			return true
 		}
 		_, err := os.Stat(c.sock)
-		return err == nil && run(t, cmdSpec{name: ctrBin, args: []string{"--address", c.sock, "version"}, timeout: 10 * time.Second}).code == 0
+		return err == nil && run(t, cmdSpec{name: bins.ctr, args: []string{"--address", c.sock, "version"}, timeout: 10 * time.Second}).code == 0
 	})
 	if !ok || !c.d.alive() {
 		t.Fatalf("containerd did not start:\n%s", c.d.logTail())
@@ -76,12 +114,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 // ctr runs ctr against this containerd in namespace ns.
 func (c *containerd) ctr(t *testing.T, ns string, args ...string) result {
 	t.Helper()
-	return run(t, cmdSpec{name: ctrBin, args: append([]string{"--address", c.sock, "--namespace", ns}, args...)})
+	return run(t, cmdSpec{name: c.bins.ctr, args: append([]string{"--address", c.sock, "--namespace", ns}, args...)})
 }
 
 func (c *containerd) cleanup(t *testing.T) {
 	if c.d.alive() {
-		nss := run(t, cmdSpec{name: ctrBin, args: []string{"--address", c.sock, "namespaces", "ls", "-q"}, timeout: 20 * time.Second})
+		nss := run(t, cmdSpec{name: c.bins.ctr, args: []string{"--address", c.sock, "namespaces", "ls", "-q"}, timeout: 20 * time.Second})
 		for _, ns := range strings.Fields(nss.stdout) {
 			tasks := strings.Fields(c.ctr(t, ns, "task", "ls", "-q").stdout)
 			for _, id := range tasks {

@@ -1,11 +1,16 @@
 package clients
 
 import (
+	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -91,6 +96,57 @@ func (dk *dockerd) spec(stdin []byte, args ...string) cmdSpec {
 func (dk *dockerd) inspect(t *testing.T, id string) string {
 	t.Helper()
 	return strings.TrimSpace(dk.docker(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).stdout)
+}
+
+// exitedUnseen runs a container in the host's pid namespace that exits 3
+// a second after its start, and returns its id once husk has it stopped
+// while dockerd, which the shim has not told yet (see holdKillAll), has
+// it running; release lets the shim go on.
+func (dk *dockerd) exitedUnseen(t *testing.T, argv *argvLog, huskRoot string) (id string, release func()) {
+	t.Helper()
+	id = strings.TrimSpace(mustOK(t, dk.docker(t, "create", "--runtime", "husk", "--pid", "host", dockerImage, "sh", "-c", "sleep 1; exit 3")).stdout)
+	t.Cleanup(func() { dk.docker(t, "rm", "-f", id) })
+	release = argv.holdKillAll(t, id)
+	mustOK(t, dk.docker(t, "start", id))
+	argv.waitHeld(t, id)
+	if st := dk.inspect(t, id); st != "running 0" {
+		t.Fatalf("dockerd has %s %q before the shim reported its exit", id, st)
+	}
+	if st := huskStatus(t, huskRoot, id); st != "stopped" {
+		t.Fatalf("husk has %s %q after its init exited", id, st)
+	}
+	return id, release
+}
+
+// wantExited3 waits until dockerd has the container exited with its own
+// exit code, 3.
+func (dk *dockerd) wantExited3(t *testing.T, id string) {
+	t.Helper()
+	if !poll(20*time.Second, func() bool { return dk.inspect(t, id) == "exited 3" }) {
+		t.Errorf("container %s: %q, want exited 3", id, dk.inspect(t, id))
+	}
+}
+
+// api sends a request to dockerd's API and returns the HTTP status and
+// body: what the docker CLI does not show, how dockerd classed an error.
+func (dk *dockerd) api(t *testing.T, method, path string) (int, string) {
+	t.Helper()
+	client := &http.Client{Timeout: cmdTimeout, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", dk.sock)
+		},
+	}}
+	req, err := http.NewRequest(method, "http://docker"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(body))
 }
 
 // lifecycleScript is a container init that reports SIGUSR1 in a file and
@@ -251,6 +307,13 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 		if r := dk.docker(t, runArgs("--rm", img, "/etc/passwd")...); r.code != 126 || !strings.Contains(r.stderr, "permission denied") {
 			t.Errorf("want exit 126 (permission denied): %s", r)
 		}
+		// A directory bound onto a file: on "not a directory" dockerd adds
+		// a hint for the user (and records exit code 127).
+		r = dk.docker(t, runArgs("--rm", "-v", workDir+":/etc/passwd", img, "true")...)
+		if r.code == 0 || !strings.Contains(r.stderr, "attach mount on /etc/passwd: not a directory") ||
+			!strings.Contains(r.stderr, "Are you trying to mount a directory onto a file") {
+			t.Errorf("want husk's \"not a directory\" and dockerd's hint: %s", r)
+		}
 	})
 	t.Run("lifecycle", func(t *testing.T) {
 		r := mustOK(t, dk.docker(t, runArgs("-d", img, "sh", "-c", lifecycleScript)...))
@@ -307,6 +370,72 @@ while read k v; do [ "$k" = max ] && echo refused=$v; done < $e`
 		if r := dk.docker(t, "inspect", id); r.code == 0 {
 			t.Errorf("container still there after rm: %s", r)
 		}
+	})
+	huskRoot := filepath.Join(dk.exec, "runtime-runc/moby")
+	t.Run("kill_after_exit", func(t *testing.T) {
+		// dockerd has not learnt of the exit: its kill goes through the
+		// shim to husk, which says "container not running"; the shim
+		// takes that as "already gone" and docker kill succeeds.
+		id, release := dk.exitedUnseen(t, argv, huskRoot)
+		releaseSoon(release)
+		r := dk.docker(t, "kill", id)
+		if r.code != 0 {
+			t.Errorf("docker kill of a container that has just exited: %s", r)
+		}
+		dk.wantExited3(t, id)
+		argv.wantHuskSaid(t, "kill", id, "container not running")
+	})
+	t.Run("stop_after_exit", func(t *testing.T) {
+		id, release := dk.exitedUnseen(t, argv, huskRoot)
+		releaseSoon(release)
+		if r := dk.docker(t, "stop", "-t", "10", id); r.code != 0 {
+			t.Errorf("docker stop of a container that has just exited: %s", r)
+		}
+		dk.wantExited3(t, id)
+		argv.wantHuskSaid(t, "kill", id, "container not running")
+	})
+	t.Run("kill_husk_deleted", func(t *testing.T) {
+		// Deleted with husk behind dockerd's back after its exit: kill and
+		// the shim's delete say "container does not exist", which the shim
+		// takes as gone.
+		id, release := dk.exitedUnseen(t, argv, huskRoot)
+		mustOK(t, run(t, cmdSpec{name: huskBin, args: []string{"--root", huskRoot, "delete", id}}))
+		releaseSoon(release)
+		if r := dk.docker(t, "kill", id); r.code != 0 {
+			t.Errorf("docker kill of a container husk no longer has: %s", r)
+		}
+		dk.wantExited3(t, id)
+		argv.wantHuskSaid(t, "kill", id, "container does not exist")
+		argv.wantHuskSaid(t, "delete", id, "container does not exist")
+	})
+	t.Run("pause_husk_lost", func(t *testing.T) {
+		// husk has lost a running container (its state dir is gone, as
+		// when the runtime root is wiped): the shim's "OCI runtime pause
+		// failed" carries husk's "container does not exist", the words
+		// libcontainerd's wrapError looks for. (dockerd 20.10's pause
+		// then formats the error anew and answers 500, with runc too.)
+		id := strings.TrimSpace(mustOK(t, dk.docker(t, runArgs("-d", img, "sleep", "1000")...)).stdout)
+		defer dk.docker(t, "rm", "-f", id)
+		pid, _ := strconv.Atoi(strings.TrimSpace(dk.docker(t, "inspect", "-f", "{{.State.Pid}}", id).stdout))
+		if pid <= 0 {
+			t.Fatalf("no pid for %s", id)
+		}
+		// The process goes with the test (it is the container's init,
+		// alone in its pid namespace).
+		defer syscall.Kill(pid, syscall.SIGKILL)
+		if err := os.RemoveAll(filepath.Join(huskRoot, id)); err != nil {
+			t.Fatal(err)
+		}
+		r := dk.docker(t, "pause", id)
+		if r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
+			t.Errorf("docker pause of a container husk does not have: want husk's \"container does not exist\": %s", r)
+		}
+		code, body := dk.api(t, "POST", "/containers/"+id+"/pause")
+		t.Logf("POST /containers/%s/pause: %d %s", id, code, body)
+		if !strings.Contains(body, "OCI runtime pause failed") || !strings.Contains(body, "container does not exist") {
+			t.Errorf("dockerd's answer does not carry husk's words: %d %s", code, body)
+		}
+		argv.wantHuskSaid(t, "pause", id, "container does not exist")
 	})
 	t.Run("invalid_config", func(t *testing.T) {
 		// docker checks its own tmpfs option names but not their values:

@@ -39,11 +39,16 @@ import (
 var (
 	huskFlag   = flag.String("husk", "", "path of the husk binary under test")
 	updateFlag = flag.Bool("update", false, "rewrite testdata/argv-<client>.txt from what the clients passed to husk in this run")
+	runcFlag   = flag.String("runc", debianRunc, "the runc husk is compared with (argv replay, TestRuncWords)")
+	// make clients builds containerd 2.4 and its runc shim (in runc-shim/:
+	// on containerd's PATH, so Debian's 1.6 shim is not used) there.
+	containerd24Flag = flag.String("containerd24", "/var/cache/husk-test/containerd-2.4.2", "directory with containerd and ctr 2.4.2, and runc-shim/containerd-shim-runc-v2 2.4.2")
 )
 
 // Set up by TestMain.
 var (
 	huskBin   string // absolute path of husk
+	runcBin   string // the runc husk is compared with
 	workDir   string // private scratch dir under /tmp, removed at the end
 	testDir   string // the package directory (the tests' cwd)
 	imageTar  string // OCI image layout + docker-save manifest.json in one tar
@@ -79,6 +84,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "client tests:", err)
 		os.Exit(2)
 	}
+	runcBin = *runcFlag
 	// Debian's containerd, dockerd, podman, conmon and runc: nothing that
 	// happens to be earlier on PATH (a go-installed containerd 2, a newer
 	// docker CLI in /usr/local/bin), for us and for the daemons, which look
@@ -116,7 +122,7 @@ const (
 	dockerdBin    = "/usr/sbin/dockerd"
 	dockerBin     = "/usr/bin/docker"
 	podmanBin     = "/usr/bin/podman"
-	runcBin       = "/usr/sbin/runc"
+	debianRunc    = "/usr/sbin/runc"
 )
 
 // packages the suites need, each with a file that shows it is installed.
@@ -128,7 +134,7 @@ var packages = []struct{ pkg, file string }{
 	{"docker.io", dockerBin},
 	{"podman", podmanBin},
 	{"conmon", "/usr/bin/conmon"},
-	{"runc", runcBin},
+	{"runc", debianRunc},
 	{"iptables", "/usr/sbin/iptables"},
 	{"containernetworking-plugins", "/usr/lib/cni/loopback"},
 }
@@ -203,6 +209,14 @@ func buildImages(dir string) error {
 		return err
 	}
 
+	imageTar = filepath.Join(dir, "huskbb-image.tar")
+	return writeImageTar(imageTar, layer, imageRef, dockerImage, []string{"sh"})
+}
+
+// writeImageTar writes an image of one layer whose command is cmd: an OCI
+// image layout whose index names it ref for `ctr image import`, plus a
+// docker-save manifest.json over the same blobs (tag) for `docker load`.
+func writeImageTar(path string, layer []byte, ref, tag string, cmd []string) error {
 	blobs := map[string][]byte{}
 	blob := func(data []byte) (string, int) {
 		sum := sha256.Sum256(data)
@@ -216,7 +230,7 @@ func buildImages(dir string) error {
 		"os":           "linux",
 		"config": map[string]any{
 			"Env":        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-			"Cmd":        []string{"sh"},
+			"Cmd":        cmd,
 			"WorkingDir": "/",
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + l}},
@@ -237,7 +251,7 @@ func buildImages(dir string) error {
 			"digest":    "sha256:" + md,
 			"size":      ms,
 			"annotations": map[string]string{
-				"io.containerd.image.name":          imageRef,
+				"io.containerd.image.name":          ref,
 				"org.opencontainers.image.ref.name": "latest",
 			},
 			"platform": map[string]string{"architecture": runtime.GOARCH, "os": "linux"},
@@ -245,7 +259,7 @@ func buildImages(dir string) error {
 	})
 	save, _ := json.Marshal([]map[string]any{{
 		"Config":   "blobs/sha256/" + c,
-		"RepoTags": []string{dockerImage},
+		"RepoTags": []string{tag},
 		"Layers":   []string{"blobs/sha256/" + l},
 	}})
 
@@ -280,8 +294,7 @@ func buildImages(dir string) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	imageTar = filepath.Join(dir, "huskbb-image.tar")
-	return os.WriteFile(imageTar, b.Bytes(), 0o644)
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // layerTar is a busybox rootfs as a tar: every applet a symlink to

@@ -2,6 +2,7 @@ package clients
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,56 @@ func (p *podman) podman(t *testing.T, args ...string) result {
 func (p *podman) inspect(t *testing.T, id string) string {
 	t.Helper()
 	return strings.TrimSpace(p.podman(t, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id).stdout)
+}
+
+// exitedUnseen runs a container, stops its conmon (SIGSTOP, by pid) and
+// kills its init: the init stays a zombie nobody reaps, which husk sees
+// as stopped, while podman, waiting for conmon's exit file, still has
+// the container running. resume continues conmon (at cleanup at the
+// latest), which then reaps the init and reports its exit.
+func (p *podman) exitedUnseen(t *testing.T, img string) (id string, resume func()) {
+	t.Helper()
+	r := mustOK(t, p.podman(t, append(append([]string{"run", "-d"}, podmanOpts...), img, "sleep", "1000")...))
+	f := strings.Fields(r.stdout)
+	if len(f) == 0 {
+		t.Fatalf("no container id from run -d: %s", r)
+	}
+	id = f[len(f)-1]
+	t.Cleanup(func() { p.podman(t, "rm", "-f", "-t", "0", id) })
+	var conmon, pid int
+	pids := p.podman(t, "inspect", "-f", "{{.State.ConmonPid}} {{.State.Pid}}", id)
+	if _, err := fmt.Sscan(pids.stdout, &conmon, &pid); err != nil || conmon <= 0 || pid <= 0 {
+		t.Fatalf("conmon and init pids of %s: %v: %s", id, err, pids)
+	}
+	if err := syscall.Kill(conmon, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop conmon %d: %v", conmon, err)
+	}
+	resumed := false
+	resume = func() {
+		if !resumed {
+			resumed = true
+			syscall.Kill(conmon, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the init %d: %v", pid, err)
+	}
+	if !poll(10*time.Second, func() bool { st, _ := huskState(t, id); return st == "stopped" }) {
+		t.Fatalf("husk does not have %s stopped after its init was killed", id)
+	}
+	if st := p.inspect(t, id); st != "running 0" {
+		t.Fatalf("podman has %s %q while its conmon is stopped", id, st)
+	}
+	return id, resume
+}
+
+// wantExited137 waits until podman has the container exited by SIGKILL.
+func (p *podman) wantExited137(t *testing.T, id string) {
+	t.Helper()
+	if !poll(20*time.Second, func() bool { return p.inspect(t, id) == "exited 137" }) {
+		t.Errorf("container %s: %q, want exited 137", id, p.inspect(t, id))
+	}
 }
 
 // huskState is `husk state ID` with husk's default state dir, the one
@@ -216,6 +267,35 @@ func TestPodman(t *testing.T) {
 		if _, r := huskState(t, id); r.code == 0 {
 			t.Errorf("husk still has the container after podman rm: %s", r)
 		}
+	})
+	t.Run("kill_after_exit", func(t *testing.T) {
+		// podman decides from husk's state, not its words: the kill fails
+		// with husk's "container not running" on podman's stderr, then
+		// `husk state` says stopped and podman reports the container's
+		// state as improper for a kill, as it does with runc.
+		id, resume := p.exitedUnseen(t, img)
+		r := p.podman(t, "kill", id)
+		t.Logf("what podman says: %q", r.stderr)
+		if r.code == 0 || !strings.Contains(r.stderr, "container not running") || !strings.Contains(r.stderr, "container state improper") {
+			t.Errorf("podman kill of a container that has just exited: want husk's \"container not running\" and podman's \"container state improper\": %s", r)
+		}
+		resume()
+		p.wantExited137(t, id)
+		argv.wantHuskSaid(t, "kill", id, "container not running")
+	})
+	t.Run("kill_husk_deleted", func(t *testing.T) {
+		// Deleted with husk behind podman's back after its exit: podman
+		// passes husk's "container does not exist" on.
+		id, resume := p.exitedUnseen(t, img)
+		mustOK(t, run(t, cmdSpec{name: huskBin, args: []string{"delete", id}}))
+		r := p.podman(t, "kill", id)
+		t.Logf("what podman says: %q", r.stderr)
+		if r.code == 0 || !strings.Contains(r.stderr, "container does not exist") {
+			t.Errorf("podman kill of a container husk no longer has: want husk's \"container does not exist\": %s", r)
+		}
+		resume()
+		p.wantExited137(t, id)
+		argv.wantHuskSaid(t, "kill", id, "container does not exist")
 	})
 	t.Run("invalid_config", func(t *testing.T) {
 		// podman checks tmpfs option names, not their values; conmon

@@ -503,8 +503,18 @@ static void op_mount(const struct plan_op *op)
 	if ((op->ARG_MOUNT_REC_SET || op->ARG_MOUNT_REC_CLR) &&
 	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_REC_SET, (uint64_t)op->ARG_MOUNT_REC_CLR, 0) < 0)
 		fail(errno, "set recursive mount attributes on %s", src ? src : fstype);
-	if (move_mount_(mfd, dfd) < 0)
-		fail(errno, "attach mount on /%s", dst);
+	if (move_mount_(mfd, dfd) < 0) {
+		int err = errno;
+		struct stat ms, ds;
+
+		/* A directory on a file, or the reverse: the kernel's EINVAL
+		 * here is mount(2)'s ENOTDIR, runc's words, which dockerd
+		 * looks for to tell the user (exit 127 and a hint). */
+		if (err == EINVAL && fstat(mfd, &ms) == 0 && fstat(dfd, &ds) == 0 &&
+		    S_ISDIR(ms.st_mode) != S_ISDIR(ds.st_mode))
+			err = ENOTDIR;
+		fail(err, "attach mount on /%s", dst);
+	}
 	if (op->ARG_MOUNT_PROPAGATION &&
 	    mount_setattr_(mfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0, 0,
 			   (uint64_t)op->ARG_MOUNT_PROPAGATION) < 0)
