@@ -110,7 +110,7 @@ fuzz: $(INIT_BIN)
 # The integration tests again on a pure cgroup v2 host: a Debian kernel
 # under qemu (this machine is hybrid). The kernel is kept in
 # /var/cache/husk-test.
-v2host: bin/husk
+v2host: bin/husk bin/husk-systemd
 	HUSK=$(CURDIR)/bin/husk test/v2host/run.sh
 
 # The systemd cgroup driver under a real systemd: a Debian guest (systemd,

@@ -54,6 +54,11 @@ log "building the guest and the test binaries"
 	done
 )
 cp "$HUSK" "$ROOT/bin/husk"
+# husk's D-Bus client for the systemd driver, found next to husk (the
+# guest runs no systemd: the driver's tests check its error there).
+if [ -x "$(dirname "$HUSK")/husk-systemd" ]; then
+	cp "$(dirname "$HUSK")/husk-systemd" "$ROOT/bin/husk-systemd"
+fi
 cp "$(command -v busybox)" "$ROOT/bin/busybox"
 "$ROOT/bin/busybox" --install -s "$ROOT/bin"
 # --install links to the busybox it runs as: make the links relative.
