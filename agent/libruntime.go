@@ -51,6 +51,9 @@ func (r *Runtime) Create(ctx context.Context, id string, spec *rspec.Spec, io Pr
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return 0, nil, err
 	}
+	if spec.Process != nil {
+		spec.Process.OOMScoreAdj = oomScoreAdj(spec.Process.OOMScoreAdj)
+	}
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return 0, nil, err
@@ -97,6 +100,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, p *rspec.Process, io Proc
 	if err != nil {
 		return 0, err
 	}
+	p.OOMScoreAdj = oomScoreAdj(p.OOMScoreAdj)
 	return c.ExecStart(ctx, libruntime.ExecOpts{
 		Process: p, Stdin: io.Stdin, Stdout: io.Stdout, Stderr: io.Stderr, Console: io.Console,
 	})
@@ -203,4 +207,16 @@ func (r *Runtime) Signal(pid int, sig unix.Signal) error {
 	}
 	defer unix.Close(fd)
 	return unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// oomScoreAdj is a container process's OOM score adjustment: its own, or
+// 0. Inherited, it would be the agent's -1000, which makes a container
+// that reaches its memory limit unkillable (its cgroup stays at the
+// limit, out of memory, forever).
+func oomScoreAdj(adj *int) *int {
+	if adj != nil {
+		return adj
+	}
+	zero := 0
+	return &zero
 }

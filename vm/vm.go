@@ -222,6 +222,13 @@ func (v *VM) accept(ctx context.Context, ln *net.UnixListener) (net.Conn, error)
 
 // bootError explains a failed boot step with what qemu and the guest said.
 func (v *VM) bootError(step string, ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		// A lost connection is qemu ending: let its exit be seen.
+		select {
+		case <-v.exited:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	var why string
 	select {
 	case <-v.exited:

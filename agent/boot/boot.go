@@ -113,10 +113,9 @@ func Up() (*System, error) {
 		return nil, err
 	}
 	c.phase("mounts")
-	if err := loadModules(o.Groups); err != nil {
+	if err := loadModules(o.Groups, c); err != nil {
 		return nil, err
 	}
-	c.phase("modules")
 	if err := switchRoot(); err != nil {
 		return nil, fmt.Errorf("switch root: %w", err)
 	}

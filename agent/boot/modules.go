@@ -14,7 +14,7 @@ const moduleDir = "/lib/modules"
 
 // loadModules loads each group's modules in the order of its list
 // (dependencies first, as vm/assets wrote it).
-func loadModules(groups []string) error {
+func loadModules(groups []string, c *clock) error {
 	loaded := map[string]bool{}
 	for _, g := range groups {
 		if strings.ContainsAny(g, "/.") {
@@ -32,6 +32,7 @@ func loadModules(groups []string) error {
 				return err
 			}
 			loaded[name] = true
+			c.phase("module " + name)
 		}
 	}
 	return nil

@@ -29,7 +29,7 @@ func wantsVM(cmd *command, global, values map[string]*flagValue, pos []string) b
 	switch cmd.name {
 	case "create", "run":
 		return boolean(values["vm"].s) || bundleWantsVM(values["bundle"].s)
-	case "start", "exec", "kill", "delete", "state", "pause", "resume", "ps":
+	case "start", "exec", "kill", "delete", "state", "pause", "resume", "ps", "update", "events":
 		if len(pos) == 0 || specs.ValidateID(pos[0]) != nil {
 			return false
 		}

@@ -70,3 +70,7 @@ func (c *conn) status() (string, error) {
 func containerReq(id string) *api.ContainerRequest { return &api.ContainerRequest{ContainerId: id} }
 
 func emptyReq() *api.Empty { return &api.Empty{} }
+
+func updateReq(id string, resources []byte) *api.UpdateRequest {
+	return &api.UpdateRequest{ContainerId: id, Resources: resources}
+}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/husk-runtime/husk/specs"
 	"github.com/husk-runtime/husk/vm"
 )
@@ -198,6 +200,9 @@ func cmdSupervise(g *global, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Inherited without close-on-exec: qemu must not hold it open, or
+	// the parent never reads the end of the report.
+	unix.CloseOnExec(reportFD)
 	report := os.NewFile(reportFD, "report")
 	fail := func(err error) error {
 		report.WriteString(err.Error())

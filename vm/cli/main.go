@@ -86,7 +86,8 @@ func init() {
 	commands = []command{
 		{"run", cmdRun}, {"create", cmdCreate}, {"supervise", cmdSupervise}, {"start", cmdStart},
 		{"exec", cmdExec}, {"kill", cmdKill}, {"delete", cmdDelete}, {"state", cmdState},
-		{"pause", cmdPause}, {"resume", cmdResume}, {"ps", cmdPs}, {"vm", cmdVM},
+		{"pause", cmdPause}, {"resume", cmdResume}, {"ps", cmdPs}, {"events", cmdEvents},
+		{"update", cmdUpdate}, {"vm", cmdVM},
 	}
 }
 

@@ -32,6 +32,8 @@ const (
 	AnnotationMemory = "io.husk.vm.memory"
 	// AnnotationCPUs gives the VM more vCPUs.
 	AnnotationCPUs = "io.husk.vm.cpus"
+	// AnnotationBootTimeout bounds the VM's start, in seconds.
+	AnnotationBootTimeout = "io.husk.vm.boot-timeout"
 )
 
 // vmOverhead is what the guest needs besides the container's memory limit.
@@ -57,6 +59,13 @@ func vmConfig(spec *rspec.Spec, id, dir string, a *assets.Assets) (vm.Config, er
 			return c, fmt.Errorf("annotation %s: %q is not a number of vCPUs", AnnotationCPUs, v)
 		}
 		c.CPUs = n
+	}
+	if v, ok := spec.Annotations[AnnotationBootTimeout]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("annotation %s: %q is not a number of seconds", AnnotationBootTimeout, v)
+		}
+		c.BootTimeout = time.Duration(n) * time.Second
 	}
 	return c, nil
 }
