@@ -83,4 +83,3 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 	}
 	return master, slave
 }
-
