@@ -121,7 +121,7 @@ lint: $(INIT_BIN)
 	$(GO) vet ./...
 
 # Side by side with runc and crun; results in test/results/bench.
-bench: build
+bench: build vm-assets
 	HUSK=$(CURDIR)/bin/husk test/bench/run.sh
 
 clean:

@@ -57,6 +57,11 @@ func qemuArgs(c Config, h HostFacts, e qemuEnds) []string {
 		machine += ",memory-backend=mem"
 		a = append(a, "-object", fmt.Sprintf("memory-backend-memfd,id=mem,size=%dM,share=on", c.MemoryMiB))
 	}
+	if mmio {
+		// Modern virtio-mmio (version 2): vhost-user (virtiofsd) serves
+		// no legacy device.
+		a = append(a, "-global", "virtio-mmio.force-legacy=false")
+	}
 	a = append(a, "-M", machine,
 		"-m", strconv.Itoa(c.MemoryMiB)+"M", "-smp", strconv.Itoa(c.CPUs),
 		"-kernel", c.Kernel, "-initrd", c.Initrd,

@@ -26,7 +26,7 @@ func TestQemuArgsDefaultsTCG(t *testing.T) {
 		t.Errorf("boot timeout under TCG: %v", c.BootTimeout)
 	}
 	for _, want := range []string{
-		"-accel tcg,tb-size=64 -cpu max",
+		"-accel tcg,tb-size=32 -cpu max",
 		"-M microvm,x-option-roms=off",
 		"-m 256M -smp 1",
 		"-kernel /k/vmlinux -initrd /k/initrd",

@@ -169,6 +169,12 @@ func (v *VM) startQemu(bin string, args []string) error {
 		// qemu dies with its owner.
 		Pdeathsig: syscall.SIGKILL,
 		Setpgid:   true,
+		// qemu runs as nobody with only the capabilities it needs: no
+		// root-owned file outside what DAC_OVERRIDE opens, no CAP_MKNOD
+		// (a device node the guest made in the share would reach the
+		// host's device), no CAP_SYS_ADMIN, no setuid.
+		Credential:  &syscall.Credential{Uid: qemuUID, Gid: qemuUID},
+		AmbientCaps: qemuCaps(v.cfg.Share),
 	}
 	log, _ := os.OpenFile(filepath.Join(v.cfg.Dir, "console.log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err := cmd.Start(); err != nil {
@@ -312,4 +318,18 @@ func (v *VM) Close() error {
 		v.closeErr = errors.Join(errs...)
 	})
 	return v.closeErr
+}
+
+// qemuUID is the user qemu runs as (nobody).
+const qemuUID = 65534
+
+// qemuCaps are qemu's capabilities: opening what husk made for it (the
+// VM's directory is root's, 0700) and, with 9p, serving the share's files
+// with their owners and modes as the guest sets them.
+func qemuCaps(share ShareKind) []uintptr {
+	caps := []uintptr{unix.CAP_DAC_OVERRIDE}
+	if share == Share9P {
+		caps = append(caps, unix.CAP_DAC_READ_SEARCH, unix.CAP_FOWNER, unix.CAP_CHOWN, unix.CAP_FSETID)
+	}
+	return caps
 }

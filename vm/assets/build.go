@@ -51,6 +51,9 @@ func Build(o BuildOptions) (*Assets, error) {
 	if err := extractVmlinux(bz, filepath.Join(tmp, KernelFile)); err != nil {
 		return nil, err
 	}
+	if err := trimZeroTails(filepath.Join(tmp, KernelFile)); err != nil {
+		return nil, fmt.Errorf("trim the kernel: %w", err)
+	}
 	modules, groups, err := collectModules(mods[0])
 	if err != nil {
 		return nil, err

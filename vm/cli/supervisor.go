@@ -34,6 +34,9 @@ const (
 	AnnotationCPUs = "io.husk.vm.cpus"
 	// AnnotationBootTimeout bounds the VM's start, in seconds.
 	AnnotationBootTimeout = "io.husk.vm.boot-timeout"
+	// AnnotationShare chooses how the rootfs reaches the guest: 9p
+	// (default) or virtiofs.
+	AnnotationShare = "io.husk.vm.share"
 )
 
 // vmOverhead is what the guest needs besides the container's memory limit.
@@ -66,6 +69,9 @@ func vmConfig(spec *rspec.Spec, id, dir string, a *assets.Assets) (vm.Config, er
 			return c, fmt.Errorf("annotation %s: %q is not a number of seconds", AnnotationBootTimeout, v)
 		}
 		c.BootTimeout = time.Duration(n) * time.Second
+	}
+	if v, ok := spec.Annotations[AnnotationShare]; ok {
+		c.Share = vm.ShareKind(v)
 	}
 	return c, nil
 }
