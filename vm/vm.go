@@ -64,12 +64,6 @@ func (v *VM) Times() BootTimes { return v.times }
 // Share is the VM's shared directory.
 func (v *VM) Share() *Share { return v.share }
 
-// Config is the VM's configuration, defaults filled in.
-func (v *VM) Config() Config { return v.cfg }
-
-// Pid is qemu's pid.
-func (v *VM) Pid() int { return v.qemu.Process.Pid }
-
 // Done is closed when qemu has exited.
 func (v *VM) Done() <-chan struct{} { return v.exited }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -67,9 +66,6 @@ func TestStateRoundTrip(t *testing.T) {
 	got.PidStart++
 	if got.supervisorAlive() {
 		t.Error("a pid with another start time counts as the supervisor")
-	}
-	if !IsVMContainer(filepath.Dir(dir), filepath.Base(dir)) {
-		t.Error("IsVMContainer")
 	}
 	if o := got.oci("stopped"); o.Pid != 0 || o.Status != "stopped" {
 		t.Errorf("oci state: %+v", o)

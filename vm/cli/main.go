@@ -5,18 +5,21 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // Main runs husk-vm's command line (husk's, without the program name)
 // and returns the exit code.
 func Main(args []string) int {
-	err := run(args, os.Stdout)
+	var g global
+	err := run(&g, args, os.Stdout)
 	var ee exitError
 	switch {
 	case err == nil:
@@ -25,8 +28,29 @@ func Main(args []string) int {
 		return ee.code
 	default:
 		fmt.Fprintf(os.Stderr, "husk: %v\n", err)
+		logError(&g, err)
 		return 1
 	}
+}
+
+// logError appends the error to --log as husk does: clients such as
+// containerd's runc shim read it from there.
+func logError(g *global, err error) {
+	if g.log == "" {
+		return
+	}
+	f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if g.logFormat == "json" {
+		data, _ := json.Marshal(map[string]string{"time": now, "level": "error", "msg": err.Error()})
+		f.Write(append(data, '\n'))
+		return
+	}
+	fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, err.Error())
 }
 
 // exitError carries a container's exit code.
@@ -40,8 +64,7 @@ type global struct {
 	debug                       bool
 }
 
-func run(args []string, out io.Writer) error {
-	var g global
+func run(g *global, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("husk", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&g.root, "root", defaultRoot(), "")
@@ -60,16 +83,10 @@ func run(args []string, out io.Writer) error {
 	if len(rest) == 0 {
 		return errors.New("no command given")
 	}
-	if g.log != "" {
-		// husk's --log takes warnings; errors still go to stderr, as husk's do.
-		if f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
-			f.Close()
-		}
-	}
 	name, cargs := rest[0], rest[1:]
 	for _, c := range commands {
 		if c.name == name {
-			return c.run(&g, cargs, out)
+			return c.run(g, cargs, out)
 		}
 	}
 	return fmt.Errorf("unknown command %q for a VM container", name)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,12 +19,6 @@ const (
 	socketFile = "agent.sock"
 	vmDir      = "vm"
 )
-
-// IsVMContainer reports whether <root>/<id> is a VM container's.
-func IsVMContainer(root, id string) bool {
-	_, err := os.Stat(filepath.Join(root, id, stateFile))
-	return err == nil
-}
 
 // state is what husk keeps about a VM container. The container's status
 // comes from the agent while its supervisor lives.
@@ -128,8 +121,6 @@ type ociState struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Owner       string            `json:"owner"`
 }
-
-var errNotExist = errors.New("does not exist")
 
 func (st *state) oci(status string) ociState {
 	pid := st.Pid
