@@ -35,6 +35,7 @@ func TestQemuArgsDefaultsTCG(t *testing.T) {
 		"-fsdev local,id=share,path=/run/x/share,security_model=none,multidevs=remap",
 		"-device virtio-9p-device,fsdev=share,mount_tag=husk.share",
 		"-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+		"initcall_blacklist=init_kprobe_trace,crypto_kdf108_init",
 		"tsc_early_khz=2096000 tsc=reliable",
 		"husk.load=mmio,serial,9p husk.transport=serial husk.share=9p",
 	} {
