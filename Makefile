@@ -29,11 +29,16 @@ CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
 RUNC153 ?= /var/cache/husk-test/runc-1.5.3
 PARITY_DEPS := busybox:busybox-static taskset:util-linux ip:iproute2
 
-.PHONY: all build demo test unit integration clients shim-test v2host systemd-test conformance parity fuzz lint bench deps clean
+.PHONY: all build demo test unit integration clients shim-test v2host systemd-test vm-test vm-assets vm-proto conformance parity fuzz lint bench deps clean
 
 all: build
 
-build: bin/husk $(SHIM_BIN) $(SHIM_DAEMON) $(SYSTEMD_HELPER)
+build: bin/husk $(SHIM_BIN) $(SHIM_DAEMON) $(SYSTEMD_HELPER) bin/husk-vm
+
+# Containers in microVMs: husk-vm on the host (husk executes it for --vm),
+# husk-agent as the guest's PID 1 (inside the initramfs of vm-assets).
+bin/husk-vm bin/husk-agent: bin/%: $(INIT_BIN) $(GO_SRC)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/$*
 
 bin/husk: $(INIT_BIN) $(GO_SRC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/husk
@@ -59,10 +64,10 @@ demo: build deps
 	$(GO) run ./internal/testbundle/mkbundle _build/demo
 	bin/husk --root _build/demo/state run --bundle _build/demo demo-$$$$
 
-test: lint unit integration clients shim-test v2host systemd-test fuzz conformance
+test: lint unit integration clients shim-test v2host systemd-test vm-test fuzz conformance
 
 unit: $(INIT_BIN)
-	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/ ./internal/mountfd/
+	$(GO) test -count=1 ./cgroups/... ./libruntime/... ./nsutil/... ./specs/... ./cmd/... ./shim/... ./internal/fastjson/ ./internal/mountfd/ ./vm/... ./agent/...
 
 integration: build deps
 	$(GO) test -count=1 -timeout 20m ./test/integration/... -husk=$(CURDIR)/bin/husk
@@ -119,6 +124,29 @@ v2host: bin/husk bin/husk-systemd
 systemd-test: build
 	HUSK_BIN=$(CURDIR)/bin test/systemd/run.sh
 
+# The guest kernel and initramfs of the microVMs, kept in VM_ASSETS (the
+# kernel package is downloaded once). husk finds them there, or through
+# HUSK_VM_ASSETS.
+VM_ASSETS ?= /var/cache/husk/vm
+vm-assets: $(VM_ASSETS)/manifest.json
+
+$(VM_ASSETS)/manifest.json: bin/husk-agent bin/husk-vm scripts/vm-assets.sh
+	VM_ASSETS=$(VM_ASSETS) scripts/vm-assets.sh bin/husk-agent bin/husk-vm $(VERSION)
+
+# Containers in microVMs (qemu; TCG where there is no KVM), as root.
+vm-test: build vm-assets deps
+	HUSK_VM_ASSETS=$(VM_ASSETS) $(GO) test -count=1 -timeout 15m ./test/vm/... -husk=$(CURDIR)/bin/husk
+
+# The agent's protocol: protoc (Debian's protobuf-compiler) with
+# protoc-gen-go and protoc-gen-go-ttrpc from the Go module proxy.
+PROTOC_GEN := $(CURDIR)/_build/protoc-gen
+vm-proto:
+	@scripts/ensure-deps.sh protoc:protobuf-compiler
+	GOBIN=$(PROTOC_GEN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	GOBIN=$(PROTOC_GEN) $(GO) install github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc@v1.2.9
+	cd vm/api && PATH=$(PROTOC_GEN):$$PATH protoc --go_out=. --go_opt=paths=source_relative \
+		--go-ttrpc_out=. --go-ttrpc_opt=paths=source_relative agent.proto
+
 conformance: build deps
 	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh
 
@@ -128,7 +156,7 @@ lint: $(INIT_BIN)
 	$(GO) vet ./...
 
 # Side by side with runc and crun; results in test/results/bench.
-bench: build
+bench: build vm-assets
 	HUSK=$(CURDIR)/bin/husk test/bench/run.sh
 
 clean:

@@ -194,6 +194,9 @@ func runCLI(args []string, out io.Writer) error {
 		usage(out)
 		return errors.New("no command given")
 	}
+	if rest[0] == "vm" {
+		return execVM()
+	}
 	cmd := findCommand(rest[0])
 	if cmd == nil {
 		return fmt.Errorf("unknown command %q (see husk --help)", rest[0])
@@ -208,6 +211,9 @@ func runCLI(args []string, out io.Writer) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd.name, err)
+	}
+	if wantsVM(cmd, global, values, pos) {
+		return execVM()
 	}
 	return cmd.action(&ctx{cmd: cmd, values: values, global: global, args: pos, out: out})
 }

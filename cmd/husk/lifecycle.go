@@ -19,6 +19,7 @@ var createFlags = []flagDef{
 	{kind: boolFlag, name: "no-pivot", usage: "use MS_MOVE and chroot instead of pivot_root"},
 	{kind: boolFlag, name: "no-new-keyring", usage: "keep the caller's session keyring"},
 	{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the container"},
+	{kind: boolFlag, name: "vm", usage: "run the container in its own microVM (husk-vm)"},
 }
 
 // createSetup is what create and run read from their command line.

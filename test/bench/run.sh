@@ -8,9 +8,10 @@
 # Environment (defaults in brackets):
 #   BENCH_N [30]            rounds of workloads 1 and 2 (one container per runtime per round)
 #   BENCH_N_DAEMON [10]     rounds of ctr run --rm and docker run --rm
+#   BENCH_N_VM [10]         rounds of husk run --vm (microVM, guest assets of make vm-assets)
 #   BENCH_CONC [50]         containers per concurrent batch (workload 4)
 #   BENCH_CONC_ROUNDS [5]   concurrent batches per runtime
-#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine
+#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm
 #   BENCH_OUT [test/results/bench]   HUSK [bin/husk, built with `make build`]
 #   HUSK_SHIM [bin/containerd-shim-husk-v2, with HUSK_SHIM-daemon next to it]
 #   BENCH_NO_MASK=1         do not mask cgroup2's controller list (crun then fails here)
@@ -52,6 +53,8 @@ mkdir -p "$WORK/bin" "$STATE"
 # A private copy: a rebuild of bin/husk during the run must not change it.
 HUSK_ORIG=$(cd "$(dirname "$HUSK")" && pwd)/$(basename "$HUSK")
 cp "$HUSK_ORIG" "$WORK/bin/husk"
+# husk executes husk-vm, found next to it, for the microVM workload.
+[ -x "$(dirname "$HUSK_ORIG")/husk-vm" ] && cp "$(dirname "$HUSK_ORIG")/husk-vm" "$WORK/bin/husk-vm"
 # The shim is two binaries side by side: the front and its daemon.
 HUSK_SHIM=${HUSK_SHIM:-$REPO/bin/containerd-shim-husk-v2}
 if [ ! -x "$HUSK_SHIM" ] || [ ! -x "$HUSK_SHIM-daemon" ]; then
@@ -112,9 +115,9 @@ drive() {
 }
 
 COMMON=(-repo "$REPO" -work "$WORK" -state "$STATE" -husk "$WORK/bin/husk" -husk-origin "$HUSK_ORIG" -husk-shim "$WORK/bin/containerd-shim-husk-v2" -runc "$(command -v runc)" -crun "$(command -v crun)"
-	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}")
+	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}" -n-vm "${BENCH_N_VM:-10}")
 CMDLINE="make bench"
-for v in BENCH_N BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do
+for v in BENCH_N BENCH_N_VM BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do
 	[ -n "${!v:-}" ] && CMDLINE="$v=${!v} $CMDLINE"
 done
 [ "$HUSK_ORIG" != "$REPO/bin/husk" ] && CMDLINE="HUSK=$HUSK_ORIG $CMDLINE"

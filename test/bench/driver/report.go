@@ -165,6 +165,7 @@ type report struct {
 	RSSFloorKiB int64             `json:"time_maxrss_of_bin_true_kib"`
 	MemLimits   []*memLimitResult `json:"memory_limits"`
 	ShimMemory  []*shimMemRow     `json:"shim_memory"`
+	VMMemory    []*vmMemRow       `json:"vm_memory"`
 	Husk        *huskExtras       `json:"husk"`
 	Hyperfine   []hyperfineResult `json:"hyperfine"`
 	Calibration *workload         `json:"calibration,omitempty"`
@@ -383,6 +384,24 @@ func (r *report) markdown() string {
 	p("Ratios are husk's median divided by the other's median (< 1: husk faster).\n\n")
 	p("![medians](chart.png)\n\n## Headline\n\n%s\n", r.headline())
 
+	if len(r.VMMemory) > 0 {
+		p("## microVM memory\n\nPSS (proportional set size, smaps_rollup) of every host process of an idle one-container VM " +
+			"(`husk run --vm -d` of `sleep`, measured 5 s after start): qemu, husk-vm's supervisor and, with virtio-fs, virtiofsd. " +
+			"Guest pages count once touched; shared libraries count by share.\n\n| rootfs share | total PSS (MiB) | per process (KiB) |\n|---|---:|---|\n")
+		for _, m := range r.VMMemory {
+			if m.Err != "" {
+				p("| %s | - | %s |\n", m.Share, m.Err)
+				continue
+			}
+			var parts []string
+			for name, kib := range m.PssKiB {
+				parts = append(parts, fmt.Sprintf("%s %d", name, kib))
+			}
+			sort.Strings(parts)
+			p("| %s | %.1f | %s |\n", m.Share, m.TotalMB, strings.Join(parts, ", "))
+		}
+		p("\n")
+	}
 	p("## How crun runs here\n\n%s\n\n", r.Mask)
 	if c := r.Calibration; c != nil {
 		p("Does the masked view change the other runtimes' times? Before the main run, workload 1 for husk and runc, %d rounds, "+

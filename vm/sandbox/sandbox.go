@@ -1,0 +1,184 @@
+// Package sandbox is the host's side of a husk microVM as a container
+// sandbox: a VM (package vm) whose agent runs one or more containers,
+// each with its rootfs and bind mounts shared into the guest. It is what
+// `husk --vm` drives for one container, and what a shim drives for the
+// containers of a pod.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/specs"
+	"github.com/husk-runtime/husk/vm"
+	"github.com/husk-runtime/husk/vm/api"
+)
+
+// Sandbox is a running VM and the containers in it.
+type Sandbox struct {
+	vm    *vm.VM
+	agent api.AgentService
+
+	mu         sync.Mutex
+	containers map[string]bool
+}
+
+// Start launches the VM.
+func Start(ctx context.Context, c vm.Config) (*Sandbox, error) {
+	v, err := vm.Launch(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &Sandbox{vm: v, agent: v.Agent(), containers: map[string]bool{}}, nil
+}
+
+// VM is the sandbox's VM.
+func (s *Sandbox) VM() *vm.VM { return s.vm }
+
+// Agent is the guest agent's API.
+func (s *Sandbox) Agent() api.AgentService { return s.agent }
+
+// Stdio says which streams of a process the host connects.
+type Stdio struct {
+	Terminal              bool
+	Stdin, Stdout, Stderr bool
+	Rows, Cols            uint16
+}
+
+func (s Stdio) proto() *api.Stdio {
+	return &api.Stdio{Terminal: s.Terminal, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr,
+		Rows: uint32(s.Rows), Cols: uint32(s.Cols)}
+}
+
+// CreateOpts are the options of CreateContainer.
+type CreateOpts struct {
+	Stdio Stdio
+	// Trace asks for the guest's trace lines of the create.
+	Trace bool
+}
+
+// Created is what CreateContainer returns.
+type Created struct {
+	Init *Process
+	// GuestPid is the init's pid in the guest.
+	GuestPid int
+	// Trace: the guest's trace lines (JSON, see TraceLine), checked.
+	Trace []TraceLine
+}
+
+// CreateContainer binds the bundle's rootfs and bind mounts into the
+// shared directory and creates the container in the guest. On error the
+// binds are undone.
+func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o CreateOpts) (_ *Created, err error) {
+	if err := specs.ValidateID(id); err != nil {
+		return nil, err
+	}
+	spec, err := specs.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.containers[id] {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("container %s already exists in this VM", id)
+	}
+	s.containers[id] = true
+	s.mu.Unlock()
+	share := s.vm.Share()
+	defer func() {
+		if err != nil {
+			share.Remove(id)
+			s.mu.Lock()
+			delete(s.containers, id)
+			s.mu.Unlock()
+		}
+	}()
+	gs, err := guestSpec(spec, bundle, func(name, src string, ro bool) (string, error) {
+		return share.Bind(id, name, src, ro)
+	})
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(gs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.agent.CreateContainer(ctx, &api.CreateContainerRequest{Id: id, Spec: data, Stdio: o.Stdio.proto(), Trace: o.Trace})
+	if err != nil {
+		return nil, fmt.Errorf("create container %s in the VM: %w", id, err)
+	}
+	return &Created{Init: NewProcess(s.agent, id, ""), GuestPid: int(r.Pid), Trace: checkTrace(r.Trace)}, nil
+}
+
+// Start starts a created container.
+func (s *Sandbox) StartContainer(ctx context.Context, id string) error {
+	if _, err := s.agent.StartContainer(ctx, &api.ContainerRequest{ContainerId: id}); err != nil {
+		return fmt.Errorf("start container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Exec starts another process in a container.
+func Exec(ctx context.Context, agent api.AgentService, cid, eid string, p *rspec.Process, stdio Stdio) (*Process, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := agent.ExecProcess(ctx, &api.ExecProcessRequest{ContainerId: cid, ExecId: eid, Process: data, Stdio: stdio.proto()}); err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", cid, err)
+	}
+	return NewProcess(agent, cid, eid), nil
+}
+
+// Kill signals a container's init, or with all every process in it.
+func Kill(ctx context.Context, agent api.AgentService, cid string, sig unix.Signal, all bool) error {
+	if _, err := agent.SignalProcess(ctx, &api.SignalRequest{ContainerId: cid, Signal: uint32(sig), All: all}); err != nil {
+		return fmt.Errorf("signal container %s: %w", cid, err)
+	}
+	return nil
+}
+
+// DeleteContainer deletes a container in the guest and its binds.
+func (s *Sandbox) DeleteContainer(ctx context.Context, id string, force bool) error {
+	_, err := s.agent.DeleteContainer(ctx, &api.DeleteContainerRequest{ContainerId: id, Force: force})
+	if err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	s.mu.Lock()
+	delete(s.containers, id)
+	s.mu.Unlock()
+	return s.vm.Share().Remove(id)
+}
+
+// statsMax bounds the statistics the host decodes.
+const statsMax = 1 << 20
+
+// Stats returns a container's cgroup statistics, read in the guest.
+func Stats(ctx context.Context, agent api.AgentService, cid string) (*cgroups.Stats, uint64, error) {
+	r, err := agent.Stats(ctx, &api.ContainerRequest{ContainerId: cid})
+	if err != nil {
+		return nil, 0, fmt.Errorf("stats of container %s: %w", cid, err)
+	}
+	if len(r.Stats) > statsMax {
+		return nil, 0, fmt.Errorf("stats of container %s: %d bytes from the agent", cid, len(r.Stats))
+	}
+	var st cgroups.Stats
+	if err := json.Unmarshal(r.Stats, &st); err != nil {
+		return nil, 0, fmt.Errorf("stats of container %s: %w", cid, err)
+	}
+	return &st, r.OomKills, nil
+}
+
+// Shutdown stops every container and the VM and releases everything on
+// the host.
+func (s *Sandbox) Shutdown(ctx context.Context) error {
+	err := s.vm.Shutdown(ctx)
+	return errors.Join(err, s.vm.Close())
+}
