@@ -187,20 +187,29 @@ func TestPlanRelativeDestinationWarns(t *testing.T) {
 	}
 }
 
-// Masks: once per path (however it is written), after the read-only
-// paths, and before read-only mounts with mounts below them turn
-// read-only; no handle of the host's is opened for them.
+// Masks: once per path (however it is written), in runc's order: after
+// pivot_root and the console, once read-only mounts with mounts below
+// them (here /dev) and the root are read-only, after the read-only paths;
+// no handle of the host's is opened for them.
 func TestPlanMasks(t *testing.T) {
 	s := defaultSpec()
 	s.Mounts[1].Options = append(s.Mounts[1].Options, "ro") // /dev, with devices below
 	s.Linux.MaskedPaths = []string{"/proc/kcore", "proc/kcore", "/proc//kcore/", "/proc/acpi"}
-	p := mustPlan(t, s, newFakeHost())
+	s.Process.Terminal = true
+	p, err := planWith(t, s, newFakeHost(), func(p *planner) { p.terminal = true })
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := len(opsAt(p, initproc.OpMask, "proc/kcore")); n != 1 {
 		t.Errorf("/proc/kcore masked %d times", n)
 	}
-	lastMask, lastRO := lastIndex(p, initproc.OpMask), lastIndex(p, initproc.OpReadonly)
-	if firstSet := index(p, initproc.OpSetattrSlot); firstSet < lastMask || lastRO > lastMask {
-		t.Errorf("order: read-only paths up to %d, masks up to %d, deferred read-only mounts from %d", lastRO, lastMask, firstSet)
+	order := []uint32{initproc.OpPivotRoot, initproc.OpConsole, initproc.OpSetattrSlot, initproc.OpRootReadonly,
+		initproc.OpReadonly, initproc.OpMask}
+	for i := 1; i < len(order); i++ {
+		if lastIndex(p, order[i-1]) > index(p, order[i]) || index(p, order[i]) < 0 {
+			t.Errorf("op %d (last at %d) is not before op %d (first at %d)", order[i-1], lastIndex(p, order[i-1]),
+				order[i], index(p, order[i]))
+		}
 	}
 	if i := index(p, initproc.OpProcfs); i >= 0 {
 		t.Errorf("masks open a procfs or /dev/null: %+v", p.plan.Ops[i])

@@ -90,31 +90,6 @@ func (p *planner) rootfsSetup() error {
 	}
 	p.devices()
 
-	// Masked and read-only paths are resolved in the root like every other
-	// path, before pivot_root. A masked file is covered by the container's
-	// own /dev/null (verified to be the null device), a masked directory
-	// by a read-only, empty tmpfs that all of them share. A path listed
-	// twice is masked once.
-	for i, path := range l.ReadonlyPaths {
-		what := fmt.Sprintf("linux.readonlyPaths[%d] (%s)", i, path)
-		p.add(what, initproc.Readonly{Path: inRoot(path)})
-	}
-	masked := map[string]bool{}
-	for i, path := range l.MaskedPaths {
-		rel := inRoot(path)
-		if masked[rel] {
-			continue
-		}
-		masked[rel] = true
-		what := fmt.Sprintf("linux.maskedPaths[%d] (%s)", i, path)
-		p.add(what, initproc.Mask{Path: rel})
-	}
-	// Read-only mounts with mounts below them turn read-only last, as
-	// runc remounts them once everything else is in place: a masked file
-	// below a read-only /dev is a bind of a node of it made before.
-	for _, d := range deferred {
-		p.add(d.what, initproc.SetattrSlot{Slot: int64(d.slot), Set: unix.MOUNT_ATTR_RDONLY})
-	}
 	// A missing cwd is created (as root, before the root may turn
 	// read-only), as runc and crun do: images rely on it for WORKDIR.
 	if cwd := inRoot(s.Process.Cwd); cwd != "" {
@@ -136,12 +111,18 @@ func (p *planner) rootfsSetup() error {
 	default:
 		p.add("root.path", initproc.PivotRoot{})
 	}
-	if hasProp {
+	propagationAfter := func() {
 		after := initproc.RootPropagationAfter{Propagation: int64(configProp &^ unix.MS_REC)}
 		if configProp&unix.MS_REC != 0 {
 			after.OpFlags = initproc.MntPropRec
 		}
 		p.add("linux.rootfsPropagation", after)
+	}
+	// Right after pivot_root, as runc; an unbindable root only once the
+	// read-only and masked paths, which are clones of its mounts, exist.
+	unbindable := configProp&unix.MS_UNBINDABLE != 0
+	if hasProp && !unbindable {
+		propagationAfter()
 	}
 	if p.terminal {
 		var c initproc.Console
@@ -150,8 +131,35 @@ func (p *planner) rootfsSetup() error {
 		}
 		p.add("process.terminal", c)
 	}
+	// What runc does last, in its order: read-only mounts with mounts (or
+	// the console) below them turn read-only, then the root; then the
+	// read-only and masked paths, resolved in the new root like every
+	// other path. A masked file is covered by the container's own
+	// /dev/null (verified to be the null device), a masked directory by a
+	// read-only, empty tmpfs that all of them share; a path listed twice
+	// is masked once.
+	for _, d := range deferred {
+		p.add(d.what, initproc.SetattrSlot{Slot: int64(d.slot), Set: unix.MOUNT_ATTR_RDONLY})
+	}
 	if s.Root.Readonly {
 		p.add("root.readonly", initproc.RootReadonly{})
+	}
+	for i, path := range l.ReadonlyPaths {
+		what := fmt.Sprintf("linux.readonlyPaths[%d] (%s)", i, path)
+		p.add(what, initproc.Readonly{Path: inRoot(path)})
+	}
+	masked := map[string]bool{}
+	for i, path := range l.MaskedPaths {
+		rel := inRoot(path)
+		if masked[rel] {
+			continue
+		}
+		masked[rel] = true
+		what := fmt.Sprintf("linux.maskedPaths[%d] (%s)", i, path)
+		p.add(what, initproc.Mask{Path: rel})
+	}
+	if hasProp && unbindable {
+		propagationAfter()
 	}
 	keys := make([]string, 0, len(l.Sysctl))
 	for k := range l.Sysctl {
