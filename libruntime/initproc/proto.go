@@ -118,7 +118,7 @@ const (
 // Fd slots.
 const (
 	SlotProc    = 0
-	SlotDevNull = 1
+	SlotDevNull = 1 // unused (was the host's /dev/null)
 	SlotConsole = 2
 	SlotUser    = 3
 	numSlots    = 16

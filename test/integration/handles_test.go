@@ -19,8 +19,8 @@ import (
 // The tests here attack what husk's own processes hold while the
 // container can reach them: husk-init waiting for start, and the helper
 // of every exec. Each fails against a husk-init that is dumpable or keeps
-// its private procfs, the host's /dev/null, the exec FIFO or its sync
-// socket, or the detached mounts husk prepared for it (id-mapped binds),
+// its private procfs, the exec FIFO or its sync socket, the detached
+// mounts husk prepared for it (id-mapped binds) or what it made masks of,
 // once it runs with the container's credentials.
 
 // defaultCaps is the capability set of `husk spec` (and runc's): the

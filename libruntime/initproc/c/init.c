@@ -1282,10 +1282,11 @@ static void op_wait_start(const struct plan_op *op)
 	 * exactly when the user's process has been executed (or we died). */
 }
 
-/* Closes the handles of the host we keep in slots (the private procfs,
- * the host's /dev/null, mounts waiting for attributes): planned before the
- * switch to the container's credentials, after which a process of the
- * container could reach us. The console's pty is the container's own. */
+/* Closes the handles we keep in slots (the private procfs, mounts waiting
+ * for attributes, id-mapped binds of the host's among them) and those the
+ * masks were made of: planned before the switch to the container's
+ * credentials, after which a process of the container could reach us. The
+ * console's pty is the container's own. */
 static void drop_handles(void)
 {
 	int i;
