@@ -89,10 +89,13 @@ func TestIDMappedMountUserns(t *testing.T) {
 		s.Linux.UIDMappings, s.Linux.GIDMappings = userns, userns
 		s.Mounts = append(s.Mounts,
 			rspec.Mount{Destination: "/idm", Source: src, Options: []string{"bind", "idmap"}},
-			rspec.Mount{Destination: "/plain", Source: src, Options: []string{"bind"}})
-	}, "sh", "-c", `stat -c '%u:%g' /idm/root-file /plain/root-file; touch /idm/made-inside && echo created`)
+			rspec.Mount{Destination: "/plain", Source: src, Options: []string{"bind"}},
+			// As containerd 2.x gives a user-namespaced pod its volumes.
+			rspec.Mount{Destination: "/cri", Source: src, Options: []string{"rbind", "rprivate", "rw"},
+				UIDMappings: userns, GIDMappings: userns})
+	}, "sh", "-c", `stat -c '%u:%g' /idm/root-file /plain/root-file /cri/root-file; touch /idm/made-inside && echo created`)
 	rootfs := filepath.Join(b, "rootfs")
-	for _, d := range []string{"idm", "plain"} {
+	for _, d := range []string{"idm", "plain", "cri"} {
 		if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -102,8 +105,8 @@ func TestIDMappedMountUserns(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("run: %s", r)
 	}
-	if r.stdout != "0:0\n65534:65534\ncreated\n" {
-		t.Errorf("inside: %q, want the file root's through the id-mapped mount (0:0), nobody's through the plain bind, and a file created", r.stdout)
+	if r.stdout != "0:0\n65534:65534\n0:0\ncreated\n" {
+		t.Errorf("inside: %q, want the file root's through the id-mapped mounts (0:0), nobody's through the plain bind, and a file created", r.stdout)
 	}
 	if u, g := ownerOf(t, filepath.Join(src, "made-inside")); u != 0 || g != 0 {
 		t.Errorf("a file the container's root made through the id-mapped mount is %d:%d on the host, want 0:0", u, g)
