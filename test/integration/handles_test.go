@@ -56,13 +56,16 @@ func TestCreatedInitHoldsNothingOfTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	maps := []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+	idmap := idmapWorks(hh, idmSrc)
 	b := hh.bundle(func(s *rspec.Spec) {
 		withDefaultCaps(s)
 		s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4000"}
 		s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/keys", "/proc/acpi", "/sys/firmware"}
-		s.Mounts = append(s.Mounts,
-			rspec.Mount{Destination: "/idm", Source: idmSrc, Options: []string{"bind", "ro"}, UIDMappings: maps, GIDMappings: maps},
-			rspec.Mount{Destination: "/idm/sub", Type: "tmpfs", Source: "tmpfs"})
+		if idmap {
+			s.Mounts = append(s.Mounts,
+				rspec.Mount{Destination: "/idm", Source: idmSrc, Options: []string{"bind", "ro"}, UIDMappings: maps, GIDMappings: maps},
+				rspec.Mount{Destination: "/idm/sub", Type: "tmpfs", Source: "tmpfs"})
+		}
 	}, "sleep", "100")
 	name := id(t)
 	hh.must("create", "--bundle", b, name)
