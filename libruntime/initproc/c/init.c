@@ -24,11 +24,11 @@
 #include "sys.h"
 #include "proto.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -494,8 +494,10 @@ static int copy_entry(int from, int to, const char *name, const char *where, int
 			goto out;
 		break;
 	case S_IFREG: {
+		/* One buffer: husk-init is single-threaded, and the stack of a
+		 * deep copy stays small. */
+		static char buf[65536];
 		struct stat got;
-		char buf[65536];
 		ssize_t n;
 		/* Opened without following, without blocking, and checked to be
 		 * the regular file just seen (a FIFO put there since must not
