@@ -48,6 +48,8 @@ type Hierarchy struct {
 	// "name=systemd") to its mountpoint. Co-mounted controllers
 	// (cpu,cpuacct) map to the same mountpoint.
 	V1 map[string]string
+	// V1Mounts are the v1 mountpoints in the host's mount order.
+	V1Mounts []string
 	// Unified is the cgroup2 mountpoint, "" if none.
 	Unified string
 
@@ -138,6 +140,7 @@ func parseMountinfo(r io.Reader) (*Hierarchy, error) {
 			if !added {
 				continue
 			}
+			h.V1Mounts = append(h.V1Mounts, mnt)
 		}
 		if root != "/" {
 			if h.roots == nil {

@@ -213,7 +213,11 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	}
 	pl.plan.Trace = tr.enabled()
 	withHome(spec, c.state.Rootfs)
-	if err := pl.compileCreate(startListener); err != nil {
+	err = pl.compileCreate(startListener)
+	for _, w := range pl.warnings {
+		r.log.Warnf("config.json: %s", w)
+	}
+	if err != nil {
 		return nil, false, err
 	}
 	tr.phase("plan")

@@ -31,7 +31,7 @@ func Features() *features.Features {
 			Selinux:  &features.Selinux{Enabled: &yes},
 			IntelRdt: &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &no},
+				IDMap: &features.IDMap{Enabled: &yes},
 			},
 		},
 		Annotations: map[string]string{
@@ -48,17 +48,7 @@ func Features() *features.Features {
 }
 
 func mountOptionNames() []string {
-	var out []string
-	for o := range attrOpts {
-		out = append(out, o, "r"+o)
-	}
-	for o := range propOpts {
-		out = append(out, o)
-	}
-	for o := range sbOpts {
-		out = append(out, o)
-	}
-	out = append(out, "bind", "rbind")
+	out := knownMountOptions()
 	sort.Strings(out)
 	return out
 }

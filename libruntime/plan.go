@@ -49,6 +49,15 @@ type planner struct {
 	mntns bool
 
 	seccomp *seccomp.Filter // compiled once, loaded early or late
+
+	// warnings are what the config asks in a deprecated way (a relative
+	// mount destination): create logs them, as runc does.
+	warnings []string
+}
+
+// warnf records a warning for create to log.
+func (p *planner) warnf(format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
 }
 
 // file adds f to husk-init's descriptors and returns the fd number it will
@@ -105,21 +114,16 @@ func (p *planner) compileCreate(startListener *os.File) (err error) {
 }
 
 // trustedHandles opens what husk-init needs and must not take from the
-// container: a private procfs for sysctls and LSM labels, the host's
-// /dev/null to mask paths with. Each only when the config needs it; both
-// are closed (OpDropHandles) before the container can reach husk-init.
+// container: a private procfs for sysctls and LSM labels, only when the
+// config needs it; it is closed (OpDropHandles) before the container can
+// reach husk-init. (Masked paths need nothing of the host's: they are
+// covered with the container's own /dev/null, checked to be the null
+// device, as runc does.)
 func (p *planner) trustedHandles() {
-	var flags uint32
 	if !p.needsProcfs() {
-		flags |= initproc.ProcNoProc
-	}
-	if p.spec.Linux == nil || len(p.spec.Linux.MaskedPaths) == 0 {
-		flags |= initproc.ProcNoDevNull
-	}
-	if flags == initproc.ProcNoProc|initproc.ProcNoDevNull {
 		return
 	}
-	p.add("init", initproc.Procfs{OpFlags: flags})
+	p.add("init", initproc.Procfs{OpFlags: initproc.ProcNoDevNull})
 }
 
 // needsProcfs tells whether husk-init writes to /proc itself at create:

@@ -121,21 +121,14 @@ func (p *planner) devices() {
 	if p.host.exists("/proc/kcore") {
 		links = append(links, [2]string{"/proc/kcore", "dev/core"})
 	}
-	if p.hasMountAt("dev/pts") && !p.hasDevice("/dev/ptmx") {
+	// As runc: /dev/ptmx is the devpts instance's, even without a devpts
+	// mount in the config (then it dangles), unless a device is given.
+	if !p.hasDevice("/dev/ptmx") {
 		links = append(links, [2]string{"pts/ptmx", "dev/ptmx"})
 	}
 	for _, l := range links {
 		p.add("/"+l[1], initproc.Symlink{Target: l[0], Link: l[1]})
 	}
-}
-
-func (p *planner) hasMountAt(dest string) bool {
-	for _, m := range p.spec.Mounts {
-		if inRoot(m.Destination) == dest {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *planner) hasDevice(path string) bool {

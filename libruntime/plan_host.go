@@ -1,11 +1,13 @@
 package libruntime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/moby/sys/mountinfo"
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -35,6 +37,23 @@ type host interface {
 	openNamespace(path string, t rspec.LinuxNamespaceType) (*os.File, error)
 	// isOwnNamespace tells whether ns (of type t) is husk's own.
 	isOwnNamespace(ns *os.File, t rspec.LinuxNamespaceType) (bool, error)
+	// mappedUserns returns a new user namespace with these id maps (for
+	// id-mapped mounts).
+	mappedUserns(uids, gids []rspec.LinuxIDMapping) (*os.File, error)
+	// idmappedTree clones a bind source into a detached mount, id-mapped
+	// through a user namespace, with the mount attributes set.
+	idmappedTree(r idmapRequest) (*os.File, error)
+}
+
+// idmapRequest is an id-mapped bind to prepare: the source (a host path),
+// whether the bind is recursive (rbind) and so the id mapping (ridmap),
+// the user namespace holding the mapping, and the attributes of the top
+// mount and of the whole tree.
+type idmapRequest struct {
+	source                    string
+	recursive, idmapRecursive bool
+	userns                    *os.File
+	set, clr, recSet, recClr  uint64
 }
 
 // theHost is the machine husk runs on.
@@ -104,4 +123,69 @@ func (theHost) isOwnNamespace(ns *os.File, t rspec.LinuxNamespaceType) (bool, er
 		return false, err
 	}
 	return joined.Dev == own.Dev && joined.Ino == own.Ino, nil
+}
+
+// mappedUserns starts a process in a new user namespace with the maps
+// (written by Go's clone, as root of the host may), opens that
+// namespace, and kills the process. The process never runs anything of
+// its own: traced from the start, it stops at its exec.
+func (theHost) mappedUserns(uids, gids []rspec.LinuxIDMapping) (*os.File, error) {
+	proc, err := os.StartProcess("/proc/self/exe", []string{"husk-idmap-userns"}, &os.ProcAttr{
+		Sys: &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER,
+			UidMappings: nsutil.ProcIDMaps(uids),
+			GidMappings: nsutil.ProcIDMaps(gids),
+			Ptrace:      true,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		proc.Kill()
+		proc.Wait()
+	}()
+	return os.Open(fmt.Sprintf("/proc/%d/ns/user", proc.Pid))
+}
+
+// idmappedTree: open_tree(OPEN_TREE_CLONE) of the source, then
+// mount_setattr with MOUNT_ATTR_IDMAP (on every mount of the tree for
+// ridmap) and the bind's attributes. The result is a detached mount that
+// husk-init attaches in the container.
+func (theHost) idmappedTree(r idmapRequest) (*os.File, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if r.recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, r.source, flags)
+	if err != nil {
+		return nil, fmt.Errorf("bind %s: %w", r.source, err)
+	}
+	tree := os.NewFile(uintptr(fd), r.source)
+	setattr := func(what string, recursive bool, attr *unix.MountAttr) error {
+		at := unix.AT_EMPTY_PATH
+		if recursive {
+			at |= unix.AT_RECURSIVE
+		}
+		if err := unix.MountSetattr(fd, "", uint(at), attr); err != nil {
+			if errors.Is(err, unix.EINVAL) && attr.Attr_set&unix.MOUNT_ATTR_IDMAP != 0 {
+				return fmt.Errorf("%s of %s: %w (does its filesystem support id-mapped mounts?)", what, r.source, err)
+			}
+			return fmt.Errorf("%s of %s: %w", what, r.source, err)
+		}
+		return nil
+	}
+	err = setattr("id-map", r.idmapRecursive, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(r.userns.Fd())})
+	if err == nil && (r.set != 0 || r.clr != 0) {
+		err = setattr("set mount attributes", false, &unix.MountAttr{Attr_set: r.set, Attr_clr: r.clr})
+	}
+	if err == nil && (r.recSet != 0 || r.recClr != 0) {
+		err = setattr("set recursive mount attributes", true, &unix.MountAttr{Attr_set: r.recSet, Attr_clr: r.recClr})
+	}
+	if err != nil {
+		tree.Close()
+		return nil, err
+	}
+	return tree, nil
 }

@@ -23,6 +23,8 @@ type fakeHost struct {
 	files      map[string]bool // isDir: false means a file; missing: ENOENT
 	ownNetns   bool
 	mountPoint string
+	usernses   []string       // mappings asked of mappedUserns
+	trees      []idmapRequest // asked of idmappedTree
 }
 
 func newFakeHost() *fakeHost {
@@ -52,6 +54,16 @@ func (h *fakeHost) openNamespace(string, rspec.LinuxNamespaceType) (*os.File, er
 
 func (h *fakeHost) isOwnNamespace(*os.File, rspec.LinuxNamespaceType) (bool, error) {
 	return h.ownNetns, nil
+}
+
+func (h *fakeHost) mappedUserns(uids, gids []rspec.LinuxIDMapping) (*os.File, error) {
+	h.usernses = append(h.usernses, mappingKey(uids, gids))
+	return os.Open(os.DevNull)
+}
+
+func (h *fakeHost) idmappedTree(r idmapRequest) (*os.File, error) {
+	h.trees = append(h.trees, r)
+	return os.Open(os.DevNull)
 }
 
 // planFor compiles the create plan of spec on h.
@@ -137,8 +149,9 @@ func TestPlanDropsHandlesBeforeCredentials(t *testing.T) {
 	}
 }
 
-// The private procfs is opened only for what writes through it, the
-// host's /dev/null only for masked paths.
+// The private procfs is opened only for what writes through it; masked
+// paths need nothing of the host's (the container's /dev/null covers
+// files).
 func TestPlanOpensOnlyNeededHandles(t *testing.T) {
 	procfs := func(p *planner) (initproc.Op, bool) {
 		i := index(p, initproc.OpProcfs)
@@ -153,12 +166,12 @@ func TestPlanOpensOnlyNeededHandles(t *testing.T) {
 		t.Errorf("no sysctls, labels or masks: %+v, want no OpProcfs", op)
 	}
 	s.Linux.MaskedPaths = []string{"/proc/kcore"}
-	if op, ok := procfs(mustPlan(t, s, newFakeHost())); !ok || op.Flags != initproc.ProcNoProc {
-		t.Errorf("masks only: %+v, want /dev/null alone", op)
+	if op, ok := procfs(mustPlan(t, s, newFakeHost())); ok {
+		t.Errorf("masks only: %+v, want no OpProcfs", op)
 	}
 	s.Linux.Sysctl = map[string]string{"kernel.shmmni": "1"}
-	if op, ok := procfs(mustPlan(t, s, newFakeHost())); !ok || op.Flags != 0 {
-		t.Errorf("masks and sysctls: %+v, want both", op)
+	if op, ok := procfs(mustPlan(t, s, newFakeHost())); !ok || op.Flags != initproc.ProcNoDevNull {
+		t.Errorf("masks and sysctls: %+v, want a procfs alone", op)
 	}
 }
 

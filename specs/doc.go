@@ -7,7 +7,7 @@
 // naming the JSON path of the field, so that a user can find it without
 // reading husk's source:
 //
-//	config.json: mounts[2].destination: "tmp" is not an absolute path
+//	config.json: process.cwd: "tmp" is not an absolute path
 //	config.json: linux.sysctl["vm.swappiness"]: not namespaced, refusing to set a host-wide sysctl from a container
 //
 // Unknown fields are accepted, as runc does, so that configs written for a

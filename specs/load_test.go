@@ -122,7 +122,7 @@ func writeBundle(t *testing.T, s *rspec.Spec) string {
 
 func TestLoad(t *testing.T) {
 	s := Default(true) // has a bind mount of /sys
-	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/etc/hosts", Type: "bind", Source: "hosts"})
+	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/etc/hosts", Type: "bind", Source: "hosts", Options: []string{"bind"}})
 	dir := writeBundle(t, s)
 	if err := os.WriteFile(filepath.Join(dir, "hosts"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -201,9 +201,43 @@ func TestLoadFilesystemChecks(t *testing.T) {
 	})
 	t.Run("missing absolute bind source", func(t *testing.T) {
 		s := Default(false)
-		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/husk-test"})
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/husk-test", Options: []string{"bind"}})
 		_, err := Load(writeBundle(t, s))
 		wantFieldError(t, err, "mounts[7].source", "/nonexistent/husk-test: no such file or directory")
+	})
+	t.Run("bind source inside the rootfs is resolved at mount time", func(t *testing.T) {
+		s := Default(false)
+		s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/b", Source: "rootfs/made-by-an-earlier-mount", Options: []string{"bind"}})
+		if _, err := Load(writeBundle(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("symlinked root.path", func(t *testing.T) {
+		s := Default(false)
+		s.Root.Path = "rootlink"
+		dir := writeBundle(t, s)
+		if err := os.Symlink("rootfs", filepath.Join(dir, "rootlink")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir)
+		wantFieldError(t, err, "root.path", "is a symlink")
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The bundle directory is taken by its real path: a link to it is fine.
+		link := filepath.Join(t.TempDir(), "bundle-link")
+		if err := os.Symlink(real, link); err != nil {
+			t.Fatal(err)
+		}
+		s.Root.Path = "rootfs"
+		data, _ := json.Marshal(s)
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(link); err != nil {
+			t.Errorf("bundle given through a symlink: %v", err)
+		}
 	})
 	t.Run("non-bind sources are not checked", func(t *testing.T) {
 		s := Default(false)
@@ -228,7 +262,7 @@ func TestLoadFilesystemChecks(t *testing.T) {
 func TestValidateStaticSkipsFilesystem(t *testing.T) {
 	s := Default(false)
 	s.Root.Path = "/nonexistent/husk-test"
-	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent/x"})
+	s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent/x", Options: []string{"bind"}})
 	if err := ValidateStatic(s); err != nil {
 		t.Fatal(err)
 	}

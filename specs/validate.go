@@ -70,7 +70,7 @@ func (v *validator) spec(s *rspec.Spec) error {
 	if err := v.root(s); err != nil {
 		return err
 	}
-	if err := v.mounts(s.Mounts); err != nil {
+	if err := v.mounts(s); err != nil {
 		return err
 	}
 	if err := checkProcess(s.Process); err != nil {
@@ -109,20 +109,41 @@ func (v *validator) root(s *rspec.Spec) error {
 	if !fi.IsDir() {
 		return fieldErrorf("root.path", "%s: %w", p, syscall.ENOTDIR)
 	}
+	// As runc: the rootfs must be named by its real path. A symlink in
+	// root.path (the bundle directory itself is taken by its real path,
+	// as runc, which runs in it, sees it) would make the rootfs depend on
+	// where the link points when it is read.
+	want := filepath.Clean(s.Root.Path)
+	if !filepath.IsAbs(want) {
+		bundle, err := filepath.EvalSymlinks(hostPath(v.bundle, ""))
+		if err != nil {
+			return &FieldError{Field: "root.path", Err: statError(v.bundle, err)}
+		}
+		want = filepath.Join(bundle, want)
+	}
+	if real, err := filepath.EvalSymlinks(want); err != nil {
+		return &FieldError{Field: "root.path", Err: statError(want, err)}
+	} else if real != want {
+		return fieldErrorf("root.path", "%s: is a symlink or has one in its path (to %s); name the rootfs by its real path", want, real)
+	}
 	return nil
 }
 
-func (v *validator) mounts(mounts []rspec.Mount) error {
-	for i, m := range mounts {
+func (v *validator) mounts(s *rspec.Spec) error {
+	for i, m := range s.Mounts {
 		p := index("mounts", i)
-		if err := checkAbs(p+".destination", m.Destination); err != nil {
+		// A relative destination is taken relative to the container's
+		// root (runc, too, accepts it with a warning: see the planner).
+		if err := checkPath(p+".destination", m.Destination); err != nil {
 			return err
 		}
-		bind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		// The options make a bind, whatever the type ("bind" without
+		// them is a filesystem type the kernel does not know), as runc.
+		bind := slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
 		if m.Type == "" && !bind {
 			return fieldErrorf(p+".type", `required unless options contain "bind" or "rbind"`)
 		}
-		if err := v.mountSource(p+".source", m.Source, bind); err != nil {
+		if err := v.mountSource(p+".source", m.Source, bind, s); err != nil {
 			return err
 		}
 		for j, o := range m.Options {
@@ -140,7 +161,7 @@ func (v *validator) mounts(mounts []rspec.Mount) error {
 	return nil
 }
 
-func (v *validator) mountSource(field, src string, bind bool) error {
+func (v *validator) mountSource(field, src string, bind bool, s *rspec.Spec) error {
 	if strings.IndexByte(src, 0) >= 0 {
 		return fieldErrorf(field, "%q contains a NUL byte", src)
 	}
@@ -156,10 +177,23 @@ func (v *validator) mountSource(field, src string, bind bool) error {
 		return nil
 	}
 	p := hostPath(v.bundle, src)
+	if InRootfs(s, v.bundle, p) {
+		// Resolved inside the container's root when it is mounted, after
+		// the mounts before it: it may not exist yet.
+		return nil
+	}
 	if _, err := os.Stat(p); err != nil {
 		return &FieldError{Field: field, Err: statError(p, err)}
 	}
 	return nil
+}
+
+// InRootfs tells whether the host path p (absolute, clean) lies inside
+// the container's rootfs: a bind mount's source there is resolved in the
+// container's root, after the mounts listed before it.
+func InRootfs(s *rspec.Spec, bundle, p string) bool {
+	root := RootfsPath(s, bundle)
+	return p == root || strings.HasPrefix(p, root+"/")
 }
 
 // statError drops the "stat" verb of a *fs.PathError: users care about
@@ -171,6 +205,18 @@ func statError(p string, err error) error {
 		err = pe.Err
 	}
 	return fmt.Errorf("%s: %w", p, err)
+}
+
+// checkPath requires p to be a non-empty path without NUL bytes, which
+// the kernel would silently truncate at.
+func checkPath(field, p string) error {
+	switch {
+	case p == "":
+		return required(field)
+	case strings.IndexByte(p, 0) >= 0:
+		return fieldErrorf(field, "%q contains a NUL byte", p)
+	}
+	return nil
 }
 
 // checkAbs requires p to be a non-empty absolute path without NUL bytes,

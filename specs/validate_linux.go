@@ -272,9 +272,11 @@ func checkPropagation(p string) error {
 	return fieldErrorf("linux.rootfsPropagation", "unknown propagation %q (want shared, rshared, slave, rslave, private, rprivate, unbindable or runbindable)", p)
 }
 
+// checkPaths checks masked and read-only paths. A relative one is taken
+// relative to the container's root, as runc does.
 func checkPaths(field string, paths []string) error {
 	for i, p := range paths {
-		if err := checkAbs(index(field, i), p); err != nil {
+		if err := checkPath(index(field, i), p); err != nil {
 			return err
 		}
 	}

@@ -87,16 +87,16 @@ func TestValidateMounts(t *testing.T) {
 		return func(s *rspec.Spec) { f(&s.Mounts[2]) }
 	}
 	runMutations(t, []mutation{
-		{"relative destination", m(func(m *rspec.Mount) { m.Destination = "tmp" }),
-			"mounts[2].destination", `"tmp" is not an absolute path`},
+		{"relative destination is taken in the root", m(func(m *rspec.Mount) { m.Destination = "tmp" }), "", ""},
 		{"empty destination", m(func(m *rspec.Mount) { m.Destination = "" }), "mounts[2].destination", "required"},
 		{"NUL destination", m(func(m *rspec.Mount) { m.Destination = "/a\x00b" }), "mounts[2].destination", "NUL byte"},
 		{"dotdot destination is cleaned later", m(func(m *rspec.Mount) { m.Destination = "/a/../b" }), "", ""},
 		{"no type without bind", m(func(m *rspec.Mount) { m.Type = "" }),
 			"mounts[2].type", `required unless options contain "bind" or "rbind"`},
 		{"no type with rbind", m(func(m *rspec.Mount) { m.Type = ""; m.Source = "/dev/pts"; m.Options = []string{"rbind"} }), "", ""},
-		{"bind without source", m(func(m *rspec.Mount) { m.Type = "bind"; m.Source = "" }),
+		{"bind without source", m(func(m *rspec.Mount) { m.Type = "bind"; m.Source = ""; m.Options = []string{"rbind"} }),
 			"mounts[2].source", "required for bind mounts"},
+		{"type bind is no bind without the option", m(func(m *rspec.Mount) { m.Type = "bind"; m.Source = ""; m.Options = nil }), "", ""},
 		{"bind option without source", m(func(m *rspec.Mount) { m.Type = "none"; m.Source = ""; m.Options = []string{"ro", "bind"} }),
 			"mounts[2].source", "required for bind mounts"},
 		{"non-bind without source", m(func(m *rspec.Mount) { m.Source = "" }), "", ""},
@@ -313,7 +313,8 @@ func TestValidateDevices(t *testing.T) {
 
 func TestValidatePathsAndPropagation(t *testing.T) {
 	runMutations(t, []mutation{
-		{"masked relative", func(s *rspec.Spec) { s.Linux.MaskedPaths[4] = "proc/keys" }, "linux.maskedPaths[4]", "not an absolute path"},
+		{"masked relative is taken in the root", func(s *rspec.Spec) { s.Linux.MaskedPaths[4] = "proc/keys" }, "", ""},
+		{"masked NUL", func(s *rspec.Spec) { s.Linux.MaskedPaths[4] = "/proc\x00keys" }, "linux.maskedPaths[4]", "NUL byte"},
 		{"readonly empty", func(s *rspec.Spec) { s.Linux.ReadonlyPaths[1] = "" }, "linux.readonlyPaths[1]", "required"},
 		{"propagation", func(s *rspec.Spec) { s.Linux.RootfsPropagation = "slaves" }, "linux.rootfsPropagation", `unknown propagation "slaves"`},
 		{"propagation runbindable", func(s *rspec.Spec) { s.Linux.RootfsPropagation = "runbindable" }, "", ""},
@@ -427,8 +428,8 @@ func TestDocumentOrder(t *testing.T) {
 	s := validSpec()
 	s.Linux.Namespaces[0].Type = "foo"
 	s.Process.Cwd = "rel"
-	s.Mounts[1].Destination = "rel"
-	wantFieldError(t, ValidateStatic(s), "mounts[1].destination", "not an absolute path")
+	s.Mounts[1].Destination = ""
+	wantFieldError(t, ValidateStatic(s), "mounts[1].destination", "required")
 	s.Mounts[1].Destination = "/dev"
 	wantFieldError(t, ValidateStatic(s), "process.cwd", "not an absolute path")
 	s.Process.Cwd = "/"

@@ -205,6 +205,17 @@ type (
 	Mkdir struct {
 		Path string `op:"s0"`
 	}
+	// MountTree attaches at Dest (relative to the root handle) a detached
+	// mount husk prepared on the host and passed as fd FD (an id-mapped
+	// bind, whose attributes are already set): Propagation and Slot as
+	// for Mount; MntFile when the tree is a file.
+	MountTree struct {
+		FD          int64  `op:"a0"`
+		Dest        string `op:"s0"`
+		Propagation int64  `op:"a1"`
+		Slot        int64  `op:"a2"`
+		OpFlags     uint32 `op:"flags"` // MntFile, MntPropRec
+	}
 )
 
 // NewOp lays typed arguments out as an op; what names it in errors.

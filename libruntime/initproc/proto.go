@@ -61,6 +61,7 @@ const (
 	OpWaitStart
 	OpExec
 	OpMkdir
+	OpMountTree
 	opMax
 )
 
@@ -72,6 +73,10 @@ const (
 	MntPropRec       = 0x8
 	MntSysfsFallback = 0x10
 	MntDevptsNoGid   = 0x20
+	MntOrdinaryDir   = 0x40  // proc, sysfs: an existing mount point must be a directory, not a symlink
+	MntTmpfsMode     = 0x80  // tmpfs: an existing mount point's mode becomes the default mode=
+	MntCopyUp        = 0x100 // tmpfs: copy the directory's content into the new tmpfs (tmpcopyup)
+	MntSourceInRoot  = 0x200 // bind: the source is a path inside the root, resolved there
 )
 
 // OpSeccomp flags.
@@ -86,7 +91,7 @@ const (
 // OpProcfs flags.
 const (
 	ProcFallback  = 0x1 // exec: else use the container's /proc, verified
-	ProcNoDevNull = 0x2 // no /dev/null handle
+	ProcNoDevNull = 0x2 // obsolete: no host /dev/null is opened any more (masks use the container's)
 	ProcNoProc    = 0x4 // no procfs (only /dev/null)
 )
 
@@ -113,7 +118,7 @@ const (
 // Fd slots.
 const (
 	SlotProc    = 0
-	SlotDevNull = 1
+	SlotDevNull = 1 // unused (was the host's /dev/null)
 	SlotConsole = 2
 	SlotUser    = 3
 	numSlots    = 16

@@ -38,7 +38,7 @@ func TestProtoMatchesHeader(t *testing.T) {
 		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpRlimit, OpPersonality, OpSched,
 		OpIoprio, OpAffinity, OpKeyring, OpConsole, OpSetgroups, OpSetresgid, OpSetresuid, OpCaps,
 		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpDropHandles, OpReady,
-		OpWaitStart, OpExec, OpMkdir, opMax}
+		OpWaitStart, OpExec, OpMkdir, OpMountTree, opMax}
 	if len(ops) != len(goOps) {
 		t.Fatalf("proto.h has %d op codes (incl. OP_MAX), proto.go %d", len(ops), len(goOps))
 	}
@@ -59,7 +59,8 @@ func TestProtoMatchesHeader(t *testing.T) {
 	defines := map[string]int64{
 		"PLAN_MAGIC": planMagic, "PLAN_VERSION": planVersion, "PLANF_TRACE": planFlagTrace,
 		"MNTF_BIND": MntBind, "MNTF_REC": MntRec, "MNTF_FILE": MntFile, "MNTF_PROP_REC": MntPropRec,
-		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind, "ROOTF_CURRENT": RootCurrent,
+		"MNTF_SYSFS_FALLBACK": MntSysfsFallback, "MNTF_DEVPTS_NOGID": MntDevptsNoGid,
+		"MNTF_ORDINARY_DIR": MntOrdinaryDir, "MNTF_TMPFS_MODE": MntTmpfsMode, "MNTF_COPYUP": MntCopyUp, "MNTF_SOURCE_IN_ROOT": MntSourceInRoot, "SECF_NOTIFY": SecNotify, "ROOTF_NOBIND": RootNoBind, "ROOTF_CURRENT": RootCurrent,
 		"PROCF_FALLBACK": ProcFallback, "PROCF_NODEVNULL": ProcNoDevNull, "PROCF_NOPROC": ProcNoProc, "CONSF_NODEVCONSOLE": ConsNoDevConsole,
 		"WAITF_DUMPABLE": WaitDumpable, "READYF_KEEP_SYNC": ReadyKeepSync,
 		"SLOT_PROC": SlotProc, "SLOT_DEVNULL": SlotDevNull, "SLOT_CONSOLE": SlotConsole, "SLOT_USER": SlotUser,
@@ -92,7 +93,7 @@ var allArgs = []Args{
 	RunHook{}, PivotRoot{}, MoveRoot{}, Chroot{}, Mask{}, Readonly{}, RootReadonly{}, RootPropagationAfter{},
 	Sysctl{}, Rlimit{}, Personality{}, Sched{}, Ioprio{}, Affinity{}, Keyring{}, Console{}, Setgroups{},
 	Setresgid{}, Setresuid{}, Caps{}, NoNewPrivs{}, LsmAttr{}, Seccomp{}, Umask{}, Chdir{}, StdioConsole{},
-	LookupExec{}, CloexecFrom{}, DropHandles{}, Ready{}, WaitStart{}, Exec{}, Mkdir{},
+	LookupExec{}, CloexecFrom{}, DropHandles{}, Ready{}, WaitStart{}, Exec{}, Mkdir{}, MountTree{},
 }
 
 // Each argument's slot in args.go is the one its ARG_<OP>_<FIELD> macro in

@@ -334,3 +334,13 @@ func (a Mkdir) op(what string) Op {
 	op.S[0] = Str(a.Path)
 	return op
 }
+
+func (a MountTree) op(what string) Op {
+	op := Op{Code: OpMountTree, What: what}
+	op.A[0] = a.FD
+	op.S[0] = Str(a.Dest)
+	op.A[1] = a.Propagation
+	op.A[2] = a.Slot
+	op.Flags = a.OpFlags
+	return op
+}

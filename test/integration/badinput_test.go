@@ -38,11 +38,13 @@ func TestBadConfigs(t *testing.T) {
 			wants: []string{"ociVersion", "2.0.0"},
 		},
 		{
-			name: "relative-mount-destination",
+			// A relative destination is only warned about (as runc
+			// does); filesystem options on a bind are refused.
+			name: "bind-with-filesystem-options",
 			edit: func(s *rspec.Spec) {
-				s.Mounts = append(s.Mounts, rspec.Mount{Destination: "tmp", Type: "tmpfs", Source: "tmpfs"})
+				s.Mounts = append(s.Mounts, rspec.Mount{Destination: "/tmp", Source: "/tmp", Options: []string{"rbind", "mode=700"}})
 			},
-			wants: []string{"mounts[7].destination", "tmp"},
+			wants: []string{"mounts[7].options", "mode=700"},
 		},
 		{
 			name:  "missing-rootfs",

@@ -19,8 +19,9 @@ import (
 // The tests here attack what husk's own processes hold while the
 // container can reach them: husk-init waiting for start, and the helper
 // of every exec. Each fails against a husk-init that is dumpable or keeps
-// its private procfs, the host's /dev/null, the exec FIFO or its sync
-// socket once it runs with the container's credentials.
+// its private procfs, the exec FIFO or its sync socket, the detached
+// mounts husk prepared for it (id-mapped binds) or what it made masks of,
+// once it runs with the container's credentials.
 
 // defaultCaps is the capability set of `husk spec` (and runc's): the
 // container runs as root without CAP_SYS_PTRACE.
@@ -45,12 +46,26 @@ func TestCreatedInitHoldsNothingOfTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A sysctl and a masked path make husk-init open its private procfs
-	// and the host's /dev/null.
+	// A sysctl makes husk-init open its private procfs; masked paths
+	// make it keep the container's /dev/null and a masking tmpfs; an
+	// id-mapped bind (read-only, with a mount below it) gives it a
+	// detached mount of the host's, kept in a slot until it turns
+	// read-only.
+	idmSrc := filepath.Join(hh.dir, "idmap-src")
+	if err := os.MkdirAll(filepath.Join(idmSrc, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	maps := []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+	idmap := idmapWorks(hh, idmSrc)
 	b := hh.bundle(func(s *rspec.Spec) {
 		withDefaultCaps(s)
 		s.Linux.Sysctl = map[string]string{"kernel.shmmni": "4000"}
-		s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/keys"}
+		s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/keys", "/proc/acpi", "/sys/firmware"}
+		if idmap {
+			s.Mounts = append(s.Mounts,
+				rspec.Mount{Destination: "/idm", Source: idmSrc, Options: []string{"bind", "ro"}, UIDMappings: maps, GIDMappings: maps},
+				rspec.Mount{Destination: "/idm/sub", Type: "tmpfs", Source: "tmpfs"})
+		}
 	}, "sleep", "100")
 	name := id(t)
 	hh.must("create", "--bundle", b, name)

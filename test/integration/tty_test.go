@@ -156,3 +156,34 @@ func TestExecTTY(t *testing.T) {
 		t.Errorf("exec --tty exit: %v", err)
 	}
 }
+
+// A read-only /dev with a terminal: /dev/console is made before /dev
+// turns read-only (as runc, which remounts /dev read-only last), and the
+// masks made after it are read-only binds of its /dev/null.
+func TestTerminalReadonlyDev(t *testing.T) {
+	hh := newH(t)
+	cs := consoleSocket(t, hh.dir)
+	b := hh.bundle(func(s *rspec.Spec) {
+		s.Process.Terminal = true
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/dev" {
+				s.Mounts[i].Options = append(s.Mounts[i].Options, "ro")
+			}
+		}
+		s.Linux.MaskedPaths = []string{"/proc/timer_list"}
+	}, "sh")
+	name := id(t)
+	hh.must("create", "--bundle", b, "--console-socket", cs.path, name)
+	m := cs.master(t)
+	hh.must("start", name)
+	m.Write([]byte("stat -c %t:%T /dev/console; touch /dev/x; awk '$5 == \"/dev\" || $5 == \"/proc/timer_list\" {print $5, $6}' /proc/self/mountinfo; echo done-$((6*7))\n"))
+	out := readUntil(t, m, "done-42")
+	for _, want := range []string{"88:0", "Read-only file system", "/dev ro,", "/proc/timer_list ro,"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, out)
+		}
+	}
+	m.Write([]byte("exit 0\n"))
+	hh.waitStatus(name, "stopped")
+	hh.must("delete", name)
+}

@@ -24,6 +24,7 @@
 #include "sys.h"
 #include "proto.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -468,41 +469,137 @@ err:
 	return -1;
 }
 
-static void op_mount(const struct plan_op *op)
-{
-	const char *src = str(op->ARG_MOUNT_SOURCE), *dst = str(op->ARG_MOUNT_DEST), *fstype = str(op->ARG_MOUNT_FS_TYPE);
-	char why[512] = "";
-	int dfd, mfd;
+/* ---- tmpcopyup ---------------------------------------------------------- */
 
-	dfd = mkpath_in_root(dst, op->flags & MNTF_FILE);
-	if (dfd < 0)
-		fail(errno, "create mount point /%s", dst);
-	if (op->flags & MNTF_BIND) {
-		mfd = open_tree_(AT_FDCWD, src, HUSK_OPEN_TREE_CLONE | ((op->flags & MNTF_REC) ? AT_RECURSIVE : 0));
-		if (mfd < 0)
-			fail(errno, "bind %s", src);
-	} else {
-		char **opts = list(op->ARG_MOUNT_OPTIONS);
-		mfd = new_fs(fstype, src, opts, (uint64_t)op->ARG_MOUNT_SET, 0, why, sizeof why);
-		if (mfd < 0 && errno == EINVAL && (op->flags & MNTF_DEVPTS_NOGID))
-			mfd = new_fs(fstype, src, opts, (uint64_t)op->ARG_MOUNT_SET, 1, why, sizeof why);
-		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK)) {
-			/* The host's /sys, with the flags the config asked of the
-			 * sysfs (ro, nosuid, nodev, noexec) on every mount of it. */
-			mfd = open_tree_(AT_FDCWD, "/sys", HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
-			if (mfd >= 0 && mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_SET, 0, 0) < 0)
-				fail(errno, "set mount attributes on the host's /sys");
+static int copy_tree(int from, int to, const char *where, int depth);
+
+/* Copies one directory entry of from (a name, never followed) into to,
+ * with its mode and owner. */
+static int copy_entry(int from, int to, const char *name, const char *where, int depth)
+{
+	struct stat st;
+	int in = -1, out = -1, r = -1;
+
+	if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR:
+		if (mkdirat(to, name, st.st_mode & 07777) < 0)
+			return -1;
+		in = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		out = openat(to, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (in < 0 || out < 0)
+			goto out;
+		if (copy_tree(in, out, where, depth + 1) < 0)
+			goto out;
+		break;
+	case S_IFREG: {
+		/* One buffer: husk-init is single-threaded, and the stack of a
+		 * deep copy stays small. */
+		static char buf[65536];
+		struct stat got;
+		ssize_t n;
+		/* Opened without following, without blocking, and checked to be
+		 * the regular file just seen (a FIFO put there since must not
+		 * hang us). */
+		in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (in < 0 || fstat(in, &got) < 0)
+			goto out;
+		if (!S_ISREG(got.st_mode)) {
+			errno = EINVAL;
+			goto out;
 		}
-		free(opts);
-		if (mfd < 0)
-			fail(errno, "mount %s: %s", fstype, why);
+		out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0777);
+		if (out < 0)
+			goto out;
+		while ((n = read(in, buf, sizeof buf)) != 0) {
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				goto out;
+			}
+			for (char *p = buf; n > 0;) {
+				ssize_t w = write(out, p, (size_t)n);
+				if (w < 0) {
+					if (errno == EINTR)
+						continue;
+					goto out;
+				}
+				p += w;
+				n -= w;
+			}
+		}
+		break;
 	}
-	if ((op->ARG_MOUNT_SET || op->ARG_MOUNT_CLR) && (op->flags & MNTF_BIND) &&
-	    mount_setattr_(mfd, "", AT_EMPTY_PATH, (uint64_t)op->ARG_MOUNT_SET, (uint64_t)op->ARG_MOUNT_CLR, 0) < 0)
-		fail(errno, "set mount attributes on %s", src);
-	if ((op->ARG_MOUNT_REC_SET || op->ARG_MOUNT_REC_CLR) &&
-	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_REC_SET, (uint64_t)op->ARG_MOUNT_REC_CLR, 0) < 0)
-		fail(errno, "set recursive mount attributes on %s", src ? src : fstype);
+	case S_IFLNK: {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(from, name, target, sizeof target - 1);
+		if (n < 0)
+			return -1;
+		target[n] = 0;
+		if (symlinkat(target, to, name) < 0)
+			return -1;
+		break;
+	}
+	default: /* devices, FIFOs, sockets */
+		if (mknodat(to, name, st.st_mode, st.st_rdev) < 0)
+			return -1;
+	}
+	/* Owner, then mode: chown clears the set-id bits. */
+	if (fchownat(to, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out;
+	if (!S_ISLNK(st.st_mode) && fchmodat(to, name, st.st_mode & 07777, 0) < 0)
+		goto out;
+	r = 0;
+out:
+	{
+		int e = errno;
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		errno = e;
+	}
+	return r;
+}
+
+/* Copies what directory from (opened for reading) holds into directory to. */
+static int copy_tree(int from, int to, const char *where, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd, r = 0;
+
+	if (depth > 64) {
+		errno = ELOOP;
+		return -1;
+	}
+	fd = dup(from);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((errno = 0, e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (copy_entry(from, to, e->d_name, where, depth) < 0) {
+			fail(errno, "tmpcopyup: copy %s/%s", where, e->d_name);
+		}
+	}
+	if (errno)
+		r = -1;
+	closedir(d);
+	return r;
+}
+
+/* ---- mounts, continued ---------------------------------------------------- */
+
+/* Attaches the detached mount mfd on dfd (the mount point /dst), sets its
+ * propagation, and keeps it in a slot for a later OP_SETATTR_SLOT (or
+ * closes it). */
+static void attach_mount(int mfd, int dfd, const char *dst, int64_t prop, int prop_rec, int64_t slot)
+{
 	if (move_mount_(mfd, dfd) < 0) {
 		int err = errno;
 		struct stat ms, ds;
@@ -515,15 +612,130 @@ static void op_mount(const struct plan_op *op)
 			err = ENOTDIR;
 		fail(err, "attach mount on /%s", dst);
 	}
-	if (op->ARG_MOUNT_PROPAGATION &&
-	    mount_setattr_(mfd, "", AT_EMPTY_PATH | ((op->flags & MNTF_PROP_REC) ? AT_RECURSIVE : 0), 0, 0,
-			   (uint64_t)op->ARG_MOUNT_PROPAGATION) < 0)
+	if (prop && mount_setattr_(mfd, "", AT_EMPTY_PATH | (prop_rec ? AT_RECURSIVE : 0), 0, 0, (uint64_t)prop) < 0)
 		fail(errno, "set propagation of /%s", dst);
 	close(dfd);
-	if (op->ARG_MOUNT_SLOT >= 0 && op->ARG_MOUNT_SLOT < NSLOTS)
-		slots[op->ARG_MOUNT_SLOT] = mfd;
+	if (slot >= 0 && slot < NSLOTS)
+		slots[slot] = mfd;
 	else
 		close(mfd);
+}
+
+static void op_mount(const struct plan_op *op)
+{
+	const char *src = str(op->ARG_MOUNT_SOURCE), *dst = str(op->ARG_MOUNT_DEST), *fstype = str(op->ARG_MOUNT_FS_TYPE);
+	char why[512] = "";
+	int dfd = -1, mfd, file = op->flags & MNTF_FILE;
+	uint64_t attrs = (uint64_t)op->ARG_MOUNT_SET;
+	struct stat st;
+
+	if (op->flags & MNTF_ORDINARY_DIR) {
+		/* proc and sysfs go on a directory, never through a symlink
+		 * (the last component is not followed). */
+		dfd = open_in_root(dst, O_PATH | O_NOFOLLOW);
+		if (dfd < 0 && errno != ENOENT)
+			fail(errno, "open mount point /%s", dst);
+		if (dfd >= 0 && fstat(dfd, &st) < 0)
+			fail(errno, "stat mount point /%s", dst);
+		if (dfd >= 0 && !S_ISDIR(st.st_mode))
+			fail(ENOTDIR, "filesystem %s must be mounted on ordinary directory: /%s is not one", fstype, dst);
+	} else if (op->flags & (MNTF_TMPFS_MODE | MNTF_COPYUP)) {
+		/* An existing directory lends the tmpfs its mode (and content). */
+		dfd = open_in_root(dst, O_PATH);
+		if (dfd < 0 && errno != ENOENT)
+			fail(errno, "open mount point /%s", dst);
+	}
+	if (op->flags & MNTF_BIND) {
+		int sfd = -1;
+		if (op->flags & MNTF_SOURCE_IN_ROOT) {
+			/* A source inside the container: resolved in its root,
+			 * with what the mounts before this one made there. */
+			sfd = open_in_root(src, O_PATH);
+			if (sfd < 0 || fstat(sfd, &st) < 0)
+				fail(errno, "bind source /%s", src);
+			file = !S_ISDIR(st.st_mode);
+			mfd = open_tree_(sfd, "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE | ((op->flags & MNTF_REC) ? AT_RECURSIVE : 0));
+			close(sfd);
+		} else {
+			mfd = open_tree_(AT_FDCWD, src, HUSK_OPEN_TREE_CLONE | ((op->flags & MNTF_REC) ? AT_RECURSIVE : 0));
+		}
+		if (mfd < 0)
+			fail(errno, "bind %s", src);
+	} else {
+		char **opts = list(op->ARG_MOUNT_OPTIONS), **all = opts, mode[32];
+		int copyup = (op->flags & MNTF_COPYUP) && dfd >= 0;
+
+		if ((op->flags & MNTF_TMPFS_MODE) && dfd >= 0) {
+			/* Given first: a mode= in the options wins. */
+			size_t n = 0;
+			if (fstat(dfd, &st) < 0)
+				fail(errno, "stat mount point /%s", dst);
+			snprintf(mode, sizeof mode, "mode=%o", (unsigned)(st.st_mode & 07777));
+			while (opts[n])
+				n++;
+			all = calloc(n + 2, sizeof *all);
+			if (!all)
+				fail(ENOMEM, "mount options");
+			all[0] = mode;
+			memcpy(all + 1, opts, n * sizeof *opts);
+		}
+		/* Writable until the copy is made. */
+		if (copyup)
+			attrs &= ~(uint64_t)HUSK_MOUNT_ATTR_RDONLY;
+		mfd = new_fs(fstype, src, all, attrs, 0, why, sizeof why);
+		if (mfd < 0 && errno == EINVAL && (op->flags & MNTF_DEVPTS_NOGID))
+			mfd = new_fs(fstype, src, all, attrs, 1, why, sizeof why);
+		if (mfd < 0 && errno == EPERM && (op->flags & MNTF_SYSFS_FALLBACK)) {
+			/* The host's /sys, with the flags the config asked of the
+			 * sysfs (ro, nosuid, nodev, noexec) on every mount of it. */
+			mfd = open_tree_(AT_FDCWD, "/sys", HUSK_OPEN_TREE_CLONE | AT_RECURSIVE);
+			if (mfd >= 0 && mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, attrs, 0, 0) < 0)
+				fail(errno, "set mount attributes on the host's /sys");
+		}
+		if (all != opts)
+			free(all);
+		free(opts);
+		if (mfd < 0)
+			fail(errno, "mount %s: %s", fstype, why);
+		if (copyup) {
+			int from = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (from < 0)
+				fail(errno, "tmpcopyup: open /%s", dst);
+			if (copy_tree(from, mfd, dst, 0) < 0)
+				fail(errno, "tmpcopyup: read /%s", dst);
+			close(from);
+			if ((uint64_t)op->ARG_MOUNT_SET & HUSK_MOUNT_ATTR_RDONLY &&
+			    mount_setattr_(mfd, "", AT_EMPTY_PATH, HUSK_MOUNT_ATTR_RDONLY, 0, 0) < 0)
+				fail(errno, "make the tmpfs on /%s read-only", dst);
+		}
+	}
+	if ((op->ARG_MOUNT_SET || op->ARG_MOUNT_CLR) && (op->flags & MNTF_BIND) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH, (uint64_t)op->ARG_MOUNT_SET, (uint64_t)op->ARG_MOUNT_CLR, 0) < 0)
+		fail(errno, "set mount attributes on %s", src);
+	if ((op->ARG_MOUNT_REC_SET || op->ARG_MOUNT_REC_CLR) &&
+	    mount_setattr_(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, (uint64_t)op->ARG_MOUNT_REC_SET, (uint64_t)op->ARG_MOUNT_REC_CLR, 0) < 0)
+		fail(errno, "set recursive mount attributes on %s", src ? src : fstype);
+	if (dfd < 0) {
+		dfd = mkpath_in_root(dst, file);
+		if (dfd < 0)
+			fail(errno, "create mount point /%s", dst);
+	}
+	attach_mount(mfd, dfd, dst, op->ARG_MOUNT_PROPAGATION, op->flags & MNTF_PROP_REC, op->ARG_MOUNT_SLOT);
+}
+
+/* A mount husk prepared on the host (an id-mapped bind, attributes set). */
+static void op_mount_tree(const struct plan_op *op)
+{
+	const char *dst = str(op->ARG_MOUNT_TREE_DEST);
+	int mfd = (int)op->ARG_MOUNT_TREE_FD, dfd;
+	struct stat st;
+
+	if (fstat(mfd, &st) < 0)
+		fail(errno, "corrupt plan: no mount at fd %d", mfd);
+	dfd = mkpath_in_root(dst, !S_ISDIR(st.st_mode));
+	if (dfd < 0)
+		fail(errno, "create mount point /%s", dst);
+	attach_mount(mfd, dfd, dst, op->ARG_MOUNT_TREE_PROPAGATION, op->flags & MNTF_PROP_REC, op->ARG_MOUNT_TREE_SLOT);
 }
 
 static void op_rootfs(const struct plan_op *op)
@@ -548,10 +760,10 @@ static void op_rootfs(const struct plan_op *op)
 		fail(errno, "open rootfs %s", path);
 }
 
-/* Trusted handles opened before anything of the container is mounted: a
- * private procfs instance (for sysctl, oom_score_adj and the exec fifo:
- * writes never go through the container's own /proc, which a container
- * could have redirected), and the host's /dev/null for masking paths. */
+/* A trusted handle opened before anything of the container is mounted: a
+ * private procfs instance (for sysctls and LSM labels: writes never go
+ * through the container's own /proc, which a container could have
+ * redirected). */
 static void op_procfs(const struct plan_op *op)
 {
 	char why[256] = "";
@@ -560,7 +772,7 @@ static void op_procfs(const struct plan_op *op)
 	int fd;
 
 	if (op->flags & PROCF_NOPROC)
-		goto devnull;
+		return;
 	/* Nothing is ever executed or opened as a device through it. */
 	fd = new_fs("proc", "proc", NULL, HUSK_MOUNT_ATTR_NOSUID | HUSK_MOUNT_ATTR_NODEV | HUSK_MOUNT_ATTR_NOEXEC, 0, why,
 		    sizeof why);
@@ -578,15 +790,6 @@ static void op_procfs(const struct plan_op *op)
 	if (fd < 0)
 		fail(errno, "private procfs: %s", why);
 	slots[SLOT_PROC] = fd;
-devnull:
-	if (op->flags & PROCF_NODEVNULL)
-		return;
-	fd = open("/dev/null", O_PATH | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		fail(errno, "open /dev/null");
-	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
-		fail(EINVAL, "/dev/null is not the null device");
-	slots[SLOT_DEVNULL] = fd;
 }
 
 static void op_mknod(const struct plan_op *op)
@@ -687,12 +890,52 @@ static void op_chroot(void)
 	enter_new_root();
 }
 
+/* What masks are made of, found once: the container's /dev/null (checked
+ * to be the null device) and the read-only tmpfs of the first masked
+ * directory, which the others share. Both are the container's own;
+ * drop_handles closes them anyway. */
+static int mask_null = -1, mask_dir = -1;
+
+static int container_null(void)
+{
+	struct stat st;
+
+	if (mask_null >= 0)
+		return mask_null;
+	/* Resolved in the root: whatever it names (a symlink, a node a
+	 * container sharing this rootfs swapped in) must be the null device,
+	 * and the bind is made from this very descriptor. */
+	mask_null = open_in_root("dev/null", O_PATH);
+	if (mask_null < 0)
+		fail(errno, "can't mask paths: open the container's /dev/null");
+	if (fstat(mask_null, &st) < 0)
+		fail(errno, "can't mask paths: stat the container's /dev/null");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		fail(EINVAL, "can't mask paths: the container's /dev/null is not the null device");
+	return mask_null;
+}
+
+/* An empty tmpfs, read-only down to its superblock, with room for
+ * nothing (some kernels refuse fewer than 2 inodes). */
+static int mask_tmpfs(const char *path)
+{
+	char why[256] = "";
+	char *one[] = {"nr_blocks=1", "nr_inodes=1", "ro", NULL}, *two[] = {"nr_blocks=1", "nr_inodes=2", "ro", NULL};
+	int mfd = new_fs("tmpfs", "tmpfs", one, HUSK_MOUNT_ATTR_RDONLY, 0, why, sizeof why);
+	if (mfd < 0 && errno == EINVAL) {
+		why[0] = 0;
+		mfd = new_fs("tmpfs", "tmpfs", two, HUSK_MOUNT_ATTR_RDONLY, 0, why, sizeof why);
+	}
+	if (mfd < 0)
+		fail(errno, "mask /%s: %s", path, why);
+	return mfd;
+}
+
 static void op_mask(const struct plan_op *op)
 {
 	const char *path = str(op->ARG_MASK_PATH);
-	char why[256] = "";
 	struct stat st;
-	int fd, mfd;
+	int fd, mfd, dir;
 
 	fd = open_in_root(path, O_PATH);
 	if (fd < 0) {
@@ -702,15 +945,23 @@ static void op_mask(const struct plan_op *op)
 	}
 	if (fstat(fd, &st) < 0)
 		fail(errno, "stat /%s", path);
-	if (S_ISDIR(st.st_mode))
-		mfd = new_fs("tmpfs", "tmpfs", NULL, HUSK_MOUNT_ATTR_RDONLY, 0, why, sizeof why);
-	else
-		mfd = open_tree_(slots[SLOT_DEVNULL], "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE);
-	if (mfd < 0)
-		fail(errno, "mask /%s %s", path, why);
+	dir = S_ISDIR(st.st_mode);
+	if (dir) {
+		mfd = mask_dir >= 0 ? open_tree_(mask_dir, "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE) : -1;
+		if (mfd < 0)
+			mfd = mask_tmpfs(path);
+	} else {
+		mfd = open_tree_(container_null(), "", AT_EMPTY_PATH | HUSK_OPEN_TREE_CLONE);
+		if (mfd < 0)
+			fail(errno, "mask /%s: bind /dev/null", path);
+	}
 	if (move_mount_(mfd, fd) < 0)
 		fail(errno, "mask /%s", path);
-	close(mfd);
+	/* Once attached, the first directory's tmpfs can be cloned. */
+	if (dir && mask_dir < 0)
+		mask_dir = mfd;
+	else
+		close(mfd);
 	close(fd);
 }
 
@@ -1043,10 +1294,11 @@ static void op_wait_start(const struct plan_op *op)
 	 * exactly when the user's process has been executed (or we died). */
 }
 
-/* Closes the handles of the host we keep in slots (the private procfs,
- * the host's /dev/null, mounts waiting for attributes): planned before the
- * switch to the container's credentials, after which a process of the
- * container could reach us. The console's pty is the container's own. */
+/* Closes the handles we keep in slots (the private procfs, mounts waiting
+ * for attributes, id-mapped binds of the host's among them) and those the
+ * masks were made of: planned before the switch to the container's
+ * credentials, after which a process of the container could reach us. The
+ * console's pty is the container's own. */
 static void drop_handles(void)
 {
 	int i;
@@ -1055,6 +1307,11 @@ static void drop_handles(void)
 			close(slots[i]);
 			slots[i] = -1;
 		}
+	if (mask_null >= 0)
+		close(mask_null);
+	if (mask_dir >= 0)
+		close(mask_dir);
+	mask_null = mask_dir = -1;
 }
 
 static void op_exec(const struct plan_op *op)
@@ -1343,6 +1600,9 @@ static void run_op(const struct plan_op *op)
 		break;
 	case OP_EXEC:
 		op_exec(op);
+		break;
+	case OP_MOUNT_TREE:
+		op_mount_tree(op);
 		break;
 	case OP_MKDIR: {
 		int fd = mkpath_in_root(str(op->ARG_MKDIR_PATH), 0);

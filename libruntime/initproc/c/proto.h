@@ -47,7 +47,7 @@ enum {
 	OP_WAIT_PARENT,  /* send MSG_SYNC and wait for MSG_ACK; WAITF_DUMPABLE */
 	OP_SETHOSTNAME,
 	OP_SETDOMAINNAME,
-	OP_PROCFS,  /* open a private procfs into SLOT_PROC, the host's /dev/null into SLOT_DEVNULL (PROCF_*) */
+	OP_PROCFS,  /* open a private procfs into SLOT_PROC (PROCF_*) */
 	OP_ROOT_PROPAGATION,
 	OP_ROOTFS,  /* bind the rootfs onto itself (unless ROOTF_NOBIND), open it as the root handle */
 	OP_MOUNT,  /* MNTF_* flags */
@@ -89,6 +89,7 @@ enum {
 	OP_WAIT_START,  /* accept `husk start`, keep its connection until exec */
 	OP_EXEC,
 	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
+	OP_MOUNT_TREE,  /* attach a detached mount husk prepared (an id-mapped bind), passed as an fd */
 	OP_MAX
 };
 
@@ -175,6 +176,10 @@ enum {
 #define ARG_EXEC_ARGS s[0]
 #define ARG_EXEC_ENV s[1]
 #define ARG_MKDIR_PATH s[0]
+#define ARG_MOUNT_TREE_FD a[0]
+#define ARG_MOUNT_TREE_DEST s[0]
+#define ARG_MOUNT_TREE_PROPAGATION a[1]
+#define ARG_MOUNT_TREE_SLOT a[2]
 
 #define MNTF_BIND 0x1u      /* clone the source instead of creating a filesystem */
 #define MNTF_REC 0x2u       /* recursive bind (rbind) */
@@ -182,6 +187,10 @@ enum {
 #define MNTF_PROP_REC 0x8u  /* apply a4 recursively */
 #define MNTF_SYSFS_FALLBACK 0x10u /* on EPERM, rbind the host's /sys instead (user namespaces) */
 #define MNTF_DEVPTS_NOGID 0x20u   /* on EINVAL retry without the gid= option (unmapped gid 5) */
+#define MNTF_ORDINARY_DIR 0x40u   /* proc, sysfs: an existing mount point must be a directory (no symlink) */
+#define MNTF_TMPFS_MODE 0x80u     /* tmpfs: an existing mount point's mode is the default mode= */
+#define MNTF_COPYUP 0x100u        /* tmpfs: copy what the directory holds into the new tmpfs */
+#define MNTF_SOURCE_IN_ROOT 0x200u /* bind: the source is a path in the root, resolved there */
 
 #define SECF_NOTIFY 0x1u
 
@@ -189,7 +198,7 @@ enum {
 #define ROOTF_CURRENT 0x2u /* exec: the root is our current root (after setns) */
 
 #define PROCF_FALLBACK 0x1u  /* exec: if no new procfs can be made, use the container's, verified */
-#define PROCF_NODEVNULL 0x2u /* no /dev/null handle needed */
+#define PROCF_NODEVNULL 0x2u /* obsolete (no host /dev/null is opened: masks use the container's own) */
 #define PROCF_NOPROC 0x4u    /* no procfs needed (only /dev/null) */
 
 /* OP_WAIT_PARENT, OP_UNSHARE_USER: be dumpable while the parent writes our
@@ -205,7 +214,7 @@ enum {
 
 /* fd slots an op can keep a descriptor in for a later op. */
 #define SLOT_PROC 0
-#define SLOT_DEVNULL 1
+#define SLOT_DEVNULL 1 /* unused (was the host's /dev/null) */
 #define SLOT_CONSOLE 2
 #define SLOT_USER 3 /* first slot the Go side may allocate */
 #define NSLOTS 16
