@@ -36,6 +36,10 @@ type CreateOpts struct {
 	// process.terminal is set and no ConsoleSocket is given (`husk run`
 	// attaching its own terminal).
 	Console func(master *os.File) error
+
+	// pipes: Stdin, Stdout and Stderr are the ends of RunOpts.Pipes,
+	// given to the container's root.
+	pipes *stdioPipes
 }
 
 // Create creates a container from the bundle: when it returns, the
@@ -68,6 +72,15 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		return nil, false, err
 	}
 	tr.phase("load-config")
+	if o.pipes != nil {
+		uid, gid, err := hostRoot(spec)
+		if err == nil {
+			err = o.pipes.chown(uid, gid)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, false, errors.New("process.terminal: a container with a terminal needs --console-socket")
 	}
@@ -212,6 +225,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	if err := pl.compileCreate(startListener); err != nil {
 		return nil, false, err
 	}
+	for _, w := range pl.warnings {
+		r.log.Warnf("%s", w)
+	}
 	tr.phase("plan")
 
 	files := make([]*os.File, 0, o.PreserveFDs+len(pl.files))
@@ -248,6 +264,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		consoleFn: o.Console, tr: tr, last: spawned}
 	if err := s.run(); err != nil {
 		return nil, false, err
+	}
+	for _, w := range pl.setupWarnings {
+		r.log.Warnf("%s", w)
 	}
 	if c.hostMountsBefore != nil {
 		if err := c.recordHostMounts(); err != nil {

@@ -24,9 +24,11 @@ type planner struct {
 
 	noPivot      bool
 	noNewKeyring bool
-	rootless     bool // husk runs without root
-	preserveFDs  int
-	terminal     bool
+	// execing: the plan is `husk exec`'s, not the container's init's.
+	execing     bool
+	rootless    bool // husk runs without root
+	preserveFDs int
+	terminal    bool
 
 	hier *cgroups.Hierarchy
 	cg   map[string]string // controller -> the container's cgroup directory
@@ -49,6 +51,17 @@ type planner struct {
 	mntns bool
 
 	seccomp *seccomp.Filter // compiled once, loaded early or late
+
+	// warnings are what the caller logs as warnings: parts of the config
+	// left out, as runc leaves them out with a warning. setupWarnings are
+	// logged only once husk-init has set the process up: runc notices
+	// those while it applies the part concerned, after which a failure
+	// of that part would be the only thing to report.
+	warnings, setupWarnings []string
+}
+
+func (p *planner) warnf(format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
 }
 
 // file adds f to husk-init's descriptors and returns the fd number it will

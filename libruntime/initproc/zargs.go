@@ -334,3 +334,10 @@ func (a Mkdir) op(what string) Op {
 	op.S[0] = Str(a.Path)
 	return op
 }
+
+func (a Mempolicy) op(what string) Op {
+	op := Op{Code: OpMempolicy, What: what}
+	op.A[0] = a.Mode
+	op.S[0] = Blob(a.Nodes)
+	return op
+}

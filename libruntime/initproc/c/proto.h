@@ -89,6 +89,7 @@ enum {
 	OP_WAIT_START,  /* accept `husk start`, keep its connection until exec */
 	OP_EXEC,
 	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
+	OP_MEMPOLICY,  /* set_mempolicy(2) */
 	OP_MAX
 };
 
@@ -175,6 +176,8 @@ enum {
 #define ARG_EXEC_ARGS s[0]
 #define ARG_EXEC_ENV s[1]
 #define ARG_MKDIR_PATH s[0]
+#define ARG_MEMPOLICY_MODE a[0]
+#define ARG_MEMPOLICY_NODES s[0]
 
 #define MNTF_BIND 0x1u      /* clone the source instead of creating a filesystem */
 #define MNTF_REC 0x2u       /* recursive bind (rbind) */
