@@ -125,7 +125,7 @@ func TestValidateProcess(t *testing.T) {
 		// (libruntime), as runc does: one config serves several kernels.
 		{"unknown bounding cap", p(func(p *rspec.Process) { p.Capabilities.Bounding = append(p.Capabilities.Bounding, "CAP_FOO") }), "", ""},
 		{"lower-case cap", p(func(p *rspec.Process) { p.Capabilities.Effective[0] = "CAP_kill" }), "", ""},
-		{"newest cap", p(func(p *rspec.Process) { p.Capabilities.Ambient[2] = "CAP_CHECKPOINT_RESTORE" }), "", ""},
+		{"newest cap", p(func(p *rspec.Process) { p.Capabilities.Bounding[2] = "CAP_CHECKPOINT_RESTORE" }), "", ""},
 		{"unknown rlimit", p(func(p *rspec.Process) { p.Rlimits[1].Type = "RLIMIT_FOO" }), "process.rlimits[1].type", `unknown rlimit "RLIMIT_FOO"`},
 		{"duplicate rlimit", p(func(p *rspec.Process) { p.Rlimits[1].Type = "RLIMIT_NOFILE" }),
 			"process.rlimits[1].type", "duplicate RLIMIT_NOFILE (already set by process.rlimits[0])"},
