@@ -40,6 +40,10 @@ type CreateOpts struct {
 	// process.terminal is set and no ConsoleSocket is given (`husk run`
 	// attaching its own terminal).
 	Console func(master *os.File) error
+
+	// pipes: Stdin, Stdout and Stderr are the ends of RunOpts.Pipes,
+	// given to the container's root.
+	pipes *stdioPipes
 }
 
 // Create creates a container from the bundle: when it returns, the
@@ -72,6 +76,15 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		return nil, false, err
 	}
 	tr.phase("load-config")
+	if o.pipes != nil {
+		uid, gid, err := hostRoot(spec)
+		if err == nil {
+			err = o.pipes.chown(uid, gid)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
 		return nil, false, errors.New("process.terminal: a container with a terminal needs --console-socket")
 	}
@@ -258,6 +271,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		consoleFn: o.Console, tr: tr, last: spawned}
 	if err := s.run(); err != nil {
 		return nil, false, err
+	}
+	for _, w := range pl.setupWarnings {
+		r.log.Warnf("%s", w)
 	}
 	if c.hostMountsBefore != nil {
 		if err := c.recordHostMounts(); err != nil {

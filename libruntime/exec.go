@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -29,6 +32,13 @@ type ExecOpts struct {
 	// Console receives (and owns) the pty master when Process.Terminal is
 	// set and there is no ConsoleSocket.
 	Console func(master *os.File) error
+	// Pipes: as RunOpts.Pipes, for a process that is not detached and has
+	// no terminal.
+	Pipes bool
+	// SubCgroups puts the process in existing sub-cgroups of the
+	// container's (`exec --cgroup`): a controller's path below the
+	// container's cgroup of it, or under "" for every controller.
+	SubCgroups map[string]string
 }
 
 // Exec runs another process in the container's namespaces and cgroup, set
@@ -47,6 +57,25 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 		signal.Notify(sigs, forwardedSignals...)
 		defer signal.Stop(sigs)
 	}
+	var pipes *stdioPipes
+	if o.Pipes && !o.Detach && o.Process != nil && !o.Process.Terminal {
+		p, err := c.execPipes()
+		if err != nil {
+			return -1, err
+		}
+		pipes = p
+		defer pipes.close()
+		in, out, errOut := o.Stdin, o.Stdout, o.Stderr
+		o.Stdin, o.Stdout, o.Stderr = p.child[0], p.child[1], p.child[2]
+		pid, err := c.ExecStart(ctx, o)
+		if err != nil {
+			return -1, err
+		}
+		pipes.start(in, out, errOut)
+		code, err := c.rt.waitForwarding(pid, startTime(pid), sigs)
+		pipes.wait()
+		return code, err
+	}
 	pid, err := c.ExecStart(ctx, o)
 	if err != nil {
 		return -1, err
@@ -56,6 +85,28 @@ func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	start := startTime(pid)
 	return c.rt.waitForwarding(pid, start, sigs)
+}
+
+// execPipes makes the pipes of a foreground exec, owned by the
+// container's root.
+func (c *Container) execPipes() (*stdioPipes, error) {
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	uid, gid, err := hostRoot(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newStdioPipes()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.chown(uid, gid); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
 }
 
 // ExecStart starts the process and returns its host pid once it has been
@@ -121,6 +172,9 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if err := pl.compileExec(os.NewFile(uintptr(pidfd), "pidfd")); err != nil {
 		return -1, err
 	}
+	for _, w := range pl.warnings {
+		c.rt.log.Warnf("%s", w)
+	}
 	tr.phase("plan")
 
 	files := make([]*os.File, 0, o.PreserveFDs+len(pl.files))
@@ -164,13 +218,16 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		return -1, err
 	}
 	if len(c.state.Cgroup.Paths) > 0 {
-		if err := c.joinCgroup(child.Proc.Pid); err != nil {
+		if err := c.joinCgroup(child.Proc.Pid, o.SubCgroups); err != nil {
 			return fail(fmt.Errorf("join the cgroup of %s: %w", c.id, err))
 		}
 	}
 	tr.phase("cgroups")
 	if err := s.run(); err != nil {
 		return fail(err)
+	}
+	for _, w := range pl.setupWarnings {
+		c.rt.log.Warnf("%s", w)
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.state.InitPid); err != nil {
@@ -191,10 +248,58 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	return proc.state.InitPid, nil
 }
 
-func (c *Container) joinCgroup(pid int) error {
-	cg, err := c.cgroup()
+// joinCgroup puts pid in the container's cgroups or, with subs, in
+// sub-cgroups of them that must exist (as runc's exec --cgroup).
+func (c *Container) joinCgroup(pid int, subs map[string]string) error {
+	if len(subs) == 0 {
+		cg, err := c.cgroup()
+		if err != nil {
+			return err
+		}
+		return cg.AddProc(pid)
+	}
+	dirs, err := subCgroupDirs(c.state.Cgroup.Paths, subs)
 	if err != nil {
 		return err
 	}
-	return cg.AddProc(pid)
+	for _, d := range dirs {
+		f, err := os.OpenFile(filepath.Join(d, "cgroup.procs"), os.O_WRONLY, 0)
+		if err == nil {
+			_, err = f.WriteString(strconv.Itoa(pid))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("add pid %d to %s: %w", pid, d, err)
+		}
+	}
+	return nil
+}
+
+// subCgroupDirs are the cgroup directories of a process put in the
+// sub-cgroups subs (controller -> path, "" for all) of the container's
+// cgroups paths (controller -> directory), each below its own.
+func subCgroupDirs(paths, subs map[string]string) ([]string, error) {
+	for ctrl := range subs {
+		if _, ok := paths[ctrl]; !ok && ctrl != "" {
+			return nil, fmt.Errorf("--cgroup: unknown controller %s", ctrl)
+		}
+	}
+	var dirs []string
+	for ctrl, base := range paths {
+		sub, ok := subs[ctrl]
+		if !ok {
+			sub = subs[""]
+		}
+		dir := filepath.Join(base, sub)
+		if dir != base && !strings.HasPrefix(dir, base+"/") {
+			return nil, fmt.Errorf("--cgroup: %s is not below the container's cgroup", sub)
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	slices.Sort(dirs)
+	return dirs, nil
 }

@@ -40,6 +40,14 @@ func Features() *features.Features {
 			"io.github.husk-runtime.cgroups.mode": cgroupMode(),
 		},
 	}
+	mp := &features.MemoryPolicy{}
+	for _, m := range specs.MemoryPolicyModes {
+		mp.Modes = append(mp.Modes, m.Name)
+	}
+	for _, fl := range specs.MemoryPolicyFlags {
+		mp.Flags = append(mp.Flags, fl.Name)
+	}
+	f.Linux.MemoryPolicy = mp
 	for _, t := range nsutil.JoinOrder {
 		f.Linux.Namespaces = append(f.Linux.Namespaces, string(t))
 	}

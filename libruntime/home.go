@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,14 +12,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// withHome sets HOME in process.env when the config leaves it out, from
-// the container's /etc/passwd (or "/"), as runc does: many programs fail
-// without it.
+// withHome prepares process.env as runc does before it executes the
+// process: a variable given more than once is kept once, with its last
+// value (where it last appears); HOME, when missing or empty, is the home
+// directory of the process's uid in the container's /etc/passwd (or "/"):
+// many programs fail without it.
 func withHome(s *rspec.Spec, rootfs string) {
-	if envValue(s.Process.Env, "HOME") != nil {
-		return
+	env := s.Process.Env
+	seen := make(map[string]bool, len(env))
+	out := make([]string, 0, len(env)+1)
+	home := false
+	for i := len(env) - 1; i >= 0; i-- {
+		k, v, _ := strings.Cut(env[i], "=")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if k == "HOME" {
+			if v == "" {
+				continue
+			}
+			home = true
+		}
+		out = append(out, env[i])
 	}
-	s.Process.Env = append(s.Process.Env, "HOME="+homeDir(rootfs, s.Process.User.UID))
+	slices.Reverse(out)
+	if !home {
+		out = append(out, "HOME="+homeDir(rootfs, s.Process.User.UID))
+	}
+	s.Process.Env = out
 }
 
 // homeDir reads the home directory of uid from rootfs/etc/passwd. The

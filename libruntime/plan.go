@@ -24,9 +24,11 @@ type planner struct {
 
 	noPivot      bool
 	noNewKeyring bool
-	rootless     bool // husk runs without root
-	preserveFDs  int
-	terminal     bool
+	// execing: the plan is `husk exec`'s, not the container's init's.
+	execing     bool
+	rootless    bool // husk runs without root
+	preserveFDs int
+	terminal    bool
 
 	hier *cgroups.Hierarchy
 	cg   map[string]string // controller -> the container's cgroup directory
@@ -50,12 +52,16 @@ type planner struct {
 
 	seccomp *seccomp.Filter // compiled once, loaded early or late
 
-	// warnings are what the config asks in a deprecated way (a relative
-	// mount destination): create logs them, as runc does.
-	warnings []string
+	// warnings are what the caller logs as warnings: parts of the config
+	// left out or asked in a deprecated way (a relative mount destination),
+	// as runc warns of them. setupWarnings are
+	// logged only once husk-init has set the process up: runc notices
+	// those while it applies the part concerned, after which a failure
+	// of that part would be the only thing to report.
+	warnings, setupWarnings []string
 }
 
-// warnf records a warning for create to log.
+// warnf records a warning for the caller to log.
 func (p *planner) warnf(format string, args ...any) {
 	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
 }

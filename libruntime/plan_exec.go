@@ -33,8 +33,9 @@ func (p *planner) compileExec(pidfd *os.File) (err error) {
 			p.mntns = true
 		}
 	}
+	p.execing = true
 	p.waitForCgroup("cgroup")
-	if err := p.initialAffinity(); err != nil {
+	if err := p.startAffinity(); err != nil {
 		return err
 	}
 	fd := p.file(pidfd)

@@ -56,8 +56,7 @@ func (p *planner) namespaces() error {
 	// Everything below runs in the container's cgroup: husk moves
 	// husk-init there while it waits here.
 	p.waitForCgroup("linux.cgroupsPath")
-	// After joining the cgroup, whose cpuset may have reset our affinity.
-	if err := p.initialAffinity(); err != nil {
+	if err := p.startAffinity(); err != nil {
 		return err
 	}
 	if p.cloneNamespaces(l, index) {

@@ -3,10 +3,11 @@ package libruntime
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libruntime/initproc"
 	"github.com/husk-runtime/husk/libruntime/seccomp"
@@ -38,13 +39,14 @@ func (p *planner) process() error {
 	// profile allows later.
 	p.add("init", initproc.CloexecFrom{First: int64(3 + p.preserveFDs)})
 
-	caps, err := p.capabilities()
-	if err != nil {
-		return err
+	// Without process.capabilities the process keeps the capabilities it
+	// has, as with runc.
+	caps, setCaps := p.capabilities()
+	if setCaps {
+		bounding := caps
+		bounding.OpFlags = initproc.CapsBounding
+		p.add("process.capabilities", bounding)
 	}
-	bounding := caps
-	bounding.OpFlags = initproc.CapsBounding
-	p.add("process.capabilities", bounding)
 	p.add("process.cwd", initproc.Chdir{Dir: proc.Cwd, OpFlags: initproc.ChdirTry})
 
 	// LSM labels apply at exec; they are written through the private
@@ -77,7 +79,9 @@ func (p *planner) process() error {
 	p.add("process.user.gid", initproc.Setresgid{GID: int64(u.GID)})
 	p.add("process.user.uid", initproc.Setresuid{UID: int64(u.UID)})
 	p.add("process.cwd", initproc.Chdir{Dir: proc.Cwd, OpFlags: initproc.ChdirIfPending})
-	p.add("process.capabilities", caps)
+	if setCaps {
+		p.add("process.capabilities", caps)
+	}
 	if proc.NoNewPrivileges {
 		p.add("process.noNewPrivileges", initproc.NoNewPrivs{})
 	}
@@ -134,41 +138,55 @@ func (p *planner) seccompOp(f *seccomp.Filter) {
 }
 
 // capabilities compiles process.capabilities into the five sets as
-// bitmasks. Capabilities this kernel does not know are dropped, as runc
-// does, so one config works across kernel versions.
-func (p *planner) capabilities() (initproc.Caps, error) {
+// bitmasks; set is false when the config has none, and the process keeps
+// the capabilities it has. As runc does, names this kernel does not know
+// (unknown or newer than it) are left out of every set with one warning,
+// so one config works across kernels, and an ambient capability that is
+// not both permitted and inheritable, which the kernel would refuse to
+// raise, is left out with a warning of its own.
+func (p *planner) capabilities() (caps initproc.Caps, set bool) {
 	lastCap := p.host.lastCap()
-	caps := initproc.Caps{LastCap: int64(lastCap)}
+	caps = initproc.Caps{LastCap: int64(lastCap)}
 	c := p.spec.Process.Capabilities
 	if c == nil {
-		return caps, nil
+		return caps, false
 	}
 	sets := []struct {
-		name  string
 		names []string
 		mask  *int64
 	}{
-		{"bounding", c.Bounding, &caps.Bounding}, {"effective", c.Effective, &caps.Effective},
-		{"permitted", c.Permitted, &caps.Permitted}, {"inheritable", c.Inheritable, &caps.Inheritable},
-		{"ambient", c.Ambient, &caps.Ambient},
+		{c.Bounding, &caps.Bounding}, {c.Effective, &caps.Effective}, {c.Permitted, &caps.Permitted},
+		{c.Inheritable, &caps.Inheritable}, {c.Ambient, &caps.Ambient},
 	}
+	var unknown []string
 	for _, s := range sets {
 		var mask uint64
-		for i, name := range s.names {
+		for _, name := range s.names {
 			n, ok := specs.CapabilityNumber(name)
-			if !ok {
-				return caps, fmt.Errorf("process.capabilities.%s[%d]: unknown capability %q", s.name, i, name)
+			if !ok || n > lastCap {
+				if !slices.Contains(unknown, name) {
+					unknown = append(unknown, name)
+				}
+				continue
 			}
-			if n <= lastCap {
-				mask |= 1 << uint(n)
-			}
+			mask |= 1 << uint(n)
 		}
 		*s.mask = int64(mask)
 	}
-	// The kernel only lets a capability be ambient if it is permitted and
-	// inheritable; like runc, leave the others out instead of failing.
-	caps.Ambient &= caps.Permitted & caps.Inheritable
-	return caps, nil
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		p.warnf("ignoring unknown or unavailable capabilities: [%s]", strings.Join(unknown, " "))
+	}
+	if lost := caps.Ambient &^ (caps.Permitted & caps.Inheritable); lost != 0 {
+		for n := 0; n <= lastCap; n++ {
+			if lost&(1<<uint(n)) != 0 {
+				p.setupWarnings = append(p.setupWarnings,
+					fmt.Sprintf("can't raise ambient capability %s: %v", specs.Capabilities[n], unix.EPERM))
+			}
+		}
+		caps.Ambient &^= lost
+	}
+	return caps, true
 }
 
 var schedPolicies = map[rspec.LinuxSchedulerPolicy]int64{
@@ -186,7 +204,8 @@ var ioprioClasses = map[rspec.IOPriorityClass]int64{
 	rspec.IOPRIO_CLASS_RT: 1, rspec.IOPRIO_CLASS_BE: 2, rspec.IOPRIO_CLASS_IDLE: 3,
 }
 
-// scheduling compiles personality, scheduler, I/O priority and CPU affinity.
+// scheduling compiles personality, scheduler, I/O priority, memory policy
+// and exec's final CPU affinity.
 func (p *planner) scheduling() error {
 	proc := p.spec.Process
 	if l := p.spec.Linux; l != nil && l.Personality != nil {
@@ -199,6 +218,10 @@ func (p *planner) scheduling() error {
 			persona = 0x0008
 		default:
 			return fmt.Errorf("linux.personality.domain: unknown domain %q", l.Personality.Domain)
+		}
+		if len(l.Personality.Flags) > 0 {
+			// runc sets none either, and says so.
+			p.warnf("ignoring unsupported personality flags: %v", l.Personality.Flags)
 		}
 		p.add("linux.personality", initproc.Personality{Persona: persona})
 	}
@@ -228,8 +251,13 @@ func (p *planner) scheduling() error {
 		}
 		p.add("process.ioPriority", initproc.Ioprio{Value: class<<13 | int64(io.Priority)})
 	}
-	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
-		mask, err := cpuMask(a.Final)
+	if err := p.memoryPolicy(); err != nil {
+		return err
+	}
+	// As runc: the affinity is exec's; the container's init runs on the
+	// CPUs of its cgroup (startAffinity).
+	if a := proc.ExecCPUAffinity; p.execing && a != nil && a.Final != "" {
+		mask, err := specs.ParseList(a.Final)
 		if err != nil {
 			return fmt.Errorf("process.execCPUAffinity.final: %w", err)
 		}
@@ -238,52 +266,64 @@ func (p *planner) scheduling() error {
 	return nil
 }
 
-// initialAffinity pins husk-init, while it sets the process up, to the CPUs
-// of process.execCPUAffinity.initial: the runtime's own work then stays
-// off the CPUs the container's workload runs on.
-func (p *planner) initialAffinity() error {
-	a := p.spec.Process.ExecCPUAffinity
-	if a == nil || a.Initial == "" {
+// memoryPolicy compiles linux.memoryPolicy (validated by specs) into one
+// set_mempolicy(2), for the container's init and for every exec, as runc.
+func (p *planner) memoryPolicy() error {
+	l := p.spec.Linux
+	if l == nil || l.MemoryPolicy == nil {
 		return nil
 	}
-	mask, err := cpuMask(a.Initial)
+	mp := l.MemoryPolicy
+	mode, ok := specs.MemoryPolicyMode(string(mp.Mode))
+	if !ok {
+		return fmt.Errorf("linux.memoryPolicy.mode: invalid memory policy mode %q", mp.Mode)
+	}
+	for i, f := range mp.Flags {
+		bit, ok := specs.MemoryPolicyFlag(string(f))
+		if !ok {
+			return fmt.Errorf("linux.memoryPolicy.flags[%d]: invalid memory policy flag %q", i, f)
+		}
+		mode |= bit
+	}
+	nodes, err := specs.ParseList(mp.Nodes)
+	if err != nil {
+		return fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
+	}
+	p.add("linux.memoryPolicy", initproc.Mempolicy{Mode: int64(mode), Nodes: nodes})
+	return nil
+}
+
+// allCPUs is a sched_setaffinity mask of every CPU a kernel can have
+// (8192): the kernel keeps those of the cgroup's cpuset.
+var allCPUs = func() []byte {
+	m := make([]byte, 8192/8)
+	for i := range m {
+		m[i] = 0xff
+	}
+	return m
+}()
+
+// startAffinity sets husk-init's CPU affinity once it is in its cgroup.
+// The container's init, and an exec without process.execCPUAffinity, run
+// on the CPUs of the cgroup's cpuset and not on husk's own affinity (a
+// `taskset husk run` must not pin the container); an exec with
+// execCPUAffinity.initial runs on those CPUs while husk-init sets it up,
+// keeping the runtime's work off the CPUs its workload will use. As runc.
+func (p *planner) startAffinity() error {
+	a := p.spec.Process.ExecCPUAffinity
+	if !p.execing || a == nil || a.Initial == "" && a.Final == "" {
+		p.add("process.execCPUAffinity", initproc.Affinity{Mask: allCPUs})
+		return nil
+	}
+	if a.Initial == "" {
+		return nil
+	}
+	mask, err := specs.ParseList(a.Initial)
 	if err != nil {
 		return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 	}
 	p.add("process.execCPUAffinity.initial", initproc.Affinity{Mask: mask})
 	return nil
-}
-
-// cpuMask parses a cpuset list ("0-3,5") into a sched_setaffinity mask.
-func cpuMask(list string) ([]byte, error) {
-	var mask []byte
-	set := func(cpu int) {
-		for len(mask) <= cpu/8 {
-			mask = append(mask, 0)
-		}
-		mask[cpu/8] |= 1 << uint(cpu%8)
-	}
-	for _, part := range strings.Split(list, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil || a < 0 || a > 8191 {
-			return nil, fmt.Errorf("bad cpu %q in %q", lo, list)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a || b > 8191 {
-				return nil, fmt.Errorf("bad cpu range %q in %q", part, list)
-			}
-		}
-		for c := a; c <= b; c++ {
-			set(c)
-		}
-	}
-	// The kernel wants whole longs.
-	for len(mask)%8 != 0 {
-		mask = append(mask, 0)
-	}
-	return mask, nil
 }
 
 // envValue returns the value of name in a KEY=VALUE list, nil if unset.

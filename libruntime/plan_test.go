@@ -1,8 +1,11 @@
 package libruntime
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -311,5 +314,216 @@ func TestPlanExec(t *testing.T) {
 	}
 	if index(p, initproc.OpDropHandles) > index(p, initproc.OpSetresuid) {
 		t.Errorf("exec drops its handles after the credential switch")
+	}
+}
+
+// As runc: names the kernel does not know are left out with one warning;
+// an ambient capability the kernel would not raise (not permitted and
+// inheritable) is left out with a warning of its own.
+func TestPlanCapabilityWarnings(t *testing.T) {
+	s := defaultSpec()
+	c := s.Process.Capabilities
+	c.Bounding = []string{"CAP_CHOWN", "CAP_NO_SUCH", "cap_kill", "CAP_CHECKPOINT_RESTORE"}
+	c.Effective = []string{"CAP_CHOWN", "CAP_NO_SUCH"}
+	c.Permitted = []string{"CAP_CHOWN", "CAP_KILL"}
+	c.Inheritable = []string{"CAP_CHOWN"}
+	c.Ambient = []string{"CAP_CHOWN", "CAP_KILL"}
+	h := newFakeHost()
+	h.last = 39
+	p := mustPlan(t, s, h)
+	caps := p.plan.Ops[lastIndex(p, initproc.OpCaps)]
+	if caps.A[0] != 1 || caps.A[1] != 1 || caps.A[2] != 1|1<<5 || caps.A[4] != 1 {
+		t.Errorf("sets b=%#x e=%#x p=%#x a=%#x; want 0x1 0x1 0x21 0x1", caps.A[0], caps.A[1], caps.A[2], caps.A[4])
+	}
+	want := []string{
+		"ignoring unknown or unavailable capabilities: [CAP_CHECKPOINT_RESTORE CAP_NO_SUCH cap_kill]",
+		"can't raise ambient capability CAP_KILL: operation not permitted",
+	}
+	if got := append(p.warnings, p.setupWarnings...); !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", p.warnings, want)
+	}
+}
+
+// Without process.capabilities the process keeps what it has (runc).
+func TestPlanNoCapabilities(t *testing.T) {
+	s := defaultSpec()
+	s.Process.Capabilities = nil
+	p := mustPlan(t, s, newFakeHost())
+	if i := index(p, initproc.OpCaps); i >= 0 {
+		t.Errorf("capabilities set without process.capabilities")
+	}
+	s.Process.Capabilities = &rspec.LinuxCapabilities{}
+	p = mustPlan(t, s, newFakeHost())
+	if n := index(p, initproc.OpCaps); n < 0 || lastIndex(p, initproc.OpCaps) == n {
+		t.Errorf("an empty process.capabilities must drop everything (bounding and final sets)")
+	}
+}
+
+func TestPlanMemoryPolicy(t *testing.T) {
+	s := defaultSpec()
+	s.Linux.MemoryPolicy = &rspec.LinuxMemoryPolicy{Mode: "MPOL_BIND", Nodes: "0,2", Flags: []rspec.MemoryPolicyFlagType{"MPOL_F_STATIC_NODES"}}
+	p := mustPlan(t, s, newFakeHost())
+	i := index(p, initproc.OpMempolicy)
+	if i < 0 {
+		t.Fatal("no OpMempolicy")
+	}
+	op := p.plan.Ops[i]
+	if op.A[0] != 2|1<<15 || !bytes.Equal(op.S[0].(initproc.Blob), []byte{5, 0, 0, 0, 0, 0, 0, 0}) {
+		t.Errorf("mempolicy mode %#x nodes %v; want 0x8002 and node 0 and 2", op.A[0], op.S[0])
+	}
+	if i > index(p, initproc.OpSetresuid) {
+		t.Errorf("memory policy set after the switch to the container's user")
+	}
+	s.Linux.MemoryPolicy = &rspec.LinuxMemoryPolicy{Mode: "MPOL_LOCAL"}
+	p = mustPlan(t, s, newFakeHost())
+	if op := p.plan.Ops[index(p, initproc.OpMempolicy)]; op.A[0] != 4 || len(op.S[0].(initproc.Blob)) != 0 {
+		t.Errorf("MPOL_LOCAL: mode %d nodes %v", op.A[0], op.S[0])
+	}
+}
+
+// execPlan compiles the exec plan of spec.
+func execPlan(t *testing.T, s *rspec.Spec) *planner {
+	t.Helper()
+	p := &planner{spec: s, rootfs: "/b/rootfs", id: "c1", host: newFakeHost()}
+	pidfd, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.compileExec(pidfd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.closeFiles)
+	return p
+}
+
+// affinities lists the masks of the plan's OpAffinity, "all" for the
+// reset to every CPU.
+func affinities(p *planner) []string {
+	var out []string
+	for _, op := range p.plan.Ops {
+		if op.Code == initproc.OpAffinity {
+			m := op.S[0].(initproc.Blob)
+			if bytes.Equal(m, allCPUs) {
+				out = append(out, "all")
+			} else {
+				out = append(out, fmt.Sprintf("%x", []byte(m)))
+			}
+		}
+	}
+	return out
+}
+
+// process.execCPUAffinity is exec's (as in runc): the container's init
+// and an exec without it get every CPU of their cgroup, not husk's own
+// affinity; exec's initial affinity applies once husk-init is in the
+// cgroup, its final one before the process runs.
+func TestPlanCPUAffinity(t *testing.T) {
+	s := defaultSpec()
+	s.Process.ExecCPUAffinity = &rspec.CPUAffinity{Initial: "0", Final: "1"}
+	p := mustPlan(t, s, newFakeHost())
+	if got := affinities(p); !slices.Equal(got, []string{"all"}) {
+		t.Errorf("create: affinities %v, want [all]", got)
+	}
+	if i := index(p, initproc.OpAffinity); i < index(p, initproc.OpWaitParent) {
+		t.Errorf("create: affinity reset before husk-init is in its cgroup")
+	}
+	for _, tc := range []struct {
+		aff  *rspec.CPUAffinity
+		want []string
+	}{
+		{nil, []string{"all"}},
+		{&rspec.CPUAffinity{}, []string{"all"}},
+		{&rspec.CPUAffinity{Initial: "0", Final: "1"}, []string{"0100000000000000", "0200000000000000"}},
+		{&rspec.CPUAffinity{Final: "1"}, []string{"0200000000000000"}},
+		{&rspec.CPUAffinity{Initial: "0-1"}, []string{"0300000000000000"}},
+	} {
+		s := defaultSpec()
+		s.Process.ExecCPUAffinity = tc.aff
+		if got := affinities(execPlan(t, s)); !slices.Equal(got, tc.want) {
+			t.Errorf("exec with %+v: affinities %v, want %v", tc.aff, got, tc.want)
+		}
+	}
+}
+
+func TestPlanPersonalityFlagsWarn(t *testing.T) {
+	s := defaultSpec()
+	s.Linux.Personality = &rspec.LinuxPersonality{Domain: rspec.PerLinux, Flags: []rspec.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE"}}
+	s.Process.Capabilities.Ambient = nil
+	p := mustPlan(t, s, newFakeHost())
+	if want := []string{"ignoring unsupported personality flags: [ADDR_NO_RANDOMIZE]"}; !slices.Equal(p.warnings, want) {
+		t.Errorf("warnings %q, want %q", p.warnings, want)
+	}
+}
+
+// The program is looked up in the process's own $PATH only: without
+// one, a bare name is not found (as in runc).
+func TestPlanLookupPath(t *testing.T) {
+	s := defaultSpec()
+	s.Process.Env = []string{"PATH=/a", "X=1", "PATH=/b"}
+	p := mustPlan(t, s, newFakeHost())
+	if op := p.plan.Ops[index(p, initproc.OpLookupExec)]; op.S[1] != initproc.Str("/b") {
+		t.Errorf("lookup path %v, want the last PATH", op.S[1])
+	}
+	s.Process.Env = []string{"X=1"}
+	p = mustPlan(t, s, newFakeHost())
+	if op := p.plan.Ops[index(p, initproc.OpLookupExec)]; op.S[1] != nil {
+		t.Errorf("lookup path %v without PATH, want none", op.S[1])
+	}
+}
+
+// process.env as runc prepares it: each variable once with its last value,
+// HOME from the container's /etc/passwd when missing or empty.
+func TestWithHome(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(rootfs+"/etc", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rootfs+"/etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		uid      uint32
+		env, out []string
+	}{
+		{0, []string{"A=1"}, []string{"A=1", "HOME=/root"}},
+		{0, []string{"HOME=/x", "A=1"}, []string{"HOME=/x", "A=1"}},
+		{0, []string{"HOME="}, []string{"HOME=/root"}},
+		{0, []string{"HOME=/x", "HOME="}, []string{"HOME=/root"}},
+		{0, []string{"HOME=", "HOME=/y"}, []string{"HOME=/y"}},
+		{1000, []string{"A=1", "B=2", "A=3"}, []string{"B=2", "A=3", "HOME=/home/u"}},
+		{4242, nil, []string{"HOME=/"}},
+	} {
+		s := &rspec.Spec{Process: &rspec.Process{Env: tc.env, User: rspec.User{UID: tc.uid}}}
+		withHome(s, rootfs)
+		if !slices.Equal(s.Process.Env, tc.out) {
+			t.Errorf("uid %d env %q: got %q, want %q", tc.uid, tc.env, s.Process.Env, tc.out)
+		}
+	}
+}
+
+// exec --cgroup: sub-cgroups below the container's own, per controller
+// or for all of them.
+func TestSubCgroupDirs(t *testing.T) {
+	paths := map[string]string{"pids": "/cg/pids/c", "cpu": "/cg/cpu,cpuacct/c", "cpuacct": "/cg/cpu,cpuacct/c"}
+	for _, tc := range []struct {
+		subs map[string]string
+		want []string
+		err  string
+	}{
+		{map[string]string{"pids": "sub"}, []string{"/cg/cpu,cpuacct/c", "/cg/pids/c/sub"}, ""},
+		{map[string]string{"": "a/b"}, []string{"/cg/cpu,cpuacct/c/a/b", "/cg/pids/c/a/b"}, ""},
+		{map[string]string{"memory": "x"}, nil, "unknown controller memory"},
+		{map[string]string{"pids": "../other"}, nil, "not below"},
+	} {
+		got, err := subCgroupDirs(paths, tc.subs)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: %v, want an error with %q", tc.subs, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %v, %v; want %v", tc.subs, got, err, tc.want)
+		}
 	}
 }

@@ -14,6 +14,11 @@ type RunOpts struct {
 	CreateOpts
 	Detach bool // return once started
 	Keep   bool // do not delete the container after it exits
+	// Pipes (without Detach): the container's stdio are pipes of its own,
+	// which husk copies to and from Stdin, Stdout and Stderr until its
+	// output closes, as runc does in the foreground; without, the
+	// container gets Stdin, Stdout and Stderr themselves.
+	Pipes bool
 }
 
 // Run creates and starts a container and, unless detached, waits for it,
@@ -45,7 +50,28 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 			signal.Stop(sigs)
 		}()
 	}
-	c, _, err := r.create(ctx, id, o.CreateOpts)
+	co := o.CreateOpts
+	var pipes *stdioPipes
+	if o.Pipes && !o.Detach {
+		p, err := newStdioPipes()
+		if err != nil {
+			return -1, err
+		}
+		pipes = p
+		co.Stdin, co.Stdout, co.Stderr = p.child[0], p.child[1], p.child[2]
+		co.pipes = p
+	}
+	c, _, err := r.create(ctx, id, co)
+	if pipes != nil {
+		if err != nil {
+			pipes.close()
+		} else {
+			pipes.start(o.Stdin, o.Stdout, o.Stderr)
+			// After the delete below, which kills what is left in a
+			// container without its own pid namespace.
+			defer pipes.wait()
+		}
+	}
 	if err != nil {
 		return -1, err
 	}

@@ -100,7 +100,7 @@ func TestParseRuncSpecs(t *testing.T) {
 
 func TestParseRunsValidation(t *testing.T) {
 	_, err := Parse([]byte(`{"ociVersion": "2.0.0"}`))
-	wantFieldError(t, err, "ociVersion", "unsupported version")
+	wantFieldError(t, err, "root", "required")
 }
 
 // writeBundle creates a bundle directory with the given config and a rootfs.

@@ -96,3 +96,41 @@ func RlimitNumber(name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// MemoryPolicyModes are the modes of linux.memoryPolicy, in the order
+// `husk features` lists them, with their set_mempolicy(2) numbers.
+var MemoryPolicyModes = []struct {
+	Name string
+	Num  int
+}{
+	{"MPOL_BIND", 2}, {"MPOL_DEFAULT", 0}, {"MPOL_INTERLEAVE", 3}, {"MPOL_LOCAL", 4},
+	{"MPOL_PREFERRED", 1}, {"MPOL_PREFERRED_MANY", 5}, {"MPOL_WEIGHTED_INTERLEAVE", 6},
+}
+
+// MemoryPolicyFlags are the mode flags of linux.memoryPolicy.
+var MemoryPolicyFlags = []struct {
+	Name string
+	Num  int
+}{
+	{"MPOL_F_NUMA_BALANCING", 1 << 13}, {"MPOL_F_RELATIVE_NODES", 1 << 14}, {"MPOL_F_STATIC_NODES", 1 << 15},
+}
+
+// MemoryPolicyMode returns the number of a mode name, ok=false if unknown.
+func MemoryPolicyMode(name string) (int, bool) {
+	for _, m := range MemoryPolicyModes {
+		if m.Name == name {
+			return m.Num, true
+		}
+	}
+	return 0, false
+}
+
+// MemoryPolicyFlag returns the bit of a mode flag name, ok=false if unknown.
+func MemoryPolicyFlag(name string) (int, bool) {
+	for _, f := range MemoryPolicyFlags {
+		if f.Name == name {
+			return f.Num, true
+		}
+	}
+	return 0, false
+}

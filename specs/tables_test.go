@@ -3,6 +3,9 @@
 package specs
 
 import (
+	"encoding/binary"
+	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -69,5 +72,44 @@ func TestRlimitNumber(t *testing.T) {
 	}
 	if _, ok := RlimitNumber("RLIMIT_FOO"); ok {
 		t.Error("RlimitNumber(RLIMIT_FOO) succeeded")
+	}
+}
+
+func TestParseList(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		want []uint64 // words
+		err  string
+	}{
+		{"", nil, ""},
+		{"0", []uint64{1}, ""},
+		{"0-3,5", []uint64{0x2f}, ""},
+		{" 1 , ,2", []uint64{6}, ""},
+		{"64", []uint64{0, 1}, ""},
+		{"1023", append(make([]uint64, 15), 1<<63), ""},
+		{",", nil, "no members"},
+		{"1024", nil, "above 1023"},
+		{"-1", nil, "not a number"},
+		{"2-1", nil, "invalid range"},
+		{"a", nil, "not a number"},
+	} {
+		mask, err := ParseList(tc.list)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseList(%q): %v, want an error with %q", tc.list, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseList(%q): %v", tc.list, err)
+			continue
+		}
+		var words []uint64
+		for i := 0; i+8 <= len(mask); i += 8 {
+			words = append(words, binary.NativeEndian.Uint64(mask[i:]))
+		}
+		if !slices.Equal(words, tc.want) || len(mask)%8 != 0 {
+			t.Errorf("ParseList(%q) = %x, want words %x", tc.list, mask, tc.want)
+		}
 	}
 }

@@ -62,7 +62,46 @@ func checkLinux(l *rspec.Linux) error {
 			return fieldErrorf("linux.personality.domain", "unknown domain %q (want LINUX or LINUX32)", l.Personality.Domain)
 		}
 	}
+	if err := checkMemoryPolicy(l.MemoryPolicy); err != nil {
+		return err
+	}
 	return checkTimeOffsets(l)
+}
+
+// checkMemoryPolicy refuses what runc refuses: an unknown mode or flag,
+// nodes that do not parse, nodes for the modes that take none
+// (MPOL_DEFAULT, MPOL_LOCAL) and no nodes for those that need some
+// (all others but MPOL_PREFERRED). Whether the nodes exist is the
+// kernel's to say.
+func checkMemoryPolicy(mp *rspec.LinuxMemoryPolicy) error {
+	if mp == nil {
+		return nil
+	}
+	mode, ok := MemoryPolicyMode(string(mp.Mode))
+	if !ok {
+		return fieldErrorf("linux.memoryPolicy.mode", "invalid memory policy mode %q", mp.Mode)
+	}
+	nodes, err := ParseList(mp.Nodes)
+	if err != nil {
+		return fieldErrorf("linux.memoryPolicy.nodes", "%w", err)
+	}
+	for i, f := range mp.Flags {
+		if _, ok := MemoryPolicyFlag(string(f)); !ok {
+			return fieldErrorf(index("linux.memoryPolicy.flags", i), "invalid memory policy flag %q", f)
+		}
+	}
+	switch n := ListCount(nodes); mode {
+	case 0, 4: // MPOL_DEFAULT, MPOL_LOCAL
+		if n != 0 {
+			return fieldErrorf("linux.memoryPolicy.nodes", "%s takes no nodes, got %d", mp.Mode, n)
+		}
+	case 1: // MPOL_PREFERRED: zero or more
+	default:
+		if n == 0 {
+			return fieldErrorf("linux.memoryPolicy.nodes", "%s needs at least one node", mp.Mode)
+		}
+	}
+	return nil
 }
 
 func checkNamespaces(nss []rspec.LinuxNamespace) error {

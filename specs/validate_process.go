@@ -38,9 +38,6 @@ func checkProcess(p *rspec.Process) error {
 	if err := checkAbs("process.cwd", p.Cwd); err != nil {
 		return err
 	}
-	if err := checkCapabilities(p.Capabilities); err != nil {
-		return err
-	}
 	if err := checkRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -50,29 +47,23 @@ func checkProcess(p *rspec.Process) error {
 	if err := checkScheduler(p.Scheduler); err != nil {
 		return err
 	}
-	return checkIOPriority(p.IOPriority)
+	if err := checkIOPriority(p.IOPriority); err != nil {
+		return err
+	}
+	return checkCPUAffinity(p.ExecCPUAffinity)
 }
 
-func checkCapabilities(c *rspec.LinuxCapabilities) error {
-	if c == nil {
+// checkCPUAffinity parses both lists, at create as at exec (as runc does),
+// though only exec applies them.
+func checkCPUAffinity(a *rspec.CPUAffinity) error {
+	if a == nil {
 		return nil
 	}
-	sets := [...]struct {
-		name string
-		caps []string
-	}{
-		{"bounding", c.Bounding},
-		{"effective", c.Effective},
-		{"inheritable", c.Inheritable},
-		{"permitted", c.Permitted},
-		{"ambient", c.Ambient},
+	if _, err := ParseList(a.Initial); err != nil {
+		return fieldErrorf("process.execCPUAffinity.initial", "%w", err)
 	}
-	for _, set := range sets {
-		for i, name := range set.caps {
-			if _, ok := CapabilityNumber(name); !ok {
-				return fieldErrorf(index("process.capabilities."+set.name, i), "unknown capability %q", name)
-			}
-		}
+	if _, err := ParseList(a.Final); err != nil {
+		return fieldErrorf("process.execCPUAffinity.final", "%w", err)
 	}
 	return nil
 }

@@ -116,7 +116,32 @@ func parseFlags(name string, defs []flagDef, args []string) (map[string]*flagVal
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
+	if err := oneForm(fs, defs); err != nil {
+		return nil, nil, err
+	}
 	return values, fs.Args(), nil
+}
+
+// errTwoForms: a flag was given under two of its names (--env and -e);
+// runc (urfave/cli) refuses that as a usage error.
+var errTwoForms = errors.New("cannot use two forms of the same flag")
+
+func oneForm(fs *flag.FlagSet, defs []flagDef) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, d := range defs {
+		first := ""
+		for _, n := range append([]string{d.name}, d.aliases...) {
+			if !set[n] {
+				continue
+			}
+			if first != "" {
+				return fmt.Errorf("%w: %s %s", errTwoForms, first, n)
+			}
+			first = n
+		}
+	}
+	return nil
 }
 
 func (c *ctx) value(name string) *flagValue {
@@ -208,6 +233,9 @@ func runCLI(args []string, out io.Writer) error {
 	if errors.Is(err, flag.ErrHelp) {
 		commandUsage(out, cmd)
 		return nil
+	}
+	if errors.Is(err, errTwoForms) {
+		commandUsage(out, cmd)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd.name, err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
@@ -22,7 +24,7 @@ var execCommand = &command{
 		{kind: stringFlag, name: "cwd", usage: "working directory in the container"},
 		{kind: stringsFlag, name: "env", aliases: []string{"e"}, usage: "add an environment variable (NAME=value)"},
 		{kind: boolFlag, name: "tty", aliases: []string{"t"}, usage: "allocate a pseudo-terminal"},
-		{kind: stringFlag, name: "user", aliases: []string{"u"}, usage: "uid[:gid] (numbers, or names from the container's /etc/passwd and /etc/group)"},
+		{kind: stringFlag, name: "user", aliases: []string{"u"}, usage: "uid[:gid] (numbers)"},
 		{kind: int64sFlag, name: "additional-gids", aliases: []string{"g"}, usage: "supplementary group"},
 		{kind: boolFlag, name: "detach", aliases: []string{"d"}, usage: "do not wait for the process"},
 		{kind: stringFlag, name: "pid-file", usage: "write the process's host pid to this file"},
@@ -35,40 +37,95 @@ var execCommand = &command{
 		{kind: boolFlag, name: "ignore-paused", usage: "accepted for runc compatibility"},
 	},
 	action: func(c *ctx) error {
-		ct, err := load(c)
-		if err != nil {
+		if _, err := needID(c); err != nil {
 			return err
 		}
-		proc, file, err := execProcess(c, ct)
-		if err != nil {
-			return err
-		}
-		if n := c.Int("preserve-fds"); n < 0 {
-			return fmt.Errorf("--preserve-fds: %d is negative", n)
-		}
-		o := libruntime.ExecOpts{
-			Process:       proc,
-			ProcessFile:   file,
-			ConsoleSocket: c.String("console-socket"),
-			PidFile:       c.String("pid-file"),
-			Detach:        c.Bool("detach"),
-			PreserveFDs:   c.Int("preserve-fds"),
-			Stdin:         os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		}
-		if o.ConsoleSocket == "" && !o.Detach && proc.Terminal {
-			tty := newTTYAttach()
-			defer tty.stop()
-			o.Console = tty.console
-		}
-		code, err := ct.Exec(bgContext(), o)
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return exitError{code}
+		// As runc: exec exits 255 when the process could not be started,
+		// whatever the reason (no such container, a bad process, ...).
+		if err := execAction(c); err != nil {
+			var ee exitError
+			if errors.As(err, &ee) {
+				return err
+			}
+			return codeError{err: err, code: 255}
 		}
 		return nil
 	},
+}
+
+func execAction(c *ctx) error {
+	ct, err := load(c)
+	if err != nil {
+		return err
+	}
+	proc, file, err := execProcess(c, ct)
+	if err != nil {
+		return err
+	}
+	if n := c.Int("preserve-fds"); n < 0 {
+		return fmt.Errorf("--preserve-fds: %d is negative", n)
+	}
+	subs, err := subCgroupPaths(c.StringSlice("cgroup"))
+	if err != nil {
+		return err
+	}
+	o := libruntime.ExecOpts{
+		Process:       proc,
+		ProcessFile:   file,
+		ConsoleSocket: c.String("console-socket"),
+		PidFile:       c.String("pid-file"),
+		Detach:        c.Bool("detach"),
+		PreserveFDs:   c.Int("preserve-fds"),
+		Stdin:         os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Pipes:      true,
+		SubCgroups: subs,
+	}
+	if o.ConsoleSocket == "" && !o.Detach && proc.Terminal {
+		tty, err := newTTYAttach()
+		if err != nil {
+			return err
+		}
+		defer tty.stop()
+		o.Console = tty.console
+	}
+	code, err := ct.Exec(bgContext(), o)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// subCgroupPaths parses --cgroup as runc does: "path" (one, for every
+// controller) or "controller[,controller...]:path" (each controller
+// once).
+func subCgroupPaths(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("--cgroup %s: a controller is needed (controller:path) when --cgroup is given more than once", a)
+			}
+			paths[""] = a
+			continue
+		}
+		for _, ctrl := range strings.Split(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("--cgroup %s: empty controller", a)
+			}
+			if _, dup := paths[ctrl]; dup {
+				return nil, fmt.Errorf("--cgroup %s: controller %s given more than once", a, ctrl)
+			}
+			paths[ctrl] = path
+		}
+	}
+	return paths, nil
 }
 
 // execProcess builds the process to exec: --process as given, or the
@@ -106,11 +163,21 @@ func execProcess(c *ctx, ct *libruntime.Container) (*rspec.Process, string, erro
 		p.Cwd = cwd
 	}
 	if u := c.String("user"); u != "" {
-		uid, gid, err := ct.LookupUser(u)
-		if err != nil {
-			return nil, "", fmt.Errorf("--user %s: %w", u, err)
+		// Numbers only, as runc: a name would have to be looked up in
+		// the container's files.
+		uid, gid, hasGID := strings.Cut(u, ":")
+		if hasGID {
+			n, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, "", fmt.Errorf("--user %s: bad gid %q (uid[:gid] are numbers)", u, gid)
+			}
+			p.User.GID = uint32(n)
 		}
-		p.User.UID, p.User.GID = uid, gid
+		n, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, "", fmt.Errorf("--user %s: bad uid %q (uid[:gid] are numbers)", u, uid)
+		}
+		p.User.UID = uint32(n)
 	}
 	for _, g := range c.Int64Slice("additional-gids") {
 		if g < 0 || g > 1<<32-1 {
@@ -127,21 +194,19 @@ func execProcess(c *ctx, ct *libruntime.Container) (*rspec.Process, string, erro
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
 	}
-	if caps := c.StringSlice("cap"); len(caps) > 0 {
-		var pc rspec.LinuxCapabilities
-		if p.Capabilities != nil {
-			pc = *p.Capabilities
-		}
-		for _, name := range caps {
-			name = strings.ToUpper(name)
-			if !strings.HasPrefix(name, "CAP_") {
-				name = "CAP_" + name
-			}
-			pc.Bounding = append(pc.Bounding, name)
-			pc.Effective = append(pc.Effective, name)
-			pc.Permitted = append(pc.Permitted, name)
-			pc.Inheritable = append(pc.Inheritable, name)
-			pc.Ambient = append(pc.Ambient, name)
+	// --cap adds to the bounding, effective and permitted sets, and to the
+	// ambient set only when the config has an inheritable set (which
+	// --cap leaves alone: the kernel raises no ambient capability that is
+	// not inheritable). Names are taken as given; those the kernel does
+	// not know are left out with a warning, as in runc. A process without
+	// process.capabilities keeps all it has.
+	if caps := c.StringSlice("cap"); len(caps) > 0 && p.Capabilities != nil {
+		pc := *p.Capabilities
+		pc.Bounding = append(slices.Clip(pc.Bounding), caps...)
+		pc.Effective = append(slices.Clip(pc.Effective), caps...)
+		pc.Permitted = append(slices.Clip(pc.Permitted), caps...)
+		if pc.Inheritable != nil {
+			pc.Ambient = append(slices.Clip(pc.Ambient), caps...)
 		}
 		p.Capabilities = &pc
 	}

@@ -98,12 +98,22 @@ var runCommand = &command{
 		}
 		detach := c.Bool("detach")
 		if o.ConsoleSocket == "" && !detach {
-			// A container with a terminal and no console socket gets ours.
-			tty := newTTYAttach()
-			defer tty.stop()
-			o.Console = tty.console
+			// A container with a terminal and no console socket gets
+			// ours; without one of ours, its create fails (as runc's).
+			tty, err := newTTYAttach()
+			if err != nil {
+				o.Console = func(master *os.File) error {
+					master.Close()
+					return err
+				}
+			} else {
+				defer tty.stop()
+				o.Console = tty.console
+			}
 		}
-		code, err := rt.Run(bgContext(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep")})
+		// In the foreground the container's stdio are pipes of its own
+		// (as with runc), copied to and from ours.
+		code, err := rt.Run(bgContext(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep"), Pipes: true})
 		if err != nil {
 			return err
 		}

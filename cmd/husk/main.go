@@ -28,13 +28,27 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codeError is a failure that exits with its own code (runc's exec exits
+// 255 when the process could not be started).
+type codeError struct {
+	err  error
+	code int
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
+
 func main() {
 	err := runCLI(os.Args[1:], os.Stdout)
 	var ee exitError
+	var ce codeError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
+	case errors.As(err, &ce):
+		logger().Errorf("%v", ce.err)
+		os.Exit(ce.code)
 	default:
 		logger().Errorf("%v", err)
 		os.Exit(1)

@@ -1,19 +1,23 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // ttyAttach connects the container's pty to husk's own terminal for
-// `husk run` without --console-socket: raw mode on our terminal, bytes
-// copied both ways, window size followed.
+// `husk run` and `husk exec` with a terminal and without --console-socket:
+// raw mode on our terminal, bytes copied both ways, window size followed.
 type ttyAttach struct {
+	host     *os.File // our terminal
 	master   *os.File
 	restore  *unix.Termios
 	outDone  chan struct{}
@@ -21,14 +25,36 @@ type ttyAttach struct {
 	winch    chan os.Signal
 }
 
-func newTTYAttach() *ttyAttach {
-	return &ttyAttach{outDone: make(chan struct{})}
+// newTTYAttach finds our terminal as runc does: stderr, stdout or stdin,
+// else the controlling terminal (/dev/tty). Without one there is nothing
+// to attach the container's terminal to: an error, as with runc.
+func newTTYAttach() (*ttyAttach, error) {
+	a := &ttyAttach{outDone: make(chan struct{})}
+	for _, f := range []*os.File{os.Stderr, os.Stdout, os.Stdin} {
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+			a.host = f
+			return a, nil
+		}
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("process.terminal without --console-socket needs a terminal: %w", err)
+	}
+	if _, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); err != nil {
+		tty.Close()
+		return nil, fmt.Errorf("process.terminal without --console-socket needs a terminal: /dev/tty: %w", err)
+	}
+	a.host = tty
+	return a, nil
 }
 
 // console is the CreateOpts.Console callback.
 func (a *ttyAttach) console(master *os.File) error {
+	if a.host == nil {
+		return errors.New("process.terminal without --console-socket needs a terminal")
+	}
 	a.master = master
-	in := int(os.Stdin.Fd())
+	in := int(a.host.Fd())
 	if t, err := unix.IoctlGetTermios(in, unix.TCGETS); err == nil {
 		saved := *t
 		a.restore = &saved
@@ -60,7 +86,7 @@ func (a *ttyAttach) console(master *os.File) error {
 }
 
 func (a *ttyAttach) resize() {
-	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+	if ws, err := unix.IoctlGetWinsize(int(a.host.Fd()), unix.TIOCGWINSZ); err == nil {
 		unix.IoctlSetWinsize(int(a.master.Fd()), unix.TIOCSWINSZ, ws)
 	}
 }
@@ -80,7 +106,7 @@ func (a *ttyAttach) stop() {
 			close(a.winch)
 		}
 		if a.restore != nil {
-			unix.IoctlSetTermios(int(os.Stdin.Fd()), unix.TCSETS, a.restore)
+			unix.IoctlSetTermios(int(a.host.Fd()), unix.TCSETS, a.restore)
 		}
 	})
 }

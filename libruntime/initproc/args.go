@@ -216,6 +216,11 @@ type (
 		Slot        int64  `op:"a2"`
 		OpFlags     uint32 `op:"flags"` // MntFile, MntPropRec
 	}
+	// Mempolicy sets the NUMA memory policy (set_mempolicy(2)).
+	Mempolicy struct {
+		Mode  int64  `op:"a0"` // MPOL_* mode | MPOL_F_* flags
+		Nodes []byte `op:"s0"` // nodemask in whole longs; none: no nodes
+	}
 )
 
 // NewOp lays typed arguments out as an op; what names it in errors.

@@ -62,6 +62,7 @@ const (
 	OpExec
 	OpMkdir
 	OpMountTree
+	OpMempolicy
 	opMax
 )
 

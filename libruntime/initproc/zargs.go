@@ -344,3 +344,10 @@ func (a MountTree) op(what string) Op {
 	op.Flags = a.OpFlags
 	return op
 }
+
+func (a Mempolicy) op(what string) Op {
+	op := Op{Code: OpMempolicy, What: what}
+	op.A[0] = a.Mode
+	op.S[0] = Blob(a.Nodes)
+	return op
+}

@@ -73,13 +73,21 @@ func TestExecProcessSettings(t *testing.T) {
 func TestExecProcessFile(t *testing.T) {
 	hh := newH(t)
 	name := runningContainer(t, hh, nil)
-	p := rspec.Process{Args: []string{"sh", "-c", "echo $A-$(id -u)"}, Cwd: "/", Env: []string{"A=from-file"},
+	p := rspec.Process{Args: []string{"sh", "-c", "echo $A-$(id -u)"}, Cwd: "/", Env: []string{"A=from-file", "PATH=/bin"},
 		User: rspec.User{UID: 7, GID: 7}}
 	data, _ := json.Marshal(p)
 	path := filepath.Join(hh.dir, "process.json")
 	os.WriteFile(path, data, 0o644)
 	if out := hh.must("exec", "--process", path, name); out != "from-file-7\n" {
 		t.Errorf("exec --process: %q", out)
+	}
+	// As runc: a program is looked up in the process's own PATH only, and
+	// exec exits 255 when the process cannot be started.
+	p.Env = []string{"A=from-file"}
+	data, _ = json.Marshal(p)
+	os.WriteFile(path, data, 0o644)
+	if r := hh.husk("exec", "--process", path, name); r.code != 255 || !strings.Contains(r.stderr, "not found in $PATH") {
+		t.Errorf("exec without PATH: %s", r)
 	}
 	p.Cwd = "relative"
 	data, _ = json.Marshal(p)

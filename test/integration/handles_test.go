@@ -161,8 +161,9 @@ func TestExecHelperRaceReachesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFileExists(t, filepath.Join(outDir, "ready"))
-	// The exec'd processes write to a file: pipes they held would be
-	// theirs, not husk's, yet look alike to the racer.
+	// The exec'd processes' stdio are pipes husk makes for each (as
+	// runc); the racer takes those as theirs, and any other pipe or
+	// socket it reaches as husk's.
 	execOut := hh.tempFile()
 	defer execOut.Close()
 	for i := 0; i < 300; i++ {

@@ -1238,32 +1238,54 @@ static void op_chdir(const struct plan_op *op)
 	close(fd);
 }
 
+/* Whether path is a file the process may execute, as Go's exec.LookPath
+ * (runc's) judges it: with the effective ids and capabilities the process
+ * has now (a user holding CAP_DAC_OVERRIDE executes a file only its owner
+ * may), 0 or an errno. */
+static int executable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (syscall(SYS_faccessat2, AT_FDCWD, path, X_OK, AT_EACCESS) == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM)
+		return errno;
+	return (st.st_mode & 0111) ? 0 : EACCES;
+}
+
+/* Finds the program as runc does (exec.LookPath in the process's
+ * environment): a name with a slash as it is; any other only in $PATH,
+ * and not at all without a $PATH. A match in a relative directory of
+ * $PATH is refused, as Go refuses it (exec.ErrDot). */
 static void op_lookup_exec(const struct plan_op *op)
 {
 	const char *name = str(op->ARG_LOOKUP_EXEC_NAME), *path = str(op->ARG_LOOKUP_EXEC_PATH);
 	char cand[PATH_MAX];
-	struct stat st;
 	const char *p, *end;
+	int e;
 
 	if (strchr(name, '/')) {
-		if (stat(name, &st) < 0)
-			fail(errno, "exec: %s", name);
-		if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0)
-			fail(EACCES, "exec: %s", name);
+		if ((e = executable(name)))
+			fail(e, "exec: %s", name);
 		if (snprintf(exec_path, sizeof exec_path, "%s", name) >= (int)sizeof exec_path)
 			fail(ENAMETOOLONG, "exec: %s", name);
 		return;
 	}
-	if (!path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (p = path;; p = end + 1) {
+	for (p = path; p && *p; p = end + 1) {
 		size_t len;
+		int n;
 		end = strchr(p, ':');
 		len = end ? (size_t)(end - p) : strlen(p);
-		int n = len == 0 ? snprintf(cand, sizeof cand, "./%s", name)
-				 : snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
+		n = len == 0 ? snprintf(cand, sizeof cand, "./%s", name)
+			     : snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name);
 		/* A candidate too long to name is no candidate. */
-		if (n < (int)sizeof cand && stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+		if (n < (int)sizeof cand && executable(cand) == 0) {
+			if (cand[0] != '/')
+				fail(0, "exec: \"%s\": cannot run executable found relative to current directory", cand);
 			memcpy(exec_path, cand, (size_t)n + 1);
 			return;
 		}
@@ -1604,6 +1626,15 @@ static void run_op(const struct plan_op *op)
 	case OP_MOUNT_TREE:
 		op_mount_tree(op);
 		break;
+	case OP_MEMPOLICY: {
+		uint32_t len;
+		const uint8_t *nodes = blob(op->ARG_MEMPOLICY_NODES, &len);
+		/* maxnode counts one more than the bits the kernel reads. */
+		if (syscall(SYS_set_mempolicy, (int)op->ARG_MEMPOLICY_MODE, len ? nodes : NULL,
+			    len ? (unsigned long)len * 8 + 1 : 0UL) < 0)
+			fail(errno, "set_mempolicy");
+		break;
+	}
 	case OP_MKDIR: {
 		int fd = mkpath_in_root(str(op->ARG_MKDIR_PATH), 0);
 		if (fd < 0)

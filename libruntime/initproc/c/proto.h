@@ -90,6 +90,7 @@ enum {
 	OP_EXEC,
 	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
 	OP_MOUNT_TREE,  /* attach a detached mount husk prepared (an id-mapped bind), passed as an fd */
+	OP_MEMPOLICY,  /* set_mempolicy(2) */
 	OP_MAX
 };
 
@@ -180,6 +181,8 @@ enum {
 #define ARG_MOUNT_TREE_DEST s[0]
 #define ARG_MOUNT_TREE_PROPAGATION a[1]
 #define ARG_MOUNT_TREE_SLOT a[2]
+#define ARG_MEMPOLICY_MODE a[0]
+#define ARG_MEMPOLICY_NODES s[0]
 
 #define MNTF_BIND 0x1u      /* clone the source instead of creating a filesystem */
 #define MNTF_REC 0x2u       /* recursive bind (rbind) */

@@ -5,6 +5,8 @@
 // container reach (any of a helper's, and sockets, pipes, memfds, anon
 // inodes and procfs roots of anything else), then how many helpers
 // (command line "husk-init") it saw. It stops once the -stop file exists.
+// The stdio pipes of a process that is no helper are its own (husk gives a
+// process exec'd in the foreground pipes, as runc does), not reported.
 package main
 
 import (
@@ -56,6 +58,11 @@ func main() {
 				// is that program now, with its own descriptors.
 				if helper && !isHelper(pid) {
 					helper = false
+				}
+				// The stdio of a process exec'd in the foreground are
+				// pipes husk made for it, as runc does: its own.
+				if !helper && kind == "pipe" && (fd.Name() == "0" || fd.Name() == "1" || fd.Name() == "2") {
+					continue
 				}
 				if helper || kind != "" {
 					line := fmt.Sprintf("reached pid %s fd %s -> %s (%s, helper %v)", pid, fd.Name(), target, kind, helper)
