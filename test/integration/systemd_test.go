@@ -63,7 +63,8 @@ func TestSystemdDriverWithoutHelper(t *testing.T) {
 	saved := *huskBin
 	*huskBin = filepath.Join(lone, "husk")
 	defer func() { *huskBin = saved }()
-	t.Setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+	// A PATH without husk-systemd (the cgroup v2 VM has it in /bin).
+	t.Setenv("PATH", lone)
 	name := id(t)
 	b := hh.bundle(func(s *rspec.Spec) { s.Linux.CgroupsPath = "system.slice:sd-husk:" + name }, "true")
 	before := takeSnapshot(t)
