@@ -63,10 +63,10 @@ func TestSystemdDriverWithoutHelper(t *testing.T) {
 	saved := *huskBin
 	*huskBin = filepath.Join(lone, "husk")
 	defer func() { *huskBin = saved }()
-	// A PATH without husk-systemd (the cgroup v2 VM has it in /bin).
-	t.Setenv("PATH", lone)
 	name := id(t)
 	b := hh.bundle(func(s *rspec.Spec) { s.Linux.CgroupsPath = "system.slice:sd-husk:" + name }, "true")
+	// A PATH without husk-systemd (the cgroup v2 VM has it in /bin).
+	t.Setenv("PATH", lone)
 	before := takeSnapshot(t)
 	hh.extra = []string{"--systemd-cgroup"}
 	r := hh.husk("run", "--bundle", b, name)
