@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/lifecycle"
 )
 
 // Exec registers a process to run in the container; Start runs it.
@@ -56,27 +56,18 @@ func (s *service) startExec(ctx context.Context, c *container, p *process) (*tas
 	}
 	c.runningExecs++
 	c.mu.Unlock()
-	s.beginStart()
+	p.beginStarting()
 	pid, err := s.runExec(ctx, c, p)
 	if err != nil {
-		s.endStart(nil, 0)
-		c.mu.Lock()
-		c.runningExecs--
-		pending := c.initExit
-		if c.runningExecs == 0 {
-			c.initExit = nil
-		} else {
-			pending = nil
-		}
-		c.mu.Unlock()
-		if pending != nil {
-			s.finishExit(c.init, *pending)
-		}
+		// A process that never started has no exit to wait for.
+		p.endStarting()
+		s.execEnded(c)
 		return nil, err
 	}
 	p.setPid(pid)
+	p.transition(lifecycle.Start)
 	s.pub.publish(topicExecStarted, &eventstypes.TaskExecStarted{ContainerID: c.id, ExecID: p.id, Pid: uint32(pid)})
-	s.endStart(p, pid)
+	s.endStarting(p)
 	s.trimSoon()
 	return &taskapi.StartResponse{Pid: uint32(pid)}, nil
 }
@@ -87,19 +78,7 @@ func (s *service) runExec(ctx context.Context, c *container, p *process) (int, e
 		return 0, errorf(codes.Unknown, "exec %s: %v", p.id, err)
 	}
 	p.setIO(pio)
-	o := libruntime.ExecOpts{
-		Process:     p.spec,
-		ProcessFile: "exec " + p.id,
-		Stdin:       pio.in,
-		Stdout:      pio.out,
-		Stderr:      pio.err,
-	}
-	if p.stdio.terminal {
-		o.Console = pio.attachConsole
-	}
-	c.lmu.Lock()
-	pid, err := c.lc.ExecStart(ctx, o)
-	c.lmu.Unlock()
+	pid, err := c.bc.Exec(ctx, p.id, p.spec, pio.backendStdio(p.stdio.terminal))
 	pio.afterStart()
 	if err != nil {
 		pio.close()
@@ -108,28 +87,24 @@ func (s *service) runExec(ctx context.Context, c *container, p *process) (int, e
 	return pid, nil
 }
 
-func (s *service) deleteExec(c *container, p *process) (*taskapi.DeleteResponse, error) {
-	pid, exited, code, at := p.state()
-	if p.isStarted() && !exited {
+func (s *service) deleteExec(ctx context.Context, c *container, p *process) (*taskapi.DeleteResponse, error) {
+	pid, st, e := p.state()
+	if st == lifecycle.Running {
 		return nil, errorf(codes.FailedPrecondition, "cannot delete exec process %s: it is running", p.id)
 	}
 	c.mu.Lock()
 	delete(c.execs, p.id)
 	c.mu.Unlock()
+	if st == lifecycle.Stopped {
+		if err := c.bc.DeleteExec(ctx, p.id); err != nil {
+			s.log.Debugf("container %s: delete exec %s: %v", c.id, p.id, err)
+		}
+	}
 	p.closeIO()
-	resp := &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(code)}
-	if exited {
-		resp.ExitedAt = timestamppb.New(at)
+	resp := &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(e.status)}
+	if st == lifecycle.Stopped {
+		p.transition(lifecycle.Delete)
+		resp.ExitedAt = timestamppb.New(e.at)
 	}
 	return resp, nil
-}
-
-func (c *container) execList() []*process {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := make([]*process, 0, len(c.execs))
-	for _, p := range c.execs {
-		l = append(l, p)
-	}
-	return l
 }

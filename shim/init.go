@@ -2,7 +2,6 @@ package shim
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,31 +12,38 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/backend"
 	"github.com/husk-runtime/husk/shim/launch"
+	"github.com/husk-runtime/husk/shim/lifecycle"
 )
 
-// Create mounts the rootfs, opens the stdio and creates the container with
-// libruntime: when it returns, the init waits for Start.
+// Create mounts the rootfs, opens the stdio and creates the container
+// with the backend: when it returns, the init waits for Start.
 func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, err error) {
 	if r.Checkpoint != "" || r.ParentCheckpoint != "" {
-		return nil, errorf(codes.Unimplemented, "restore from a checkpoint is not supported by %s", RuntimeName)
+		return nil, errorf(codes.Unimplemented, "restore from a checkpoint is not supported by %s", s.runtime)
 	}
-	opts, err := parseOptions(r.Options)
+	opts, err := parseOptions(r.Options, s.runtime)
 	if err != nil {
 		return nil, errorf(codes.InvalidArgument, "%v", err)
 	}
 	if len(opts.ignored) > 0 {
 		s.log.Infof("container %s: ignoring runtime options %s", r.ID, strings.Join(opts.ignored, ", "))
 	}
-	// Reserve the id (a nil entry) while the container is being made.
+	c := &container{id: r.ID, bundle: r.Bundle, execs: map[string]*process{}}
+	sio := stdio{stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, terminal: r.Terminal}
+	p := newProcess("", c, sio)
+	c.init = p
+	// An exit reported while the container is made waits for the create
+	// event.
+	p.beginStarting()
+	// Reserve the id while the container is being made.
 	s.mu.Lock()
 	if _, ok := s.containers[r.ID]; ok {
 		s.mu.Unlock()
 		return nil, errorf(codes.AlreadyExists, "container %s already exists", r.ID)
 	}
-	s.containers[r.ID] = nil
-	s.starting++
+	s.containers[r.ID] = c
 	s.mu.Unlock()
 	created := false
 	defer func() {
@@ -45,14 +51,9 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 			s.mu.Lock()
 			delete(s.containers, r.ID)
 			s.mu.Unlock()
-			s.endStart(nil, 0)
 		}
 	}()
 
-	c := &container{id: r.ID, bundle: r.Bundle, execs: map[string]*process{}}
-	sio := stdio{stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, terminal: r.Terminal}
-	p := newProcess("", c, sio)
-	c.init = p
 	if len(r.Rootfs) > 0 {
 		c.rootfs = filepath.Join(r.Bundle, "rootfs")
 		if err := mountRootfs(c.rootfs, r.Rootfs); err != nil {
@@ -69,34 +70,27 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		return nil, errorf(codes.Unknown, "%v", err)
 	}
 	p.setIO(pio)
-	copts := libruntime.CreateOpts{
-		Bundle:        r.Bundle,
-		NoPivot:       opts.noPivotRoot,
-		NoNewKeyring:  opts.noNewKeyring,
-		SystemdCgroup: opts.systemdCgroup,
-		Stdin:         pio.in,
-		Stdout:        pio.out,
-		Stderr:        pio.err,
-	}
-	if r.Terminal {
-		copts.Console = pio.attachConsole
-	}
-	lc, err := s.rt.Create(ctx, r.ID, copts)
+	bc, err := s.be.Create(ctx, &backend.CreateRequest{
+		ID:      r.ID,
+		Bundle:  r.Bundle,
+		Rootfs:  c.rootfs,
+		Options: opts.Options,
+		Stdio:   pio.backendStdio(r.Terminal),
+	})
 	pio.afterStart()
 	if err != nil {
 		pio.close()
 		return nil, toStatus(err)
 	}
-	c.lc = lc
-	c.pidns = lc.State().PidNS
-	pid := lc.State().InitPid
+	c.bc = bc
+	pid := bc.Pid()
 	p.setPid(pid)
 	// A task that gets here again (stale exit file of a previous task of
 	// the same id) must not report that one.
 	os.Remove(filepath.Join(r.Bundle, launch.ExitFile))
 
 	s.mu.Lock()
-	s.containers[r.ID] = c
+	s.ready[r.ID] = true
 	s.mu.Unlock()
 	created = true
 	s.pub.publish(topicCreate, &eventstypes.TaskCreate{
@@ -107,36 +101,9 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		Checkpoint:  r.Checkpoint,
 		Pid:         uint32(pid),
 	})
-	// From creation on: the init sits in the cgroup already.
-	s.watchOOM(c)
-	s.endStart(p, pid)
+	s.endStarting(p)
 	s.trimSoon()
 	return &taskapi.CreateTaskResponse{Pid: uint32(pid)}, nil
-}
-
-func (s *service) watchOOM(c *container) {
-	paths := c.lc.State().Cgroup.Paths
-	dir, v2 := paths["memory"], false
-	if dir == "" && s.isUnified() {
-		dir, v2 = paths["unified"], true
-	}
-	if dir == "" {
-		return
-	}
-	w, err := watchOOM(dir, v2, func() (uint64, error) {
-		c.lmu.Lock()
-		defer c.lmu.Unlock()
-		return c.lc.OOMKills()
-	}, func() {
-		s.pub.publish(topicOOM, &eventstypes.TaskOOM{ContainerID: c.id})
-	})
-	if err != nil {
-		s.log.Warnf("container %s: no OOM events: %v", c.id, err)
-		return
-	}
-	c.mu.Lock()
-	c.oom = w
-	c.mu.Unlock()
 }
 
 // Start starts the container's init or an exec'd process.
@@ -148,25 +115,24 @@ func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	if p.id != "" {
 		return s.startExec(ctx, c, p)
 	}
-	pid, exited, _, _ := p.state()
-	if exited {
-		return nil, errorf(codes.FailedPrecondition, "container %s init has exited", c.id)
+	if err := p.check(lifecycle.Start); err != nil {
+		return nil, errorf(codes.FailedPrecondition, "container %s init: %v", c.id, err)
 	}
-	// Until the start event is queued, the init's exit is an early one:
-	// /tasks/exit must not come before /tasks/start.
-	s.mu.Lock()
-	s.starting++
-	delete(s.running, pid)
-	s.mu.Unlock()
-	c.lmu.Lock()
-	err = c.lc.Start(ctx)
-	c.lmu.Unlock()
-	if err != nil {
-		s.endStart(p, pid)
+	// Until the start event is queued, the init's exit waits: /tasks/exit
+	// must not come before /tasks/start.
+	p.beginStarting()
+	if err := c.bc.Start(ctx); err != nil {
+		s.endStarting(p)
 		return nil, toStatus(err)
 	}
+	if err := p.transition(lifecycle.Start); err != nil {
+		// Cannot happen: only Start moves a created init, and only one
+		// Start gets here (the backend refuses a second).
+		s.log.Warnf("container %s: %v", c.id, err)
+	}
+	pid, _, _ := p.state()
 	s.pub.publish(topicStart, &eventstypes.TaskStart{ContainerID: c.id, Pid: uint32(pid)})
-	s.endStart(p, pid)
+	s.endStarting(p)
 	return &taskapi.StartResponse{Pid: uint32(pid)}, nil
 }
 
@@ -178,52 +144,46 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 		return nil, err
 	}
 	if p.id != "" {
-		return s.deleteExec(c, p)
+		return s.deleteExec(ctx, c, p)
 	}
-	if !p.hasExited() {
-		switch st := c.status(); st {
-		case libruntime.Running, libruntime.Paused:
-			return nil, errorf(codes.FailedPrecondition, "cannot delete task %s: it is %s", c.id, st)
-		}
+	switch st := p.getStatus(); st {
+	case lifecycle.Running, lifecycle.Paused:
+		return nil, errorf(codes.FailedPrecondition, "cannot delete task %s: it is %s", c.id, st)
 	}
-	c.lmu.Lock()
-	err = c.lc.Delete(ctx, true)
-	c.lmu.Unlock()
-	if err != nil && !errors.Is(err, libruntime.ErrNotExist) {
+	if err := c.bc.Delete(ctx); err != nil {
 		return nil, toStatus(err)
 	}
 	// A created init was killed just now: its exit, and its event, come
-	// through the reaper.
+	// from the backend.
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		pid, _, _, _ := p.state()
+		pid, _, _ := p.state()
 		s.log.Warnf("container %s: no exit of its init (pid %d) after delete", c.id, pid)
-		s.finishExit(p, exit{pid: pid, status: 128 + 9, at: time.Now()})
+		s.finishExit(p, exit{status: 128 + 9, at: time.Now()})
 	}
 	for _, e := range c.execList() {
 		e.closeIO()
 	}
 	p.closeIO()
-	c.mu.Lock()
-	c.oom.close()
-	c.mu.Unlock()
 	if c.rootfs != "" {
 		if err := unmountAll(c.rootfs); err != nil {
 			s.log.Warnf("container %s: %v", c.id, err)
 		}
 	}
+	p.transition(lifecycle.Delete)
 	s.mu.Lock()
 	delete(s.containers, c.id)
+	delete(s.ready, c.id)
 	s.mu.Unlock()
-	pid, _, code, at := p.state()
+	pid, _, e := p.state()
 	s.pub.publish(topicDelete, &eventstypes.TaskDelete{
 		ContainerID: c.id,
 		Pid:         uint32(pid),
-		ExitStatus:  uint32(code),
-		ExitedAt:    timestamppb.New(at),
+		ExitStatus:  uint32(e.status),
+		ExitedAt:    timestamppb.New(e.at),
 	})
 	os.Remove(filepath.Join(c.bundle, launch.ExitFile))
 	s.trimSoon()
-	return &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(code), ExitedAt: timestamppb.New(at)}, nil
+	return &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(e.status), ExitedAt: timestamppb.New(e.at)}, nil
 }

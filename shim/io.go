@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/shim/backend"
+	"github.com/husk-runtime/husk/shim/reaper"
 )
 
 // stdio is a process's IO as containerd gives it: FIFO paths (the
@@ -44,7 +47,7 @@ type processIO struct {
 	keep      []*os.File
 	// Terminal: master, where its output goes and where its input comes
 	// from.
-	master   *os.File
+	master   backend.Console
 	ttyOut   *os.File
 	ttyIn    *os.File
 	copyDone chan struct{}
@@ -59,7 +62,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 // openIO opens the stdio of a process about to be created. On error
 // nothing stays open.
-func openIO(ctx context.Context, id, ns string, sio stdio, r *reaper) (_ *processIO, err error) {
+func openIO(ctx context.Context, id, ns string, sio stdio, r *reaper.Reaper) (_ *processIO, err error) {
 	pio := &processIO{}
 	defer func() {
 		if err != nil {
@@ -213,27 +216,19 @@ func openFd(path string, flags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// pollable returns f as a file Go's poller waits on (f's descriptor must
-// be non-blocking when os.NewFile sees it), so that a blocked copy holds
-// no thread.
-func pollable(f *os.File) *os.File {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return f
+// backendStdio is what the backend gives the process (see
+// backend.Stdio).
+func (pio *processIO) backendStdio(terminal bool) backend.Stdio {
+	bs := backend.Stdio{Stdin: pio.in, Stdout: pio.out, Stderr: pio.err, Terminal: terminal}
+	if terminal {
+		bs.Console = pio.attachConsole
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return f
-	}
-	nf := os.NewFile(uintptr(fd), f.Name())
-	f.Close()
-	return nf
+	return bs
 }
 
-// attachConsole is libruntime's Console callback: it takes the pty master
-// and copies it to stdout, and stdin to it.
-func (pio *processIO) attachConsole(master *os.File) error {
-	m := pollable(master)
+// attachConsole receives the process's terminal from the backend and
+// copies it to stdout, and stdin to it.
+func (pio *processIO) attachConsole(m backend.Console) error {
 	pio.mu.Lock()
 	pio.master = m
 	out, in := pio.ttyOut, pio.ttyIn
@@ -244,7 +239,8 @@ func (pio *processIO) attachConsole(master *os.File) error {
 		if out == nil {
 			out, _ = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		}
-		// Ends with EIO once every process has closed the terminal.
+		// Ends once every process has closed the terminal (EIO on a
+		// pty).
 		copyBuffered(out, m)
 		pio.mu.Lock()
 		if pio.ttyOut == out {
@@ -278,18 +274,7 @@ func (pio *processIO) resize(width, height uint32) error {
 	if m == nil {
 		return errors.New("the process has no terminal")
 	}
-	rc, err := m.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ierr error
-	err = rc.Control(func(fd uintptr) {
-		ierr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(height), Col: uint16(width)})
-	})
-	if err != nil {
-		return err
-	}
-	return ierr
+	return m.Resize(width, height)
 }
 
 // afterStart closes the shim's copies of what the process now holds, so
@@ -338,7 +323,10 @@ func (pio *processIO) close() {
 	}
 	pio.mu.Lock()
 	defer pio.mu.Unlock()
-	for _, f := range []*os.File{pio.stdinKeep, pio.master, pio.ttyIn, pio.ttyOut} {
+	if pio.master != nil {
+		pio.master.Close()
+	}
+	for _, f := range []*os.File{pio.stdinKeep, pio.ttyIn, pio.ttyOut} {
 		if f != nil {
 			f.Close()
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/shim/reaper"
 )
 
 // binaryLogger is a logging binary (stdout URI binary:///path?k=v), run as
@@ -19,11 +21,11 @@ type binaryLogger struct {
 	// proc holds a pidfd: stop signals the logger through it, never a
 	// process given its pid after the reaper collected it.
 	proc           *os.Process
-	r              *reaper
+	r              *reaper.Reaper
 	stdout, stderr *os.File // write ends, for the process
 }
 
-func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper) (*binaryLogger, error) {
+func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper.Reaper) (*binaryLogger, error) {
 	// The logger's ends (read sides and the ready pipe's write side) are
 	// closed here once it has them; ours on failure.
 	var theirs, ours []*os.File
@@ -70,6 +72,7 @@ func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper) (*bi
 	if err != nil {
 		return fail(err)
 	}
+	r.Track(p.Pid)
 	l := &binaryLogger{proc: p, r: r, stdout: ours[0], stderr: ours[1]}
 	readyW.Close()
 	// Ready when it closes fd 5 (binary) or writes a byte to it
@@ -102,13 +105,13 @@ func startLogger(ctx context.Context, u *url.URL, id, ns string, r *reaper) (*bi
 // as containerd's shims do.
 func (l *binaryLogger) stop() {
 	defer l.proc.Release()
-	if _, ok := l.r.wait(l.proc.Pid, 2*time.Second); ok {
+	if _, ok := l.r.WaitTimeout(l.proc.Pid, 2*time.Second); ok {
 		return
 	}
 	l.proc.Signal(unix.SIGTERM)
-	if _, ok := l.r.wait(l.proc.Pid, 10*time.Second); ok {
+	if _, ok := l.r.WaitTimeout(l.proc.Pid, 10*time.Second); ok {
 		return
 	}
 	l.proc.Kill()
-	l.r.wait(l.proc.Pid, 2*time.Second)
+	l.r.WaitTimeout(l.proc.Pid, 2*time.Second)
 }

@@ -15,14 +15,15 @@ import (
 // as every shim does. It implements libruntime.Logger. Lines nobody reads
 // (containerd gone) are dropped: the daemon never blocks on its log.
 type logger struct {
-	mu    sync.Mutex
-	path  string
-	f     *os.File
-	debug bool
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	debug   bool
+	runtime string
 }
 
-func openLogger(path string, debug bool) *logger {
-	l := &logger{path: path, debug: debug}
+func openLogger(path string, debug bool, runtime string) *logger {
+	l := &logger{path: path, debug: debug, runtime: runtime}
 	l.mu.Lock()
 	l.reopen()
 	l.mu.Unlock()
@@ -48,7 +49,7 @@ func (l *logger) reopen() {
 
 func (l *logger) write(level, format string, args []any) {
 	line := "time=\"" + time.Now().Format(time.RFC3339Nano) + "\" level=" + level +
-		" msg=" + strconv.Quote(fmt.Sprintf(format, args...)) + " runtime=" + RuntimeName + "\n"
+		" msg=" + strconv.Quote(fmt.Sprintf(format, args...)) + " runtime=" + l.runtime + "\n"
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {

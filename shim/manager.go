@@ -34,11 +34,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/backend"
+	"github.com/husk-runtime/husk/shim/hostbackend"
 	"github.com/husk-runtime/husk/shim/launch"
 )
-
-// RuntimeName is the containerd runtime this shim implements.
-const RuntimeName = launch.RuntimeName
 
 // Type URLs containerd registers for runtime-spec types carried as JSON.
 const (
@@ -86,7 +85,7 @@ func run(f *launch.Flags, version, commit string) error {
 // (and echoes the runtime options back) for its introspection API.
 func printInfo(in io.Reader, out io.Writer, version, commit string) error {
 	info := &types.RuntimeInfo{
-		Name:    RuntimeName,
+		Name:    launch.Runtime(),
 		Version: &types.RuntimeVersion{Version: version, Revision: commit},
 	}
 	data, err := io.ReadAll(io.LimitReader(in, 1<<20))
@@ -115,10 +114,10 @@ func printInfo(in io.Reader, out io.Writer, version, commit string) error {
 
 // deleteAction is `delete` after a daemon that did not go away cleanly
 // (the front answers the clean case itself): one that was SIGKILLed leaves
-// its container running, its rootfs mounted and husk's state behind:
-// remove all of it and report the container killed. It does all it can
-// and always answers: what failed goes to stderr, which containerd logs as
-// warnings, while it goes on removing the task.
+// its container running (or its VM's qemu), its rootfs mounted and
+// husk's state behind: remove all of it and report the container killed.
+// It does all it can and always answers: what failed goes to stderr,
+// which containerd logs as warnings, while it goes on removing the task.
 func deleteAction(f *launch.Flags) error {
 	bundle := f.Bundle
 	if bundle == "" {
@@ -128,21 +127,26 @@ func deleteAction(f *launch.Flags) error {
 		}
 		bundle = wd
 	}
+	rtName := launch.Runtime()
 	resp := &taskapi.DeleteResponse{
 		ExitStatus: 128 + uint32(unix.SIGKILL),
 		ExitedAt:   timestamppb.New(time.Now()),
 	}
-	warn := func(err error) { fmt.Fprintf(os.Stderr, "%s: delete %s: %v\n", RuntimeName, f.ID, err) }
-	sd := &systemdConn{}
-	if rt, err := libruntime.New(launch.StateRoot(bundle, f.Namespace), libruntime.WithSystemdBus(sd.connect)); err != nil {
+	warn := func(err error) { fmt.Fprintf(os.Stderr, "%s: delete %s: %v\n", rtName, f.ID, err) }
+	root := launch.StateRoot(rtName, bundle, f.Namespace)
+	var be backend.Backend
+	var err error
+	if rtName == launch.RuntimeName {
+		be, err = hostbackend.NewCleaner(root)
+	} else {
+		be, err = newVMCleaner(root, bundle, f)
+	}
+	if err != nil {
 		warn(err)
-	} else if c, err := rt.Load(f.ID); err == nil {
-		resp.Pid = uint32(c.State().InitPid)
-		if err := c.Delete(context.Background(), true); err != nil {
-			warn(err)
-		}
-	} else if !errors.Is(err, libruntime.ErrNotExist) {
+	} else if pid, err := be.Cleanup(context.Background(), f.ID, bundle); err != nil {
 		warn(err)
+	} else if pid > 0 {
+		resp.Pid = uint32(pid)
 	}
 	// The daemon recorded the init's exit, if it saw it before it died.
 	if e, ok := launch.ReadExitFile(bundle); ok {

@@ -8,6 +8,9 @@ import (
 	runtimeoptions "github.com/containerd/containerd/api/types/runtimeoptions/v1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/husk-runtime/husk/shim/backend"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 // runtimeOptions is what the shim takes from containerd's runtime options.
@@ -16,11 +19,10 @@ import (
 // runtime with options.BinaryName), or the CRI plugin's generic ones for
 // a runtime it does not know (runtimeoptions.v1.Options).
 type runtimeOptions struct {
-	noPivotRoot  bool
-	noNewKeyring bool
-	// systemdCgroup: the systemd cgroup driver (runc's SystemdCgroup, as
-	// kubeadm configures containerd).
-	systemdCgroup bool
+	// SystemdCgroup: the systemd cgroup driver (runc's SystemdCgroup, as
+	// kubeadm configures containerd); ConfigPath: the CRI plugin's
+	// runtime configuration file.
+	backend.Options
 	// ignored names what was given and has no meaning for husk, for the
 	// log.
 	ignored []string
@@ -28,7 +30,7 @@ type runtimeOptions struct {
 
 // parseOptions decodes CreateTaskRequest.Options. Any other type is an
 // error: a configuration meant for another shim should not run silently.
-func parseOptions(a *anypb.Any) (*runtimeOptions, error) {
+func parseOptions(a *anypb.Any, runtime string) (*runtimeOptions, error) {
 	o := &runtimeOptions{}
 	if a == nil || (a.TypeUrl == "" && len(a.Value) == 0) {
 		return o, nil
@@ -40,7 +42,7 @@ func parseOptions(a *anypb.Any) (*runtimeOptions, error) {
 		if err := proto.Unmarshal(a.Value, &ro); err != nil {
 			return nil, fmt.Errorf("runtime options %s: %w", name, err)
 		}
-		o.noPivotRoot, o.noNewKeyring, o.systemdCgroup = ro.NoPivotRoot, ro.NoNewKeyring, ro.SystemdCgroup
+		o.NoPivotRoot, o.NoNewKeyring, o.SystemdCgroup = ro.NoPivotRoot, ro.NoNewKeyring, ro.SystemdCgroup
 		for _, f := range []struct {
 			set  bool
 			what string
@@ -60,11 +62,12 @@ func parseOptions(a *anypb.Any) (*runtimeOptions, error) {
 		if err := proto.Unmarshal(a.Value, &ro); err != nil {
 			return nil, fmt.Errorf("runtime options %s: %w", name, err)
 		}
-		if ro.ConfigPath != "" {
-			o.ignored = append(o.ignored, "ConfigPath="+ro.ConfigPath)
+		o.ConfigPath = ro.ConfigPath
+		if o.ConfigPath != "" && runtime != launch.VMRuntimeName {
+			o.ignored = append(o.ignored, "ConfigPath="+ro.ConfigPath+" (the container class has no configuration file)")
 		}
 	default:
-		return nil, fmt.Errorf("runtime options of type %q are not husk's: %s takes containerd.runc.v1.Options or runtimeoptions.v1.Options", a.TypeUrl, RuntimeName)
+		return nil, fmt.Errorf("runtime options of type %q are not husk's: %s takes containerd.runc.v1.Options or runtimeoptions.v1.Options", a.TypeUrl, runtime)
 	}
 	return o, nil
 }

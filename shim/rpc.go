@@ -3,7 +3,6 @@ package shim
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"strings"
 
@@ -19,11 +18,20 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/lifecycle"
 )
 
 // The task RPCs on running containers; the lifecycle ones (Create, Start,
 // Delete, Exec) are in init.go and exec.go.
+
+// taskStatus is a process's status as containerd names it.
+var taskStatus = map[lifecycle.Status]task.Status{
+	lifecycle.Created: task.Status_CREATED,
+	lifecycle.Running: task.Status_RUNNING,
+	lifecycle.Paused:  task.Status_PAUSED,
+	lifecycle.Stopped: task.Status_STOPPED,
+	lifecycle.Deleted: task.Status_STOPPED,
+}
 
 // State reports a process's status and stdio.
 func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
@@ -31,54 +39,32 @@ func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 	if err != nil {
 		return nil, err
 	}
-	pid, exited, code, at := p.state()
-	st := task.Status_STOPPED
-	switch {
-	case exited:
-	case p.id == "":
-		switch c.status() {
-		case libruntime.Created, libruntime.Creating:
-			st = task.Status_CREATED
-		case libruntime.Running:
-			st = task.Status_RUNNING
-		case libruntime.Paused:
-			st = task.Status_PAUSED
-		case libruntime.Stopped:
-			// Dead, not reaped yet: containerd hears of it with the exit.
-			st = task.Status_RUNNING
-		}
-	case p.isStarted():
-		st = task.Status_RUNNING
-	default:
-		st = task.Status_CREATED
-	}
+	pid, st, e := p.state()
 	resp := &taskapi.StateResponse{
 		ID:         p.id,
 		Bundle:     c.bundle,
 		Pid:        uint32(pid),
-		Status:     st,
+		Status:     taskStatus[st],
 		Stdin:      p.stdio.stdin,
 		Stdout:     p.stdio.stdout,
 		Stderr:     p.stdio.stderr,
 		Terminal:   p.stdio.terminal,
-		ExitStatus: uint32(code),
+		ExitStatus: uint32(e.status),
 	}
-	if exited {
-		resp.ExitedAt = timestamppb.New(at)
+	if st == lifecycle.Stopped {
+		resp.ExitedAt = timestamppb.New(e.at)
 	}
 	return resp, nil
 }
 
-// Pids lists every process in the container's cgroup; exec'd ones carry
-// their exec id, as in the runc shim.
+// Pids lists every process of the container; exec'd ones carry their
+// exec id, as in the runc shim.
 func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
 	c, err := s.getContainer(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	c.lmu.Lock()
-	pids, err := c.lc.Processes()
-	c.lmu.Unlock()
+	pids, err := c.bc.Pids(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -101,10 +87,13 @@ func (s *service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.
 	if err != nil {
 		return nil, err
 	}
-	c.lmu.Lock()
-	err = c.lc.Pause()
-	c.lmu.Unlock()
-	if err != nil {
+	if err := c.init.check(lifecycle.Pause); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := c.bc.Pause(ctx); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := c.init.transition(lifecycle.Pause); err != nil {
 		return nil, toStatus(err)
 	}
 	s.pub.publish(topicPaused, &eventstypes.TaskPaused{ContainerID: c.id})
@@ -117,10 +106,13 @@ func (s *service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptyp
 	if err != nil {
 		return nil, err
 	}
-	c.lmu.Lock()
-	err = c.lc.Resume()
-	c.lmu.Unlock()
-	if err != nil {
+	if err := c.init.check(lifecycle.Resume); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := c.bc.Resume(ctx); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := c.init.transition(lifecycle.Resume); err != nil {
 		return nil, toStatus(err)
 	}
 	s.pub.publish(topicResumed, &eventstypes.TaskResumed{ContainerID: c.id})
@@ -139,26 +131,19 @@ func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 		if p.hasExited() && !r.All {
 			return nil, status.Errorf(codes.NotFound, "process already finished")
 		}
-		c.lmu.Lock()
-		err = c.lc.Kill(sig, r.All)
-		c.lmu.Unlock()
-		if err != nil {
+		if err := c.bc.Kill(ctx, sig, r.All); err != nil {
 			return nil, toStatus(err)
 		}
 		return empty, nil
 	}
-	pid, exited, _, _ := p.state()
-	if !p.isStarted() || pid == 0 {
+	switch _, st, _ := p.state(); st {
+	case lifecycle.Created:
 		return nil, status.Errorf(codes.FailedPrecondition, "process %s has not started", p.id)
-	}
-	if exited {
+	case lifecycle.Stopped, lifecycle.Deleted:
 		return nil, status.Errorf(codes.NotFound, "process already finished")
 	}
-	if err := signalProcess(pid, p.start, sig); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return nil, status.Errorf(codes.NotFound, "process already finished")
-		}
-		return nil, status.Errorf(codes.Unknown, "signal %d to process %s: %v", sig, p.id, err)
+	if err := c.bc.Signal(ctx, p.id, sig); err != nil {
+		return nil, toStatus(err)
 	}
 	return empty, nil
 }
@@ -207,10 +192,7 @@ func (s *service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*em
 	if err := json.Unmarshal(r.Resources.Value, &res); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "decode resources: %v", err)
 	}
-	c.lmu.Lock()
-	err = c.lc.Update(&res)
-	c.lmu.Unlock()
-	if err != nil {
+	if err := c.bc.Update(ctx, &res); err != nil {
 		return nil, toStatus(err)
 	}
 	return empty, nil
@@ -225,8 +207,8 @@ func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 	if err := p.wait(ctx); err != nil {
 		return nil, toStatus(err)
 	}
-	_, _, code, at := p.state()
-	return &taskapi.WaitResponse{ExitStatus: uint32(code), ExitedAt: timestamppb.New(at)}, nil
+	_, _, e := p.state()
+	return &taskapi.WaitResponse{ExitStatus: uint32(e.status), ExitedAt: timestamppb.New(e.at)}, nil
 }
 
 // Stats returns the container's cgroup metrics.
@@ -235,17 +217,11 @@ func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.
 	if err != nil {
 		return nil, err
 	}
-	c.lmu.Lock()
-	st, err := c.lc.Stats()
-	var kills uint64
-	if err == nil {
-		kills, _ = c.lc.OOMKills()
-	}
-	c.lmu.Unlock()
+	st, err := c.bc.Stats(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a, err := typeurl.MarshalAnyToProto(metrics(st, s.isUnified(), kills))
+	a, err := typeurl.MarshalAnyToProto(metrics(st.Cgroup, st.V2, st.OOMKills))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "encode metrics: %v", err)
 	}
@@ -256,7 +232,7 @@ func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.
 func (s *service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*taskapi.ConnectResponse, error) {
 	resp := &taskapi.ConnectResponse{ShimPid: uint32(os.Getpid())}
 	if c, err := s.getContainer(r.ID); err == nil {
-		pid, _, _, _ := c.init.state()
+		pid, _, _ := c.init.state()
 		resp.TaskPid = uint32(pid)
 	}
 	return resp, nil
@@ -276,5 +252,5 @@ func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*em
 
 // Checkpoint is not implemented: husk has no checkpoint/restore.
 func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskRequest) (*emptypb.Empty, error) {
-	return nil, status.Errorf(codes.Unimplemented, "checkpoint is not supported by %s", RuntimeName)
+	return nil, status.Errorf(codes.Unimplemented, "checkpoint is not supported by %s", s.runtime)
 }

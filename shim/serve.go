@@ -14,8 +14,10 @@ import (
 	"github.com/containerd/ttrpc"
 	"golang.org/x/sys/unix"
 
-	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/backend"
+	"github.com/husk-runtime/husk/shim/hostbackend"
 	"github.com/husk-runtime/husk/shim/launch"
+	"github.com/husk-runtime/husk/shim/reaper"
 )
 
 // serve is the daemon: started by the start action in the first bundle
@@ -39,27 +41,31 @@ func serve(f *launch.Flags, version string) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(32 << 20)
 	}
-	// Container processes in a pid namespace are the init's grandchildren
-	// (re-parented to us), and orphans must not pile up as zombies.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become subreaper: %w", err)
-	}
 	bundle, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("working directory: %w", err)
 	}
-	log := openLogger(filepath.Join(bundle, "log"), f.Debug)
-	rp := newReaper()
-	root := launch.StateRoot(bundle, f.Namespace)
-	sd := &systemdConn{}
-	rt, err := libruntime.New(root, libruntime.WithLogger(log), libruntime.WithReaper(rp), libruntime.WithSystemdBus(sd.connect))
-	if err != nil {
+	rtName := launch.Runtime()
+	log := openLogger(filepath.Join(bundle, "log"), f.Debug, rtName)
+	root := launch.StateRoot(rtName, bundle, f.Namespace)
+	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.Namespace, log)
+	// The container class's processes are children of the daemon, in a
+	// pid namespace its grandchildren (re-parented to it): it is their
+	// subreaper, and reaps every child. The VM class's daemon has only
+	// qemu (waited for by package vm) and logging binaries.
+	rp := reaper.New(rtName == launch.RuntimeName)
+	svc := newService(rp, pub, log, f.Namespace, rtName)
+	if rtName == launch.RuntimeName {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("become subreaper: %w", err)
+		}
+		if svc.be, err = hostbackend.New(root, rp, svc, log); err != nil {
+			return err
+		}
+		go rp.Run()
+	} else if svc.be, err = newVMBackend(root, bundle, f, svc, log); err != nil {
 		return err
 	}
-	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.Namespace, log)
-	svc := newService(rt, rp, pub, log, f.Namespace)
-	rp.onExit = svc.processExit
-	go rp.run()
 
 	l, err := net.FileListener(os.NewFile(3, "socket"))
 	if err != nil {
@@ -75,7 +81,7 @@ func serve(f *launch.Flags, version string) error {
 			log.Errorf("ttrpc server: %v", err)
 		}
 	}()
-	log.Debugf("shim %s (%s) serving %s for %s/%s", version, RuntimeName, l.Addr(), f.Namespace, f.ID)
+	log.Debugf("shim %s (%s) serving %s for %s/%s", version, rtName, l.Addr(), f.Namespace, f.ID)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
@@ -95,4 +101,14 @@ func serve(f *launch.Flags, version string) error {
 	// The state root of this namespace goes when it is empty.
 	os.Remove(root)
 	return nil
+}
+
+// newVMBackend is the VM class's backend.
+func newVMBackend(root, bundle string, f *launch.Flags, ev backend.Events, log *logger) (backend.Backend, error) {
+	return nil, fmt.Errorf("%s: not available yet", launch.VMRuntimeName)
+}
+
+// newVMCleaner is the VM class's backend for the delete action.
+func newVMCleaner(root, bundle string, f *launch.Flags) (backend.Backend, error) {
+	return nil, fmt.Errorf("%s: not available yet", launch.VMRuntimeName)
 }

@@ -9,42 +9,41 @@ import (
 	"time"
 
 	eventstypes "github.com/containerd/containerd/api/events"
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/husk-runtime/husk/cgroups"
-	"github.com/husk-runtime/husk/libruntime"
+	"github.com/husk-runtime/husk/shim/backend"
 	"github.com/husk-runtime/husk/shim/launch"
+	"github.com/husk-runtime/husk/shim/lifecycle"
+	"github.com/husk-runtime/husk/shim/reaper"
 )
 
 var empty = &emptypb.Empty{}
 
+// eventSink takes the events containerd is told of, in order.
+type eventSink interface {
+	publish(topic string, ev proto.Message)
+}
+
 // service implements the task API (containerd.task.v2.Task and v3, whose
-// messages are the same) for every container of the shim's group.
+// messages are the same) for every container of the shim's group, over a
+// backend that runs them. It is the backend's backend.Events.
 type service struct {
-	rt     *libruntime.Runtime
-	reaper *reaper
-	pub    *publisher
-	log    *logger
-	ns     string
+	be      backend.Backend
+	reaper  *reaper.Reaper // for logging binaries
+	pub     eventSink
+	log     *logger
+	ns      string
+	runtime string
 
-	// unified: a cgroup v2 only host (v2 metrics, v2 OOM events); found
-	// when first needed, not on the way to serving.
-	unifiedOnce sync.Once
-	unified     bool
-
-	mu         sync.Mutex
+	mu sync.Mutex
+	// containers holds every task, from the moment its Create reserves
+	// the id; ready says which have been created.
 	containers map[string]*container
-	// running maps the pid of each started, not yet reaped process.
-	running map[int]*process
-	// starting counts processes being created or started: their pid is
-	// not known yet when they may already exit, so exits seen meanwhile
-	// are kept in early for them (containerd's runc shim does the same).
-	starting int
-	early    []exit
+	ready      map[string]bool
 
 	shutdownOnce sync.Once
 	done         chan struct{} // closed by Shutdown with no containers left
@@ -53,18 +52,17 @@ type service struct {
 	trimTimer *time.Timer
 }
 
-func newService(rt *libruntime.Runtime, r *reaper, pub *publisher, log *logger, ns string) *service {
-	s := &service{
-		rt:         rt,
+func newService(r *reaper.Reaper, pub eventSink, log *logger, ns, runtime string) *service {
+	return &service{
 		reaper:     r,
 		pub:        pub,
 		log:        log,
 		ns:         ns,
+		runtime:    runtime,
 		containers: map[string]*container{},
-		running:    map[int]*process{},
+		ready:      map[string]bool{},
 		done:       make(chan struct{}),
 	}
-	return s
 }
 
 // trimSoon returns the heap's free memory to the kernel a moment after a
@@ -85,58 +83,40 @@ func (s *service) trimSoon() {
 // before the heap is trimmed, once.
 const trimDelay = 300 * time.Millisecond
 
-func (s *service) isUnified() bool {
-	s.unifiedOnce.Do(func() {
-		if h, err := cgroups.Detect(); err == nil {
-			s.unified = h.Mode() == cgroups.Unified
-		}
-	})
-	return s.unified
+// Exited implements backend.Events.
+func (s *service) Exited(id, execID string, status int, at time.Time) {
+	s.mu.Lock()
+	c := s.containers[id]
+	s.mu.Unlock()
+	var p *process
+	switch {
+	case c == nil:
+	case execID == "":
+		p = c.init
+	default:
+		p = c.exec(execID)
+	}
+	if p == nil {
+		s.log.Debugf("exit of unknown process %q of %q", execID, id)
+		return
+	}
+	e := exit{status: status, at: at}
+	if p.holdExit(e) {
+		return
+	}
+	s.handleExit(p, e)
 }
 
-// beginStart announces a process whose pid is about to be learnt.
-func (s *service) beginStart() {
-	s.mu.Lock()
-	s.starting++
-	s.mu.Unlock()
+// OOM implements backend.Events.
+func (s *service) OOM(id string) {
+	s.pub.publish(topicOOM, &eventstypes.TaskOOM{ContainerID: id})
 }
 
-// endStart is called once the process's start event is queued (pid 0 if
-// it failed to start): from now on its exit is handled when reaped, or now
-// if it was reaped meanwhile.
-func (s *service) endStart(p *process, pid int) {
-	s.mu.Lock()
-	s.starting--
-	var early *exit
-	for i := range s.early {
-		if s.early[i].pid == pid {
-			e := s.early[i]
-			early = &e
-		}
-	}
-	if s.starting == 0 {
-		s.early = nil
-	}
-	if early == nil && pid > 0 && p != nil {
-		s.running[pid] = p
-	}
-	s.mu.Unlock()
-	if early != nil && p != nil {
-		s.handleExit(p, *early)
-	}
-}
-
-// processExit receives every exit from the reaper.
-func (s *service) processExit(e exit) {
-	s.mu.Lock()
-	if s.starting > 0 {
-		s.early = append(s.early, e)
-	}
-	p := s.running[e.pid]
-	delete(s.running, e.pid)
-	s.mu.Unlock()
-	if p != nil {
-		s.handleExit(p, e)
+// endStarting ends a create or start once its event is queued, and
+// handles the exit that came meanwhile.
+func (s *service) endStarting(p *process) {
+	if e := p.endStarting(); e != nil {
+		s.handleExit(p, *e)
 	}
 }
 
@@ -147,32 +127,8 @@ func (s *service) handleExit(p *process, e exit) {
 	c := p.ctr
 	if p.id != "" {
 		s.finishExit(p, e)
-		c.mu.Lock()
-		c.runningExecs--
-		pending := c.initExit
-		if c.runningExecs == 0 {
-			c.initExit = nil
-		} else {
-			pending = nil
-		}
-		c.mu.Unlock()
-		if pending != nil {
-			s.finishExit(c.init, *pending)
-		}
+		s.execEnded(c)
 		return
-	}
-	if !c.pidns {
-		// Nothing of the container may outlive its init, as with runc
-		// (without a pid namespace the kernel does not see to it). Not
-		// from the reaper's goroutine: the kill may wait.
-		go func() {
-			c.lmu.Lock()
-			err := c.lc.Kill(unix.SIGKILL, true)
-			c.lmu.Unlock()
-			if err != nil && !errors.Is(err, libruntime.ErrNotRunning) {
-				s.log.Debugf("kill the rest of %s: %v", c.id, err)
-			}
-		}()
 	}
 	c.mu.Lock()
 	if c.runningExecs > 0 {
@@ -184,20 +140,38 @@ func (s *service) handleExit(p *process, e exit) {
 	s.finishExit(p, e)
 }
 
+// execEnded counts a started exec'd process out; the init's exit that
+// waited for it goes out when it was the last.
+func (s *service) execEnded(c *container) {
+	c.mu.Lock()
+	c.runningExecs--
+	pending := c.initExit
+	if c.runningExecs == 0 {
+		c.initExit = nil
+	} else {
+		pending = nil
+	}
+	c.mu.Unlock()
+	if pending != nil {
+		s.finishExit(c.init, *pending)
+	}
+}
+
 func (s *service) finishExit(p *process, e exit) {
 	if !p.recordExit(e) {
 		return
 	}
 	c := p.ctr
+	pid, _, _ := p.state()
 	if p.id == "" {
 		// Kept in the bundle for the delete action, should this daemon
 		// die before the task is deleted.
-		launch.WriteExitFile(c.bundle, launch.Exit{Pid: e.pid, Status: e.status, At: e.at})
+		launch.WriteExitFile(c.bundle, launch.Exit{Pid: pid, Status: e.status, At: e.at})
 	}
 	s.pub.publish(topicExit, &eventstypes.TaskExit{
 		ContainerID: c.id,
 		ID:          p.id,
-		Pid:         uint32(e.pid),
+		Pid:         uint32(pid),
 		ExitStatus:  uint32(e.status),
 		ExitedAt:    timestamppb.New(e.at),
 	})
@@ -206,9 +180,9 @@ func (s *service) finishExit(p *process, e exit) {
 
 func (s *service) getContainer(id string) (*container, error) {
 	s.mu.Lock()
-	c := s.containers[id]
+	c, ok := s.containers[id], s.ready[id]
 	s.mu.Unlock()
-	if c == nil {
+	if !ok {
 		return nil, status.Errorf(codes.NotFound, "container %s not created", id)
 	}
 	return c, nil
@@ -229,20 +203,21 @@ func (s *service) getProcess(id, execID string) (*container, *process, error) {
 	return c, p, nil
 }
 
-// toStatus maps libruntime's errors to the gRPC codes containerd turns
-// back into its errdefs (NotFound, FailedPrecondition, ...); the message
-// is husk's, which containerd shows as it is.
+// toStatus maps the backend's and the state machine's errors to the gRPC
+// codes containerd turns back into its errdefs (NotFound,
+// FailedPrecondition, ...); the message is husk's, which containerd shows
+// as it is.
 func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
 	code := codes.Unknown
 	switch {
-	case errors.Is(err, libruntime.ErrNotExist), errors.Is(err, libruntime.ErrNotRunning):
+	case errors.Is(err, backend.ErrNotFound), errors.Is(err, lifecycle.ErrGone):
 		code = codes.NotFound
-	case errors.Is(err, libruntime.ErrExist):
+	case errors.Is(err, backend.ErrExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, libruntime.ErrRunning), errors.Is(err, libruntime.ErrNotCreated):
+	case errors.Is(err, backend.ErrPrecondition), errors.Is(err, lifecycle.ErrState):
 		code = codes.FailedPrecondition
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled

@@ -3,7 +3,6 @@ package shim
 import (
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
 	v2 "github.com/containerd/cgroups/v3/cgroup2/stats"
@@ -13,25 +12,30 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/shim/launch"
 )
 
 func TestParseOptions(t *testing.T) {
 	a, _ := anypb.New(&options.Options{BinaryName: "runc", Root: "/run/x", SystemdCgroup: true, NoPivotRoot: true})
 	// containerd's typeurl names types without the googleapis prefix.
 	a.TypeUrl = "containerd.runc.v1.Options"
-	o, err := parseOptions(a)
-	if err != nil || !o.noPivotRoot || !o.systemdCgroup || len(o.ignored) != 2 {
+	o, err := parseOptions(a, launch.RuntimeName)
+	if err != nil || !o.NoPivotRoot || !o.SystemdCgroup || len(o.ignored) != 2 {
 		t.Errorf("runc options: %v %+v", err, o)
 	}
 	r, _ := anypb.New(&runtimeoptions.Options{ConfigPath: "/etc/x.toml"})
-	if o, err := parseOptions(r); err != nil || len(o.ignored) != 1 {
+	if o, err := parseOptions(r, launch.RuntimeName); err != nil || len(o.ignored) != 1 {
 		t.Errorf("runtimeoptions: %v %+v", err, o)
 	}
-	if o, err := parseOptions(nil); err != nil || o.noPivotRoot {
+	// The VM class reads its configuration file.
+	if o, err := parseOptions(r, launch.VMRuntimeName); err != nil || len(o.ignored) != 0 || o.ConfigPath != "/etc/x.toml" {
+		t.Errorf("runtimeoptions of the VM class: %v %+v", err, o)
+	}
+	if o, err := parseOptions(nil, launch.RuntimeName); err != nil || o.NoPivotRoot {
 		t.Errorf("no options: %v %+v", err, o)
 	}
 	x, _ := anypb.New(&bootapi.BootstrapResult{})
-	if _, err := parseOptions(x); err == nil || !strings.Contains(err.Error(), "not husk's") {
+	if _, err := parseOptions(x, launch.RuntimeName); err == nil || !strings.Contains(err.Error(), "not husk's") {
 		t.Errorf("foreign options: %v", err)
 	}
 }
@@ -52,20 +56,5 @@ func TestMetrics(t *testing.T) {
 	if m2.CPU.UsageUsec != 5 || m2.Memory.Anon != 9 || m2.Memory.File != 11 || m2.Memory.UsageLimit != 200 ||
 		len(m2.Io.Usage) != 1 || m2.Io.Usage[0].Rbytes != 10 || m2.Io.Usage[0].Wbytes != 20 || m2.MemoryEvents.OomKill != 2 {
 		t.Errorf("v2 metrics: %v", m2)
-	}
-}
-
-func TestReaperKeepsEarlyExits(t *testing.T) {
-	r := newReaper()
-	r.mu.Lock()
-	r.remember(exit{pid: 999999, status: 3, at: time.Now()})
-	r.mu.Unlock()
-	// A Wait after the exit still gets it.
-	if code, err := r.Wait(999999); err != nil || code != 3 {
-		t.Errorf("Wait = %d, %v", code, err)
-	}
-	// Nothing recorded: times out.
-	if _, ok := r.wait(999998, 10*time.Millisecond); ok {
-		t.Error("wait returned an exit that never happened")
 	}
 }

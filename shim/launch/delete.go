@@ -62,17 +62,22 @@ func ReadExitFile(bundle string) (Exit, bool) {
 	return e, true
 }
 
-// StateRoot is where husk keeps the state of a containerd's containers:
-// beside the bundles, in containerd's state directory (bundles are
-// <state>/io.containerd.runtime.v2.task/<ns>/<id>), so that two
-// containerd instances never share it and it goes with that directory.
-func StateRoot(bundle, ns string) string {
+// StateRoot is where husk keeps the state of a containerd's containers of
+// runtime: beside the bundles, in containerd's state directory (bundles
+// are <state>/io.containerd.runtime.v2.task/<ns>/<id>), so that two
+// containerd instances never share it and it goes with that directory;
+// "husk" for the container class, "husk-vm" for the VM class.
+func StateRoot(runtime, bundle, ns string) string {
+	dir := "husk"
+	if runtime == VMRuntimeName {
+		dir = "husk-vm"
+	}
 	nsDir := filepath.Dir(bundle)
 	tasks := filepath.Dir(nsDir)
 	if filepath.Base(tasks) == "io.containerd.runtime.v2.task" && filepath.Base(nsDir) == ns {
-		return filepath.Join(filepath.Dir(tasks), "husk", ns)
+		return filepath.Join(filepath.Dir(tasks), dir, ns)
 	}
-	return filepath.Join("/run/husk-shim", ns)
+	return filepath.Join("/run/"+dir+"-shim", ns)
 }
 
 // errNeedsCleanup: the daemon left something behind, which only the full
@@ -89,7 +94,7 @@ func quickDelete(f *Flags) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(filepath.Join(StateRoot(bundle, f.Namespace), f.ID)); !os.IsNotExist(err) {
+	if _, err := os.Lstat(filepath.Join(StateRoot(Runtime(), bundle, f.Namespace), f.ID)); !os.IsNotExist(err) {
 		return nil, errNeedsCleanup
 	}
 	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(filepath.Join(bundle, "rootfs")))

@@ -20,11 +20,37 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
-// RuntimeName is the containerd runtime the shim implements.
-const RuntimeName = "io.containerd.husk.v2"
+// The containerd runtimes the shim implements: the container class, and
+// the microVM class (one VM per pod). One pair of binaries serves both:
+// the front is installed under both names (containerd-shim-husk-v2,
+// containerd-shim-huskvm-v2) and the name it is run by chooses.
+const (
+	RuntimeName   = "io.containerd.husk.v2"
+	VMRuntimeName = "io.containerd.huskvm.v2"
+)
+
+// RuntimeEnv passes the runtime from the front to the daemon binary.
+const RuntimeEnv = "HUSK_SHIM_RUNTIME"
+
+// Runtime is the runtime this process serves: RuntimeEnv's, else the
+// one the program's name says (containerd-shim-huskvm-v2 is the VM
+// class).
+func Runtime() string {
+	switch os.Getenv(RuntimeEnv) {
+	case RuntimeName:
+		return RuntimeName
+	case VMRuntimeName:
+		return VMRuntimeName
+	}
+	if strings.Contains(filepath.Base(os.Args[0]), "huskvm") {
+		return VMRuntimeName
+	}
+	return RuntimeName
+}
 
 // DaemonName is the daemon binary, installed next to the front.
 const DaemonName = "containerd-shim-husk-v2-daemon"
@@ -43,7 +69,7 @@ func RunWith(action func(f *Flags, version, commit string) error, version, commi
 	}
 	if err != nil {
 		// containerd shows this (start and delete) in its error message.
-		fmt.Fprintf(os.Stderr, "%s: %v\n", RuntimeName, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", Runtime(), err)
 		return 1
 	}
 	return 0
@@ -58,6 +84,9 @@ func front(f *Flags, version, commit string) error {
 	if err != nil {
 		return err
 	}
+	// The daemon (spawned or executed below) serves the runtime this
+	// front was run as.
+	os.Setenv(RuntimeEnv, Runtime())
 	switch {
 	case f.Info, f.Namespace == "":
 		// The daemon binary answers -info and reports a bad command line.

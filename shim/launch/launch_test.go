@@ -190,10 +190,13 @@ func TestExitFile(t *testing.T) {
 
 func TestStateRoot(t *testing.T) {
 	b := "/run/containerd/io.containerd.runtime.v2.task/k8s.io/abc"
-	if got := StateRoot(b, "k8s.io"); got != "/run/containerd/husk/k8s.io" {
+	if got := StateRoot(RuntimeName, b, "k8s.io"); got != "/run/containerd/husk/k8s.io" {
 		t.Errorf("StateRoot = %q", got)
 	}
-	if got := StateRoot("/somewhere/else", "ns"); got != "/run/husk-shim/ns" {
+	if got := StateRoot(VMRuntimeName, b, "k8s.io"); got != "/run/containerd/husk-vm/k8s.io" {
+		t.Errorf("StateRoot of the VM class = %q", got)
+	}
+	if got := StateRoot(RuntimeName, "/somewhere/else", "ns"); got != "/run/husk-shim/ns" {
 		t.Errorf("StateRoot elsewhere = %q", got)
 	}
 }
