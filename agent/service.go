@@ -10,6 +10,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/agent/netcfg"
 	"github.com/husk-runtime/husk/vm/api"
 )
 
@@ -27,6 +28,8 @@ type Service struct {
 	hello *api.HelloResponse
 	// poweroff ends the VM; Shutdown calls it after answering.
 	poweroff func()
+	// network configures the guest's network (SetNetwork).
+	network func(*netcfg.Config) error
 
 	mu         sync.Mutex
 	containers map[string]*container
@@ -43,6 +46,10 @@ func NewService(be Backend, hello *api.HelloResponse, poweroff func()) *Service 
 	return &Service{be: be, hello: hello, poweroff: poweroff,
 		containers: map[string]*container{}, oomEvents: make(chan string, oomQueue)}
 }
+
+// SetNetwork gives the service what configures the guest's network
+// (netcfg.Apply in a real guest).
+func (s *Service) SetNetwork(apply func(*netcfg.Config) error) { s.network = apply }
 
 var errNotFound = errors.New("not found")
 
@@ -415,6 +422,21 @@ func (s *Service) Shutdown(ctx context.Context, _ *api.Empty) (*api.Empty, error
 	}
 	if s.poweroff != nil {
 		go s.poweroff()
+	}
+	return &api.Empty{}, nil
+}
+
+// ConfigureNetwork sets the guest's network up as the host asks.
+func (s *Service) ConfigureNetwork(ctx context.Context, r *api.NetworkConfig) (*api.Empty, error) {
+	c, err := netcfg.Parse(r)
+	if err != nil {
+		return nil, err
+	}
+	if s.network == nil {
+		return nil, errors.New("configure network: this agent has no network to configure")
+	}
+	if err := s.network(c); err != nil {
+		return nil, fmt.Errorf("configure network: %w", err)
 	}
 	return &api.Empty{}, nil
 }

@@ -13,6 +13,7 @@ import (
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/agent/netcfg"
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/specs"
 	"github.com/husk-runtime/husk/vm/api"
@@ -265,5 +266,22 @@ func TestOOMEvents(t *testing.T) {
 	defer cancel2()
 	if _, err := s.GetOOMEvent(short, &api.Empty{}); err == nil {
 		t.Error("an event from an empty queue")
+	}
+}
+
+func TestConfigureNetwork(t *testing.T) {
+	s := NewService(newFake(), &api.HelloResponse{}, nil)
+	ctx := context.Background()
+	req := &api.NetworkConfig{Interfaces: []*api.Interface{{Mac: "0a:58:0a:fa:4d:05", Name: "eth0", Addresses: []string{"10.250.77.5/24"}}}}
+	if _, err := s.ConfigureNetwork(ctx, req); err == nil {
+		t.Error("configured a network without a configurator")
+	}
+	var got *netcfg.Config
+	s.SetNetwork(func(c *netcfg.Config) error { got = c; return nil })
+	if _, err := s.ConfigureNetwork(ctx, &api.NetworkConfig{Interfaces: []*api.Interface{{Mac: "x", Name: "eth0"}}}); err == nil || got != nil {
+		t.Errorf("a bad config: %v, applied %v", err, got)
+	}
+	if _, err := s.ConfigureNetwork(ctx, req); err != nil || got == nil || got.Interfaces[0].Addrs[0].String() != "10.250.77.5/24" {
+		t.Errorf("configure: %v, applied %+v", err, got)
 	}
 }

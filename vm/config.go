@@ -7,6 +7,8 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"time"
 )
 
@@ -64,6 +66,23 @@ type Config struct {
 	// blocks of 2 MiB (measured: 0.5 to 2 MiB back) and the module costs
 	// boot time.
 	FreePageReporting bool
+	// NICs are the guest's network interfaces, in order: each a
+	// virtio-net device on a tap device the caller made (a pod's network,
+	// see package vm/podnet).
+	NICs []NIC
+}
+
+// NIC is a network interface of the guest, backed by a tap device of the
+// host.
+type NIC struct {
+	// Tap is the open tap device: qemu gets the descriptor, so it needs
+	// no privilege to attach to it. It must have been opened with
+	// IFF_VNET_HDR.
+	Tap *os.File
+	// MAC is the guest interface's hardware address.
+	MAC string
+	// MTU is given to the guest (virtio-net's host_mtu); 0 for the default.
+	MTU int
 }
 
 // Defaults.
@@ -136,6 +155,17 @@ func (c Config) withDefaults(h HostFacts) (Config, error) {
 	}
 	if c.VirtioFSD == "" {
 		c.VirtioFSD = DefaultVirtioFSD
+	}
+	for i, n := range c.NICs {
+		if n.Tap == nil {
+			return c, fmt.Errorf("vm: NIC %d: no tap device", i)
+		}
+		if _, err := net.ParseMAC(n.MAC); err != nil {
+			return c, fmt.Errorf("vm: NIC %d: %w", i, err)
+		}
+		if n.MTU < 0 || n.MTU > 65535 {
+			return c, fmt.Errorf("vm: NIC %d: MTU %d", i, n.MTU)
+		}
 	}
 	if c.BootTimeout == 0 {
 		c.BootTimeout = 60 * time.Second

@@ -95,8 +95,22 @@ func qemuArgs(c Config, h HostFacts, e qemuEnds) []string {
 	if c.FreePageReporting {
 		a = append(a, "-device", dev("virtio-balloon", ",free-page-reporting=on"))
 	}
+	for i, n := range c.NICs {
+		// The tap's descriptor is qemu's fd firstNICFd+i (ExtraFiles).
+		id := "net" + strconv.Itoa(i)
+		a = append(a, "-netdev", "tap,id="+id+",fd="+strconv.Itoa(firstNICFd+i)+",vhost=off")
+		opts := ",netdev=" + id + ",mac=" + n.MAC
+		if n.MTU > 0 {
+			opts += ",host_mtu=" + strconv.Itoa(n.MTU)
+		}
+		a = append(a, "-device", dev("virtio-net", opts))
+	}
 	return a
 }
+
+// firstNICFd is the descriptor of the first tap device in qemu (after
+// stdin, stdout, stderr).
+const firstNICFd = 3
 
 // kernelCmdline tells the guest kernel and the agent what this VM has.
 func kernelCmdline(c Config, h HostFacts) string {
@@ -131,6 +145,9 @@ func kernelCmdline(c Config, h HostFacts) string {
 	groups = append(groups, string(c.Share))
 	if c.FreePageReporting {
 		groups = append(groups, "balloon")
+	}
+	if len(c.NICs) > 0 {
+		groups = append(groups, "net")
 	}
 	args = append(args,
 		"husk.load="+strings.Join(groups, ","),

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,25 @@ func TestTailBound(t *testing.T) {
 	s := tl.String()
 	if len(s) > tailMax || !strings.HasSuffix(s, "[0mend") {
 		t.Errorf("tail of %d bytes ends %q", len(s), s[len(s)-10:])
+	}
+}
+
+func TestQemuArgsNICs(t *testing.T) {
+	tap := os.NewFile(0, "tap")
+	_, a := argsOf(t, Config{NICs: []NIC{{Tap: tap, MAC: "0a:58:0a:fa:4d:05", MTU: 1450}, {Tap: tap, MAC: "0a:58:0a:fa:4d:06"}}}, HostFacts{})
+	for _, want := range []string{
+		"-netdev tap,id=net0,fd=3,vhost=off -device virtio-net-device,netdev=net0,mac=0a:58:0a:fa:4d:05,host_mtu=1450",
+		"-netdev tap,id=net1,fd=4,vhost=off -device virtio-net-device,netdev=net1,mac=0a:58:0a:fa:4d:06",
+		"husk.load=mmio,serial,9p,net ",
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("missing %q in %s", want, a)
+		}
+	}
+	for _, bad := range []NIC{{MAC: "0a:58:0a:fa:4d:05"}, {Tap: tap, MAC: "not a mac"}, {Tap: tap, MAC: "0a:58:0a:fa:4d:05", MTU: 70000}} {
+		c := Config{Dir: "/x", Kernel: "/k", Initrd: "/i", NICs: []NIC{bad}}
+		if _, err := c.withDefaults(HostFacts{}); err == nil {
+			t.Errorf("NIC %+v accepted", bad)
+		}
 	}
 }

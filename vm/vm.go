@@ -61,6 +61,9 @@ func (v *VM) Hello() *api.HelloResponse { return v.hello }
 // Times are the moments of the VM's start.
 func (v *VM) Times() BootTimes { return v.times }
 
+// Pid is qemu's pid.
+func (v *VM) Pid() int { return v.qemu.Process.Pid }
+
 // Share is the VM's shared directory.
 func (v *VM) Share() *Share { return v.share }
 
@@ -159,6 +162,9 @@ func (v *VM) startQemu(bin string, args []string) error {
 		return err
 	}
 	cmd.Stderr = &v.stderr
+	for _, n := range v.cfg.NICs {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, n.Tap)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// qemu dies with its owner.
 		Pdeathsig: syscall.SIGKILL,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/husk-runtime/husk/agent"
 	"github.com/husk-runtime/husk/agent/boot"
+	"github.com/husk-runtime/husk/agent/netcfg"
 	"github.com/husk-runtime/husk/vm/api"
 )
 
@@ -37,6 +38,10 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("boot: %w", err)
 	}
+	// A pod's containers share the guest's network namespace, and lo.
+	if err := netcfg.LoopbackUp(); err != nil {
+		fmt.Fprintf(os.Stderr, "husk-agent: %v\n", err)
+	}
 	reaper := agent.NewReaper()
 	be, err := agent.NewRuntime(boot.StateRoot, boot.BundleRoot, reaper)
 	if err != nil {
@@ -54,6 +59,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	api.RegisterAgentService(srv, agent.NewService(be, hello, boot.PowerOff))
+	svc := agent.NewService(be, hello, boot.PowerOff)
+	svc.SetNetwork(netcfg.Apply)
+	api.RegisterAgentService(srv, svc)
 	return srv.Serve(context.Background(), boot.NewListener(sys.Conn))
 }

@@ -1341,6 +1341,226 @@ func (x *OOMEvent) GetContainerId() string {
 	return ""
 }
 
+type Interface struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The guest's virtio-net device with this hardware address.
+	Mac string `protobuf:"bytes,1,opt,name=mac,proto3" json:"mac,omitempty"`
+	// Its name in the guest, as in the pod's network namespace.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Mtu  uint32 `protobuf:"varint,3,opt,name=mtu,proto3" json:"mtu,omitempty"`
+	// CIDR notation: 10.88.0.5/16.
+	Addresses     []string `protobuf:"bytes,4,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interface) Reset() {
+	*x = Interface{}
+	mi := &file_agent_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interface) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interface) ProtoMessage() {}
+
+func (x *Interface) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interface.ProtoReflect.Descriptor instead.
+func (*Interface) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Interface) GetMac() string {
+	if x != nil {
+		return x.Mac
+	}
+	return ""
+}
+
+func (x *Interface) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Interface) GetMtu() uint32 {
+	if x != nil {
+		return x.Mtu
+	}
+	return 0
+}
+
+func (x *Interface) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+type Route struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CIDR notation; "" for the default route of family.
+	Destination string `protobuf:"bytes,1,opt,name=destination,proto3" json:"destination,omitempty"`
+	Gateway     string `protobuf:"bytes,2,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	// The interface's name in the guest.
+	Device string `protobuf:"bytes,3,opt,name=device,proto3" json:"device,omitempty"`
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// RT_SCOPE_*.
+	Scope uint32 `protobuf:"varint,5,opt,name=scope,proto3" json:"scope,omitempty"`
+	// 4 or 6.
+	Family        uint32 `protobuf:"varint,6,opt,name=family,proto3" json:"family,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Route) Reset() {
+	*x = Route{}
+	mi := &file_agent_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Route) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Route) ProtoMessage() {}
+
+func (x *Route) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Route.ProtoReflect.Descriptor instead.
+func (*Route) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Route) GetDestination() string {
+	if x != nil {
+		return x.Destination
+	}
+	return ""
+}
+
+func (x *Route) GetGateway() string {
+	if x != nil {
+		return x.Gateway
+	}
+	return ""
+}
+
+func (x *Route) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *Route) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Route) GetScope() uint32 {
+	if x != nil {
+		return x.Scope
+	}
+	return 0
+}
+
+func (x *Route) GetFamily() uint32 {
+	if x != nil {
+		return x.Family
+	}
+	return 0
+}
+
+type NetworkConfig struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Interfaces []*Interface           `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
+	Routes     []*Route               `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
+	// /etc/resolv.conf of the guest ("" to leave it alone).
+	ResolvConf    []byte `protobuf:"bytes,3,opt,name=resolv_conf,json=resolvConf,proto3" json:"resolv_conf,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkConfig) Reset() {
+	*x = NetworkConfig{}
+	mi := &file_agent_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkConfig) ProtoMessage() {}
+
+func (x *NetworkConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkConfig.ProtoReflect.Descriptor instead.
+func (*NetworkConfig) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *NetworkConfig) GetInterfaces() []*Interface {
+	if x != nil {
+		return x.Interfaces
+	}
+	return nil
+}
+
+func (x *NetworkConfig) GetRoutes() []*Route {
+	if x != nil {
+		return x.Routes
+	}
+	return nil
+}
+
+func (x *NetworkConfig) GetResolvConf() []byte {
+	if x != nil {
+		return x.ResolvConf
+	}
+	return nil
+}
+
 var File_agent_proto protoreflect.FileDescriptor
 
 const file_agent_proto_rawDesc = "" +
@@ -1424,7 +1644,26 @@ const file_agent_proto_rawDesc = "" +
 	"\x15ListProcessesResponse\x12\x12\n" +
 	"\x04pids\x18\x01 \x03(\rR\x04pids\"-\n" +
 	"\bOOMEvent\x12!\n" +
-	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId2\x81\f\n" +
+	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\"a\n" +
+	"\tInterface\x12\x10\n" +
+	"\x03mac\x18\x01 \x01(\tR\x03mac\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
+	"\x03mtu\x18\x03 \x01(\rR\x03mtu\x12\x1c\n" +
+	"\taddresses\x18\x04 \x03(\tR\taddresses\"\xa1\x01\n" +
+	"\x05Route\x12 \n" +
+	"\vdestination\x18\x01 \x01(\tR\vdestination\x12\x18\n" +
+	"\agateway\x18\x02 \x01(\tR\agateway\x12\x16\n" +
+	"\x06device\x18\x03 \x01(\tR\x06device\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12\x14\n" +
+	"\x05scope\x18\x05 \x01(\rR\x05scope\x12\x16\n" +
+	"\x06family\x18\x06 \x01(\rR\x06family\"\x98\x01\n" +
+	"\rNetworkConfig\x128\n" +
+	"\n" +
+	"interfaces\x18\x01 \x03(\v2\x18.husk.agent.v1.InterfaceR\n" +
+	"interfaces\x12,\n" +
+	"\x06routes\x18\x02 \x03(\v2\x14.husk.agent.v1.RouteR\x06routes\x12\x1f\n" +
+	"\vresolv_conf\x18\x03 \x01(\fR\n" +
+	"resolvConf2\xc9\f\n" +
 	"\x05Agent\x12B\n" +
 	"\x05Hello\x12\x1b.husk.agent.v1.HelloRequest\x1a\x1c.husk.agent.v1.HelloResponse\x12`\n" +
 	"\x0fCreateContainer\x12%.husk.agent.v1.CreateContainerRequest\x1a&.husk.agent.v1.CreateContainerResponse\x12G\n" +
@@ -1450,7 +1689,8 @@ const file_agent_proto_rawDesc = "" +
 	"\x05Stats\x12\x1f.husk.agent.v1.ContainerRequest\x1a\x1c.husk.agent.v1.StatsResponse\x12V\n" +
 	"\rListProcesses\x12\x1f.husk.agent.v1.ContainerRequest\x1a$.husk.agent.v1.ListProcessesResponse\x12<\n" +
 	"\vGetOOMEvent\x12\x14.husk.agent.v1.Empty\x1a\x17.husk.agent.v1.OOMEvent\x126\n" +
-	"\bShutdown\x12\x14.husk.agent.v1.Empty\x1a\x14.husk.agent.v1.EmptyB)Z'github.com/husk-runtime/husk/vm/api;apib\x06proto3"
+	"\bShutdown\x12\x14.husk.agent.v1.Empty\x1a\x14.husk.agent.v1.Empty\x12F\n" +
+	"\x10ConfigureNetwork\x12\x1c.husk.agent.v1.NetworkConfig\x1a\x14.husk.agent.v1.EmptyB)Z'github.com/husk-runtime/husk/vm/api;apib\x06proto3"
 
 var (
 	file_agent_proto_rawDescOnce sync.Once
@@ -1464,7 +1704,7 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_agent_proto_goTypes = []any{
 	(*Empty)(nil),                   // 0: husk.agent.v1.Empty
 	(*HelloRequest)(nil),            // 1: husk.agent.v1.HelloRequest
@@ -1490,58 +1730,65 @@ var file_agent_proto_goTypes = []any{
 	(*StatsResponse)(nil),           // 21: husk.agent.v1.StatsResponse
 	(*ListProcessesResponse)(nil),   // 22: husk.agent.v1.ListProcessesResponse
 	(*OOMEvent)(nil),                // 23: husk.agent.v1.OOMEvent
+	(*Interface)(nil),               // 24: husk.agent.v1.Interface
+	(*Route)(nil),                   // 25: husk.agent.v1.Route
+	(*NetworkConfig)(nil),           // 26: husk.agent.v1.NetworkConfig
 }
 var file_agent_proto_depIdxs = []int32{
 	3,  // 0: husk.agent.v1.HelloResponse.phases:type_name -> husk.agent.v1.Phase
 	4,  // 1: husk.agent.v1.CreateContainerRequest.stdio:type_name -> husk.agent.v1.Stdio
 	4,  // 2: husk.agent.v1.ExecProcessRequest.stdio:type_name -> husk.agent.v1.Stdio
-	1,  // 3: husk.agent.v1.Agent.Hello:input_type -> husk.agent.v1.HelloRequest
-	5,  // 4: husk.agent.v1.Agent.CreateContainer:input_type -> husk.agent.v1.CreateContainerRequest
-	7,  // 5: husk.agent.v1.Agent.StartContainer:input_type -> husk.agent.v1.ContainerRequest
-	8,  // 6: husk.agent.v1.Agent.DeleteContainer:input_type -> husk.agent.v1.DeleteContainerRequest
-	7,  // 7: husk.agent.v1.Agent.State:input_type -> husk.agent.v1.ContainerRequest
-	10, // 8: husk.agent.v1.Agent.ExecProcess:input_type -> husk.agent.v1.ExecProcessRequest
-	12, // 9: husk.agent.v1.Agent.DeleteProcess:input_type -> husk.agent.v1.ProcessRequest
-	13, // 10: husk.agent.v1.Agent.SignalProcess:input_type -> husk.agent.v1.SignalRequest
-	12, // 11: husk.agent.v1.Agent.WaitProcess:input_type -> husk.agent.v1.ProcessRequest
-	15, // 12: husk.agent.v1.Agent.ReadStdout:input_type -> husk.agent.v1.ReadRequest
-	15, // 13: husk.agent.v1.Agent.ReadStderr:input_type -> husk.agent.v1.ReadRequest
-	17, // 14: husk.agent.v1.Agent.WriteStdin:input_type -> husk.agent.v1.WriteRequest
-	12, // 15: husk.agent.v1.Agent.CloseStdin:input_type -> husk.agent.v1.ProcessRequest
-	19, // 16: husk.agent.v1.Agent.ResizeTty:input_type -> husk.agent.v1.ResizeRequest
-	7,  // 17: husk.agent.v1.Agent.PauseContainer:input_type -> husk.agent.v1.ContainerRequest
-	7,  // 18: husk.agent.v1.Agent.ResumeContainer:input_type -> husk.agent.v1.ContainerRequest
-	20, // 19: husk.agent.v1.Agent.UpdateContainer:input_type -> husk.agent.v1.UpdateRequest
-	7,  // 20: husk.agent.v1.Agent.Stats:input_type -> husk.agent.v1.ContainerRequest
-	7,  // 21: husk.agent.v1.Agent.ListProcesses:input_type -> husk.agent.v1.ContainerRequest
-	0,  // 22: husk.agent.v1.Agent.GetOOMEvent:input_type -> husk.agent.v1.Empty
-	0,  // 23: husk.agent.v1.Agent.Shutdown:input_type -> husk.agent.v1.Empty
-	2,  // 24: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
-	6,  // 25: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
-	0,  // 26: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
-	0,  // 27: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
-	9,  // 28: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
-	11, // 29: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
-	0,  // 30: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
-	0,  // 31: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
-	14, // 32: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
-	16, // 33: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
-	16, // 34: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
-	18, // 35: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
-	0,  // 36: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
-	0,  // 37: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
-	0,  // 38: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
-	0,  // 39: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
-	0,  // 40: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
-	21, // 41: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
-	22, // 42: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
-	23, // 43: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
-	0,  // 44: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
-	24, // [24:45] is the sub-list for method output_type
-	3,  // [3:24] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	24, // 3: husk.agent.v1.NetworkConfig.interfaces:type_name -> husk.agent.v1.Interface
+	25, // 4: husk.agent.v1.NetworkConfig.routes:type_name -> husk.agent.v1.Route
+	1,  // 5: husk.agent.v1.Agent.Hello:input_type -> husk.agent.v1.HelloRequest
+	5,  // 6: husk.agent.v1.Agent.CreateContainer:input_type -> husk.agent.v1.CreateContainerRequest
+	7,  // 7: husk.agent.v1.Agent.StartContainer:input_type -> husk.agent.v1.ContainerRequest
+	8,  // 8: husk.agent.v1.Agent.DeleteContainer:input_type -> husk.agent.v1.DeleteContainerRequest
+	7,  // 9: husk.agent.v1.Agent.State:input_type -> husk.agent.v1.ContainerRequest
+	10, // 10: husk.agent.v1.Agent.ExecProcess:input_type -> husk.agent.v1.ExecProcessRequest
+	12, // 11: husk.agent.v1.Agent.DeleteProcess:input_type -> husk.agent.v1.ProcessRequest
+	13, // 12: husk.agent.v1.Agent.SignalProcess:input_type -> husk.agent.v1.SignalRequest
+	12, // 13: husk.agent.v1.Agent.WaitProcess:input_type -> husk.agent.v1.ProcessRequest
+	15, // 14: husk.agent.v1.Agent.ReadStdout:input_type -> husk.agent.v1.ReadRequest
+	15, // 15: husk.agent.v1.Agent.ReadStderr:input_type -> husk.agent.v1.ReadRequest
+	17, // 16: husk.agent.v1.Agent.WriteStdin:input_type -> husk.agent.v1.WriteRequest
+	12, // 17: husk.agent.v1.Agent.CloseStdin:input_type -> husk.agent.v1.ProcessRequest
+	19, // 18: husk.agent.v1.Agent.ResizeTty:input_type -> husk.agent.v1.ResizeRequest
+	7,  // 19: husk.agent.v1.Agent.PauseContainer:input_type -> husk.agent.v1.ContainerRequest
+	7,  // 20: husk.agent.v1.Agent.ResumeContainer:input_type -> husk.agent.v1.ContainerRequest
+	20, // 21: husk.agent.v1.Agent.UpdateContainer:input_type -> husk.agent.v1.UpdateRequest
+	7,  // 22: husk.agent.v1.Agent.Stats:input_type -> husk.agent.v1.ContainerRequest
+	7,  // 23: husk.agent.v1.Agent.ListProcesses:input_type -> husk.agent.v1.ContainerRequest
+	0,  // 24: husk.agent.v1.Agent.GetOOMEvent:input_type -> husk.agent.v1.Empty
+	0,  // 25: husk.agent.v1.Agent.Shutdown:input_type -> husk.agent.v1.Empty
+	26, // 26: husk.agent.v1.Agent.ConfigureNetwork:input_type -> husk.agent.v1.NetworkConfig
+	2,  // 27: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
+	6,  // 28: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
+	0,  // 29: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
+	0,  // 30: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
+	9,  // 31: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
+	11, // 32: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
+	0,  // 33: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
+	0,  // 34: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
+	14, // 35: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
+	16, // 36: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
+	16, // 37: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
+	18, // 38: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
+	0,  // 39: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
+	0,  // 40: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
+	0,  // 41: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
+	0,  // 42: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
+	0,  // 43: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
+	21, // 44: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
+	22, // 45: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
+	23, // 46: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
+	0,  // 47: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
+	0,  // 48: husk.agent.v1.Agent.ConfigureNetwork:output_type -> husk.agent.v1.Empty
+	27, // [27:49] is the sub-list for method output_type
+	5,  // [5:27] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1555,7 +1802,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

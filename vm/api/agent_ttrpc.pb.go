@@ -29,6 +29,7 @@ type AgentService interface {
 	ListProcesses(context.Context, *ContainerRequest) (*ListProcessesResponse, error)
 	GetOOMEvent(context.Context, *Empty) (*OOMEvent, error)
 	Shutdown(context.Context, *Empty) (*Empty, error)
+	ConfigureNetwork(context.Context, *NetworkConfig) (*Empty, error)
 }
 
 func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
@@ -180,6 +181,13 @@ func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
 					return nil, err
 				}
 				return svc.Shutdown(ctx, &req)
+			},
+			"ConfigureNetwork": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req NetworkConfig
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.ConfigureNetwork(ctx, &req)
 			},
 		},
 	})
@@ -358,6 +366,14 @@ func (c *agentClient) GetOOMEvent(ctx context.Context, req *Empty) (*OOMEvent, e
 func (c *agentClient) Shutdown(ctx context.Context, req *Empty) (*Empty, error) {
 	var resp Empty
 	if err := c.client.Call(ctx, "husk.agent.v1.Agent", "Shutdown", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *agentClient) ConfigureNetwork(ctx context.Context, req *NetworkConfig) (*Empty, error) {
+	var resp Empty
+	if err := c.client.Call(ctx, "husk.agent.v1.Agent", "ConfigureNetwork", req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -23,6 +23,7 @@ var moduleGroups = map[string][]string{
 	"9p":       {"9pnet_virtio", "9p"},
 	"virtiofs": {"virtiofs"},
 	"balloon":  {"virtio_balloon"},
+	"net":      {"virtio_net"},
 }
 
 // moduleIndex maps module names (with '_', as the kernel names them) to
