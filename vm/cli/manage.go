@@ -201,7 +201,7 @@ func cmdExec(g *global, args []string, out io.Writer) error {
 		stdio.Rows, stdio.Cols = tty.size()
 		hio = ttyIO()
 	}
-	p, err := sandbox.Exec(ctx, c.agent, c.id, newExecID(), proc, stdio)
+	p, _, err := sandbox.Exec(ctx, c.agent, c.id, newExecID(), proc, stdio)
 	if err != nil {
 		return err
 	}

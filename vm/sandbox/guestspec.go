@@ -16,8 +16,9 @@ type binder func(name, src string, readonly bool) (string, error)
 
 // guestSpec rewrites a container's config for the guest: the rootfs and
 // the sources of bind mounts become their places in the shared directory;
-// what names host objects that the guest cannot reach is refused.
-func guestSpec(spec *rspec.Spec, bundle string, bind binder) (*rspec.Spec, error) {
+// what names host objects that the guest cannot reach is refused: a
+// namespace path, unless guestNS says the caller made it the guest's.
+func guestSpec(spec *rspec.Spec, bundle string, guestNS bool, bind binder) (*rspec.Spec, error) {
 	s := *spec
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, errors.New("config.json: root.path is required")
@@ -29,7 +30,7 @@ func guestSpec(spec *rspec.Spec, bundle string, bind binder) (*rspec.Spec, error
 	if l := s.Linux; l != nil {
 		lc := *l
 		for i, ns := range l.Namespaces {
-			if ns.Path != "" {
+			if ns.Path != "" && !guestNS {
 				return nil, fmt.Errorf("config.json: linux.namespaces[%d]: %s: joining a namespace of the host is impossible in a VM", i, ns.Path)
 			}
 		}

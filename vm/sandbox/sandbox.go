@@ -62,6 +62,14 @@ type CreateOpts struct {
 	Stdio Stdio
 	// Trace asks for the guest's trace lines of the create.
 	Trace bool
+	// Spec, if set, is the container's config (else the bundle's
+	// config.json). Its namespace paths, if any, must name namespaces of
+	// the guest (see GuestNamespaces).
+	Spec *rspec.Spec
+	// GuestNamespaces: the caller translated Spec's namespace paths to
+	// the guest's (a pod's containers join its sandbox's namespaces);
+	// otherwise a path is refused.
+	GuestNamespaces bool
 }
 
 // Created is what CreateContainer returns.
@@ -80,9 +88,11 @@ func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o Crea
 	if err := specs.ValidateID(id); err != nil {
 		return nil, err
 	}
-	spec, err := specs.Load(bundle)
-	if err != nil {
-		return nil, err
+	spec := o.Spec
+	if spec == nil {
+		if spec, err = specs.Load(bundle); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	if s.containers[id] {
@@ -100,7 +110,7 @@ func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o Crea
 			s.mu.Unlock()
 		}
 	}()
-	gs, err := guestSpec(spec, bundle, func(name, src string, ro bool) (string, error) {
+	gs, err := guestSpec(spec, bundle, o.GuestNamespaces, func(name, src string, ro bool) (string, error) {
 		return share.Bind(id, name, src, ro)
 	})
 	if err != nil {
@@ -114,6 +124,10 @@ func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o Crea
 	if err != nil {
 		return nil, fmt.Errorf("create container %s in the VM: %w", id, err)
 	}
+	if err := checkPid(r.Pid); err != nil {
+		s.agent.DeleteContainer(ctx, &api.DeleteContainerRequest{ContainerId: id, Force: true})
+		return nil, fmt.Errorf("create container %s in the VM: %w", id, err)
+	}
 	return &Created{Init: NewProcess(s.agent, id, ""), GuestPid: int(r.Pid), Trace: checkTrace(r.Trace)}, nil
 }
 
@@ -125,16 +139,54 @@ func (s *Sandbox) StartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
-// Exec starts another process in a container.
-func Exec(ctx context.Context, agent api.AgentService, cid, eid string, p *rspec.Process, stdio Stdio) (*Process, error) {
+// Exec starts another process in a container; it returns the process
+// and its pid in the guest.
+func Exec(ctx context.Context, agent api.AgentService, cid, eid string, p *rspec.Process, stdio Stdio) (*Process, int, error) {
 	data, err := json.Marshal(p)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if _, err := agent.ExecProcess(ctx, &api.ExecProcessRequest{ContainerId: cid, ExecId: eid, Process: data, Stdio: stdio.proto()}); err != nil {
-		return nil, fmt.Errorf("exec in container %s: %w", cid, err)
+	r, err := agent.ExecProcess(ctx, &api.ExecProcessRequest{ContainerId: cid, ExecId: eid, Process: data, Stdio: stdio.proto()})
+	if err != nil {
+		return nil, 0, fmt.Errorf("exec in container %s: %w", cid, err)
 	}
-	return NewProcess(agent, cid, eid), nil
+	if err := checkPid(r.Pid); err != nil {
+		return nil, 0, fmt.Errorf("exec in container %s: %w", cid, err)
+	}
+	return NewProcess(agent, cid, eid), int(r.Pid), nil
+}
+
+// maxPid is Linux's largest pid (PID_MAX_LIMIT).
+const maxPid = 1 << 22
+
+// checkPid checks a pid from the guest.
+func checkPid(pid uint32) error {
+	if pid == 0 || pid > maxPid {
+		return fmt.Errorf("the agent reported pid %d", pid)
+	}
+	return nil
+}
+
+// maxPids bounds a process list from the guest.
+const maxPids = 1 << 16
+
+// Pids lists a container's processes (pids in the guest).
+func Pids(ctx context.Context, agent api.AgentService, cid string) ([]int, error) {
+	r, err := agent.ListProcesses(ctx, &api.ContainerRequest{ContainerId: cid})
+	if err != nil {
+		return nil, fmt.Errorf("processes of container %s: %w", cid, err)
+	}
+	if len(r.Pids) > maxPids {
+		return nil, fmt.Errorf("processes of container %s: the agent listed %d", cid, len(r.Pids))
+	}
+	out := make([]int, 0, len(r.Pids))
+	for _, p := range r.Pids {
+		if err := checkPid(p); err != nil {
+			return nil, fmt.Errorf("processes of container %s: %w", cid, err)
+		}
+		out = append(out, int(p))
+	}
+	return out, nil
 }
 
 // Kill signals a container's init, or with all every process in it.

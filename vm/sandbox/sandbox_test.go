@@ -27,7 +27,7 @@ func TestGuestSpec(t *testing.T) {
 		ro        bool
 	}
 	var binds []bound
-	gs, err := guestSpec(s, "/b", func(name, src string, ro bool) (string, error) {
+	gs, err := guestSpec(s, "/b", false, func(name, src string, ro bool) (string, error) {
 		binds = append(binds, bound{name, src, ro})
 		return "/run/husk/share/c/" + name, nil
 	})
@@ -62,16 +62,19 @@ func TestGuestSpecRefuses(t *testing.T) {
 	nobind := func(string, string, bool) (string, error) { return "/g", nil }
 	hooks := specs.Default(false)
 	hooks.Hooks = &rspec.Hooks{Prestart: []rspec.Hook{{Path: "/bin/true"}}}
-	if _, err := guestSpec(hooks, "/b", nobind); err == nil || !strings.Contains(err.Error(), "hooks") {
+	if _, err := guestSpec(hooks, "/b", false, nobind); err == nil || !strings.Contains(err.Error(), "hooks") {
 		t.Errorf("hooks: %v", err)
 	}
 	ns := specs.Default(false)
 	ns.Linux.Namespaces[0].Path = "/proc/1/ns/pid"
-	if _, err := guestSpec(ns, "/b", nobind); err == nil || !strings.Contains(err.Error(), "linux.namespaces[0]") {
+	if _, err := guestSpec(ns, "/b", false, nobind); err == nil || !strings.Contains(err.Error(), "linux.namespaces[0]") {
 		t.Errorf("a namespace path: %v", err)
 	}
+	if gs, err := guestSpec(ns, "/b", true, nobind); err != nil || gs.Linux.Namespaces[0].Path != "/proc/1/ns/pid" {
+		t.Errorf("a namespace path of the guest: %v", err)
+	}
 	failing := func(string, string, bool) (string, error) { return "", errors.New("boom") }
-	if _, err := guestSpec(specs.Default(false), "/b", failing); err == nil || !strings.Contains(err.Error(), "root.path") {
+	if _, err := guestSpec(specs.Default(false), "/b", false, failing); err == nil || !strings.Contains(err.Error(), "root.path") {
 		t.Errorf("a failed bind: %v", err)
 	}
 }
