@@ -37,6 +37,7 @@ import (
 	"github.com/husk-runtime/husk/shim/backend"
 	"github.com/husk-runtime/husk/shim/hostbackend"
 	"github.com/husk-runtime/husk/shim/launch"
+	"github.com/husk-runtime/husk/shim/vmbackend"
 )
 
 // Type URLs containerd registers for runtime-spec types carried as JSON.
@@ -139,7 +140,7 @@ func deleteAction(f *launch.Flags) error {
 	if rtName == launch.RuntimeName {
 		be, err = hostbackend.NewCleaner(root)
 	} else {
-		be, err = newVMCleaner(root, bundle, f)
+		be = vmbackend.NewCleaner(root)
 	}
 	if err != nil {
 		warn(err)

@@ -14,10 +14,10 @@ import (
 	"github.com/containerd/ttrpc"
 	"golang.org/x/sys/unix"
 
-	"github.com/husk-runtime/husk/shim/backend"
 	"github.com/husk-runtime/husk/shim/hostbackend"
 	"github.com/husk-runtime/husk/shim/launch"
 	"github.com/husk-runtime/husk/shim/reaper"
+	"github.com/husk-runtime/husk/shim/vmbackend"
 )
 
 // serve is the daemon: started by the start action in the first bundle
@@ -63,8 +63,8 @@ func serve(f *launch.Flags, version string) error {
 			return err
 		}
 		go rp.Run()
-	} else if svc.be, err = newVMBackend(root, bundle, f, svc, log); err != nil {
-		return err
+	} else {
+		svc.be = vmbackend.New(root, svc, log)
 	}
 
 	l, err := net.FileListener(os.NewFile(3, "socket"))
@@ -101,14 +101,4 @@ func serve(f *launch.Flags, version string) error {
 	// The state root of this namespace goes when it is empty.
 	os.Remove(root)
 	return nil
-}
-
-// newVMBackend is the VM class's backend.
-func newVMBackend(root, bundle string, f *launch.Flags, ev backend.Events, log *logger) (backend.Backend, error) {
-	return nil, fmt.Errorf("%s: not available yet", launch.VMRuntimeName)
-}
-
-// newVMCleaner is the VM class's backend for the delete action.
-func newVMCleaner(root, bundle string, f *launch.Flags) (backend.Backend, error) {
-	return nil, fmt.Errorf("%s: not available yet", launch.VMRuntimeName)
 }

@@ -233,3 +233,14 @@ func Signal(pid int, start uint64, sig unix.Signal) error {
 	}
 	return unix.PidfdSendSignal(fd, sig, nil, 0)
 }
+
+// Alive reports whether the process pid that started at start still
+// runs (a zombie does not).
+func Alive(pid int, start uint64) bool {
+	f := statFields(pid)
+	if len(f) < 20 || string(f[0]) == "Z" || string(f[0]) == "X" {
+		return false
+	}
+	v, _ := strconv.ParseUint(string(f[19]), 10, 64)
+	return v == start
+}

@@ -26,6 +26,7 @@ var (
 // Set up by TestMain.
 var (
 	shimBin   string // the shim under test (its front)
+	shimVMBin string // the front under the VM class's name
 	daemonBin string // the shim's daemon binary, which the front starts
 	shimDir   string // a directory holding shimBin, for containerd's PATH
 	imageTar  string // the test image
@@ -62,6 +63,7 @@ func setup() (int, error) {
 		return 0, err
 	}
 	shimBin = filepath.Join(shimDir, "containerd-shim-husk-v2")
+	shimVMBin = filepath.Join(shimDir, "containerd-shim-huskvm-v2")
 	if *shimFlag != "" {
 		src, err := filepath.Abs(*shimFlag)
 		if err != nil {
@@ -73,10 +75,16 @@ func setup() (int, error) {
 		if err := os.Symlink(src, shimBin); err != nil {
 			return 0, err
 		}
+		if err := os.Symlink(src, shimVMBin); err != nil {
+			return 0, err
+		}
 		daemonBin = filepath.Join(filepath.Dir(src), "containerd-shim-husk-v2-daemon")
 	} else {
 		daemonBin = filepath.Join(shimDir, "containerd-shim-husk-v2-daemon")
 		if err := buildShim(shimBin, daemonBin); err != nil {
+			return 0, err
+		}
+		if err := os.Symlink(shimBin, shimVMBin); err != nil {
 			return 0, err
 		}
 	}

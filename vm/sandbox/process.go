@@ -134,5 +134,8 @@ func (p *Process) copyIn(ctx context.Context, r io.Reader) {
 	}
 }
 
+// ContainerID is the id of the process's container.
+func (p *Process) ContainerID() string { return p.cid }
+
 // ExecID is the process's exec id ("" for a container's init).
 func (p *Process) ExecID() string { return p.eid }

@@ -1,0 +1,131 @@
+package vmbackend
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func defaults(t *testing.T) Config {
+	t.Helper()
+	c, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSize(t *testing.T) {
+	c := defaults(t)
+	lim := int64(200 << 20)
+	quota, period := int64(150000), uint64(100000)
+	for _, tc := range []struct {
+		name      string
+		ann       map[string]string
+		res       *rspec.LinuxResources
+		mem, cpus int
+	}{
+		{"nothing", nil, nil, 256, 1},
+		{"CRI pod resources", map[string]string{annSandboxMemory: "268435456", annSandboxCPUQuota: "250000", annSandboxCPUPeriod: "100000"}, nil, 256 + 128, 2},
+		{"CRI pod without limits", map[string]string{annSandboxMemory: "0"}, nil, 256, 1},
+		{"the container's own limits", nil, &rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: &lim}, CPU: &rspec.LinuxCPU{Quota: &quota, Period: &period}}, 200 + 128, 2},
+		{"husk's annotations win", map[string]string{annMemory: "512", annCPUs: "1", annSandboxMemory: "1073741824"}, nil, 512, 1},
+		{"more vCPUs than the host has", map[string]string{annSandboxCPUQuota: "800000", annSandboxCPUPeriod: "100000"}, nil, 256, 2},
+	} {
+		spec := &rspec.Spec{Annotations: tc.ann, Linux: &rspec.Linux{Resources: tc.res}}
+		mem, cpus, err := Size(spec, c, 2)
+		if err != nil || mem != tc.mem || cpus != tc.cpus {
+			t.Errorf("%s: %d MiB, %d vCPUs, %v; want %d, %d", tc.name, mem, cpus, err, tc.mem, tc.cpus)
+		}
+	}
+	for _, bad := range []map[string]string{{annMemory: "lots"}, {annCPUs: "-1"}, {annSandboxMemory: "x"}} {
+		if _, _, err := Size(&rspec.Spec{Annotations: bad}, c, 2); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
+	}
+	c.OverheadMiB = 64
+	if mem, _, _ := Size(&rspec.Spec{Annotations: map[string]string{annSandboxMemory: "104857600"}}, c, 2); mem != 164 {
+		t.Errorf("configured overhead: %d MiB", mem)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "vm.toml")
+	os.WriteFile(p, []byte("memory_overhead_mib = 96\nshare = \"virtiofs\"\nassets = \"/srv/assets\"\n"), 0o644)
+	c, err := LoadConfig(p)
+	if err != nil || c.OverheadMiB != 96 || c.Share != "virtiofs" || c.Assets != "/srv/assets" || c.DefaultMemoryMiB != 256 || c.RunDir != DefaultRunDir {
+		t.Errorf("config %+v, %v", c, err)
+	}
+	os.WriteFile(p, []byte("memory_overhead = 96\n"), 0o644)
+	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), "memory_overhead") {
+		t.Errorf("an unknown key: %v", err)
+	}
+	os.WriteFile(p, []byte("share = \"nfs\"\n"), 0o644)
+	if _, err := LoadConfig(p); err == nil {
+		t.Error("share nfs accepted")
+	}
+	if _, err := LoadConfig(filepath.Join(dir, "missing.toml")); err == nil {
+		t.Error("a missing configuration file that was named: no error")
+	}
+	t.Setenv(ConfigEnv, p)
+	if _, err := LoadConfig(""); err == nil {
+		t.Error("$HUSK_VM_CONFIG not read")
+	}
+}
+
+func TestGuestNamespaces(t *testing.T) {
+	spec := &rspec.Spec{Linux: &rspec.Linux{Namespaces: []rspec.LinuxNamespace{
+		{Type: rspec.PIDNamespace},
+		{Type: rspec.NetworkNamespace, Path: "/proc/4242/ns/net"},
+		{Type: rspec.IPCNamespace, Path: "/proc/4242/ns/ipc"},
+		{Type: rspec.UTSNamespace, Path: "/proc/4242/ns/uts"},
+		{Type: rspec.MountNamespace},
+	}}}
+	orig := spec.Linux
+	if err := guestNamespaces(spec, 4242, 17); err != nil {
+		t.Fatal(err)
+	}
+	want := []rspec.LinuxNamespace{{Type: rspec.PIDNamespace}, {Type: rspec.IPCNamespace, Path: "/proc/17/ns/ipc"},
+		{Type: rspec.UTSNamespace, Path: "/proc/17/ns/uts"}, {Type: rspec.MountNamespace}}
+	if len(spec.Linux.Namespaces) != len(want) {
+		t.Fatalf("namespaces %+v", spec.Linux.Namespaces)
+	}
+	for i := range want {
+		if spec.Linux.Namespaces[i] != want[i] {
+			t.Errorf("namespace %d: %+v, want %+v", i, spec.Linux.Namespaces[i], want[i])
+		}
+	}
+	if len(orig.Namespaces) != 5 {
+		t.Error("the caller's linux section was changed")
+	}
+	for _, p := range []string{"/proc/999/ns/ipc", "/var/run/netns/x", "/proc/4242/ns/../../etc"} {
+		s := &rspec.Spec{Linux: &rspec.Linux{Namespaces: []rspec.LinuxNamespace{{Type: rspec.IPCNamespace, Path: p}}}}
+		if err := guestNamespaces(s, 4242, 17); err == nil {
+			t.Errorf("path %s accepted", p)
+		}
+	}
+	// The sandbox: its network namespace is the one CNI set up.
+	sb := &rspec.Spec{Linux: &rspec.Linux{Namespaces: []rspec.LinuxNamespace{{Type: rspec.NetworkNamespace, Path: "/var/run/netns/cni-1"}}}}
+	if netnsPath(sb) != "/var/run/netns/cni-1" {
+		t.Errorf("netns path %q", netnsPath(sb))
+	}
+	if err := guestNamespaces(sb, 0, 0); err != nil || len(sb.Linux.Namespaces) != 0 {
+		t.Errorf("sandbox namespaces %v %+v", err, sb.Linux.Namespaces)
+	}
+}
+
+func TestResolvConf(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte("nameserver 10.96.0.10\n"), 0o644)
+	spec := &rspec.Spec{Mounts: []rspec.Mount{{Destination: "/etc/hosts", Source: "/x"}, {Destination: "/etc/resolv.conf", Source: "resolv.conf", Type: "bind"}}}
+	if got := string(resolvConf(spec, dir)); got != "nameserver 10.96.0.10\n" {
+		t.Errorf("resolv.conf %q", got)
+	}
+	if resolvConf(&rspec.Spec{}, dir) != nil {
+		t.Error("a resolv.conf from nowhere")
+	}
+}

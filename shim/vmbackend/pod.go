@@ -1,0 +1,383 @@
+package vmbackend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/cgroups"
+	"github.com/husk-runtime/husk/shim/backend"
+	"github.com/husk-runtime/husk/shim/reaper"
+	"github.com/husk-runtime/husk/vm"
+	"github.com/husk-runtime/husk/vm/api"
+	"github.com/husk-runtime/husk/vm/assets"
+	"github.com/husk-runtime/husk/vm/podnet"
+	"github.com/husk-runtime/husk/vm/sandbox"
+)
+
+// pod is a VM and the containers in it.
+type pod struct {
+	b          *Backend
+	sb         *sandbox.Sandbox
+	recordPath string
+	rec        podRecord
+	// pid is qemu's: what containerd knows as every init's pid (the
+	// process that holds the pod), and the pid the CRI plugin names the
+	// sandbox's namespaces by.
+	pid int
+	// sandboxPid is the guest pid of the pod's first container, whose
+	// namespaces the others join.
+	sandboxPid int
+	// ctx bounds the calls that last as long as the pod (waits, output,
+	// OOM events).
+	ctx    context.Context
+	cancel context.CancelFunc
+	// cg is the pod's cgroup on the host; own is where the shim was.
+	cg, own *cgroups.Manager
+
+	mu         sync.Mutex
+	containers map[string]*container
+}
+
+// bootPod starts the VM of the pod whose first container is r (spec):
+// the pod's cgroup with the shim in it (qemu is born there), the taps in
+// the pod's network namespace, qemu, and the guest's network. On error
+// nothing is left.
+func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rspec.Spec) (_ *pod, err error) {
+	start := time.Now()
+	cfg, err := LoadConfig(r.Options.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	a, err := assets.Lookup(cfg.Assets)
+	if err != nil {
+		return nil, err
+	}
+	mem, cpus, err := Size(spec, cfg, runtime.NumCPU())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("VM directory: %w", err)
+	}
+	// Short names: the VM's unix sockets live in its directory.
+	sum := sha256.Sum256([]byte(b.root + "\x00" + r.ID))
+	name := hex.EncodeToString(sum[:8])
+	p := &pod{b: b, recordPath: filepath.Join(cfg.RunDir, name+".json"), containers: map[string]*container{}}
+	p.rec = podRecord{Dir: filepath.Join(cfg.RunDir, name), ShimPid: os.Getpid(), ShimStart: reaper.StartTime(os.Getpid())}
+	if err := writeRecord(p.recordPath, &p.rec); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.shutdown()
+		}
+	}()
+	phases := []string{}
+	phase := func(what string, since time.Time) time.Time {
+		now := time.Now()
+		phases = append(phases, fmt.Sprintf("%s %.1f ms", what, float64(now.Sub(since).Microseconds())/1000))
+		return now
+	}
+	t := phase("config", start)
+	if err := p.enterCgroup(spec, r.ID); err != nil {
+		return nil, err
+	}
+	t = phase("cgroup", t)
+	vc := vm.Config{Name: "husk-pod-" + r.ID, Dir: p.rec.Dir, Kernel: a.Kernel, Initrd: a.Initrd,
+		MemoryMiB: mem, CPUs: cpus, BootTimeout: cfg.bootTimeout(), Share: vm.ShareKind(cfg.Share)}
+	var plan *podnet.Plan
+	var taps []*os.File
+	defer func() {
+		for _, t := range taps {
+			t.Close()
+		}
+	}()
+	if ns := netnsPath(spec); ns != "" {
+		facts, err := podnet.Read(ns)
+		if err != nil {
+			return nil, err
+		}
+		if plan, err = podnet.PlanFor(facts); err != nil {
+			return nil, err
+		}
+		p.rec.Netns, p.rec.NICs = ns, plan.NICs
+		if err := writeRecord(p.recordPath, &p.rec); err != nil {
+			return nil, err
+		}
+		if taps, err = podnet.Attach(ns, plan); err != nil {
+			return nil, err
+		}
+		for i, n := range plan.NICs {
+			vc.NICs = append(vc.NICs, vm.NIC{Tap: taps[i], MAC: n.MAC, MTU: n.MTU})
+		}
+		plan.Guest.ResolvConf = resolvConf(spec, r.Bundle)
+		t = phase("network", t)
+	}
+	if p.sb, err = sandbox.Start(ctx, vc); err != nil {
+		return nil, err
+	}
+	p.pid = p.sb.VM().Pid()
+	p.rec.QemuPid, p.rec.QemuStart = p.pid, reaper.StartTime(p.pid)
+	if err := writeRecord(p.recordPath, &p.rec); err != nil {
+		return nil, err
+	}
+	times := p.sb.VM().Times()
+	t = phase(fmt.Sprintf("vm (qemu start %.0f ms, agent ready %.0f ms)",
+		float64(times.Connected.Sub(times.Exec).Milliseconds()), float64(times.Ready.Sub(times.Exec).Milliseconds())), t)
+	// qemu holds the taps now; ours go (a tap lives while a descriptor
+	// of it is open, so it goes with qemu).
+	for _, t := range taps {
+		t.Close()
+	}
+	taps = nil
+	if plan != nil {
+		if _, err := p.sb.Agent().ConfigureNetwork(ctx, plan.Guest); err != nil {
+			return nil, fmt.Errorf("configure the guest's network: %w", err)
+		}
+		phase("guest network", t)
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	go p.oomEvents()
+	b.log.Infof("pod %s: VM up (qemu pid %d, %d MiB, %d vCPUs, %d NICs) in %.0f ms: %s", r.ID, p.pid, mem, cpus, len(vc.NICs),
+		float64(time.Since(start).Milliseconds()), strings.Join(phases, ", "))
+	return p, nil
+}
+
+// enterCgroup makes the pod's cgroup on the host (the sandbox's
+// linux.cgroupsPath, which the kubelet puts under the pod's) and moves
+// the shim into it, so that qemu, born of the shim, is accounted there
+// from its start. A systemd slice path is left to systemd's cgroup
+// driver, which the VM class does not drive: qemu stays in the shim's
+// cgroup then, as without a cgroupsPath.
+func (p *pod) enterCgroup(spec *rspec.Spec, id string) error {
+	if spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return nil
+	}
+	path := spec.Linux.CgroupsPath
+	if strings.Contains(path, ":") {
+		p.b.log.Warnf("pod %s: cgroupsPath %s is a systemd slice: qemu stays in the shim's cgroup", id, path)
+		return nil
+	}
+	h, err := cgroups.Detect()
+	if err != nil {
+		return err
+	}
+	own, err := cgroups.Own(h)
+	if err != nil {
+		return fmt.Errorf("the shim's cgroup: %w", err)
+	}
+	m, err := cgroups.New(h, path, id)
+	if err != nil {
+		return err
+	}
+	intent := m.Intent()
+	p.rec.Cgroup = &intent
+	if err := writeRecord(p.recordPath, &p.rec); err != nil {
+		return err
+	}
+	if err := m.Create(nil); err != nil {
+		return fmt.Errorf("the pod's cgroup: %w", err)
+	}
+	st := m.State()
+	p.rec.Cgroup = &st
+	p.cg, p.own = m, own
+	if err := writeRecord(p.recordPath, &p.rec); err != nil {
+		return err
+	}
+	if err := m.AddProc(os.Getpid()); err != nil {
+		return fmt.Errorf("move the shim into the pod's cgroup: %w", err)
+	}
+	return nil
+}
+
+// createContainer creates a container in the VM.
+func (p *pod) createContainer(ctx context.Context, r *backend.CreateRequest, spec *rspec.Spec, first bool) (*container, error) {
+	gs := *spec
+	if err := guestNamespaces(&gs, p.pid, p.sandboxPid); err != nil {
+		return nil, err
+	}
+	st := r.Stdio
+	stdio := sandbox.Stdio{Terminal: st.Terminal, Stdin: st.Stdin != nil, Stdout: st.Stdout != nil, Stderr: st.Stderr != nil}
+	if st.Terminal {
+		stdio.Stdin, stdio.Stdout, stdio.Stderr = false, false, false
+	}
+	created, err := p.sb.CreateContainer(ctx, r.ID, r.Bundle, sandbox.CreateOpts{Stdio: stdio, Spec: &gs, GuestNamespaces: true})
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		p.sandboxPid = created.GuestPid
+	}
+	c := &container{p: p, id: r.ID, execs: map[string]*proc{}}
+	c.init, err = p.attach(created.Init, "", st)
+	if err != nil {
+		p.sb.DeleteContainer(ctx, r.ID, true)
+		return nil, err
+	}
+	p.mu.Lock()
+	p.containers[r.ID] = c
+	p.mu.Unlock()
+	go c.wait(c.init)
+	return c, nil
+}
+
+// attach connects a guest process's stdio to what the service made.
+func (p *pod) attach(sp *sandbox.Process, eid string, st backend.Stdio) (*proc, error) {
+	pr := &proc{sp: sp, agent: p.sb.Agent(), cid: sp.ContainerID(), eid: eid, ioDone: make(chan struct{}), exited: make(chan struct{})}
+	if st.Terminal {
+		close(pr.ioDone)
+		return pr, st.Console(&console{ctx: p.ctx, agent: pr.agent, cid: pr.cid, eid: eid})
+	}
+	if err := pr.copyIO(p.ctx, st); err != nil {
+		return nil, err
+	}
+	return pr, nil
+}
+
+// remove forgets a deleted container; the last one stops the VM.
+func (p *pod) remove(id string) {
+	p.mu.Lock()
+	delete(p.containers, id)
+	n := len(p.containers)
+	p.mu.Unlock()
+	if n == 0 {
+		p.b.podEnded(p)
+		p.shutdown()
+	}
+}
+
+func (p *pod) has(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.containers[id] != nil
+}
+
+// alive reports whether qemu still runs.
+func (p *pod) alive() bool {
+	select {
+	case <-p.sb.VM().Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// oomEvents reports the guest's OOM kills in the pod's containers.
+func (p *pod) oomEvents() {
+	for {
+		ev, err := p.sb.Agent().GetOOMEvent(p.ctx, &api.Empty{})
+		if err != nil {
+			return
+		}
+		// The guest names the container: only the pod's are reported.
+		if p.has(ev.ContainerId) {
+			p.b.events.OOM(ev.ContainerId)
+		}
+	}
+}
+
+// shutdown stops the VM and removes everything of the pod on the host,
+// whatever state booting left it in.
+func (p *pod) shutdown() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	var errs []error
+	if p.sb != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, p.sb.Shutdown(ctx))
+		cancel()
+	} else {
+		errs = append(errs, vm.RemoveDir(p.rec.Dir))
+	}
+	if p.rec.Netns != "" {
+		errs = append(errs, podnet.Detach(p.rec.Netns, p.rec.NICs))
+	}
+	if p.cg != nil {
+		// The shim goes back where it came from: the cgroup must be
+		// empty to go.
+		if err := p.own.AddProc(os.Getpid()); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, p.cg.Destroy())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		p.b.log.Warnf("pod VM %s: %v", p.rec.Dir, err)
+		return
+	}
+	os.Remove(p.recordPath)
+}
+
+// cleanupPod removes what the pod of record path left after its daemon
+// died (see Backend.Cleanup); the first task cleaned up does it, a
+// later one finds no record. A daemon still alive keeps its pod.
+func cleanupPod(path string) (int, error) {
+	lock, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return 0, err
+	}
+	rec, err := readRecord(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if rec.ShimPid > 0 && rec.ShimPid != os.Getpid() && reaper.Alive(rec.ShimPid, rec.ShimStart) {
+		return rec.QemuPid, nil
+	}
+	var errs []error
+	if rec.QemuPid > 0 {
+		errs = append(errs, killWait(rec.QemuPid, rec.QemuStart))
+	}
+	errs = append(errs, vm.RemoveDir(rec.Dir))
+	if rec.Netns != "" {
+		errs = append(errs, podnet.Detach(rec.Netns, rec.NICs))
+	}
+	if rec.Cgroup != nil {
+		if h, err := cgroups.Detect(); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, cgroups.Load(h, *rec.Cgroup).Destroy())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rec.QemuPid, err
+	}
+	return rec.QemuPid, os.Remove(path)
+}
+
+// killWait kills the process pid that started at start, if it still
+// runs, and waits until it is gone.
+func killWait(pid int, start uint64) error {
+	if err := reaper.Signal(pid, start, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill qemu (pid %d): %w", pid, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); reaper.Alive(pid, start); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("qemu (pid %d) did not die", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package shimtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/husk-runtime/husk/vm/assets"
+)
+
+// The microVM class, io.containerd.huskvm.v2: one VM per task group (a
+// pod), under containerd 1.6 (task API v2) and 2.4 (v3). Under TCG a VM
+// boots in 3-5 s: the checks share a few VMs.
+const vmRuntime = "io.containerd.huskvm.v2"
+
+// vmAssets returns the guest's kernel release, or skips the test (with
+// the reason) where VMs cannot run.
+func vmAssets(t *testing.T) string {
+	t.Helper()
+	a, err := assets.Lookup(assets.Dir())
+	if err != nil {
+		t.Skipf("no microVM guest assets (make vm-assets): %v", err)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("no qemu-system-x86_64 (Debian package qemu-system-x86)")
+	}
+	return a.Manifest.KernelVersion
+}
+
+func TestVMCtr(t *testing.T) {
+	kernel := vmAssets(t)
+	for _, v := range versions {
+		t.Run("containerd-"+v, func(t *testing.T) {
+			c := newContainerd(t, v, false)
+			testVMCtr(t, c, kernel)
+		})
+	}
+}
+
+func testVMCtr(t *testing.T, c *ctrd, kernel string) {
+	rt := "--runtime=" + vmRuntime
+	id := func(name string) string { return fmt.Sprintf("vp-%s-%d", name, time.Now().UnixNano()%1e6) }
+	ev := watchEvents(t, c)
+	var host [65]byte
+	if out, err := exec.Command("uname", "-r").Output(); err == nil {
+		copy(host[:], out)
+	}
+
+	t.Run("uname", func(t *testing.T) {
+		out, err := c.ctr("run", "--rm", rt, imageRef, id("uname"), "uname", "-r")
+		if err != nil || strings.TrimSpace(out) != kernel {
+			t.Fatalf("ctr run uname -r: %v: %q, want the guest's %s", err, out, kernel)
+		}
+	})
+	t.Run("tty-and-exit-code", func(t *testing.T) {
+		out, err := runInPty(120*time.Second, c.ctrBin, "-a", c.sock, "run", "--rm", "-t", rt, imageRef, id("tty"),
+			"sh", "-c", "tty; sleep 1; stty size; exit 7")
+		if exitCode(err) != 7 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "24 80") {
+			t.Fatalf("ctr run -t: exit %d (%v): %q", exitCode(err), err, out)
+		}
+	})
+
+	// One VM for the task subcommands: a 64 MiB container.
+	name := id("detached")
+	if out, err := c.ctr("run", "-d", rt, "--memory-limit", strconv.Itoa(64<<20), imageRef, name, "sleep", "1000"); err != nil {
+		t.Fatalf("ctr run -d: %v: %q", err, out)
+	}
+	if st := c.waitStatus("default", name, "RUNNING", 10*time.Second); st != "RUNNING" {
+		t.Fatalf("detached task is %q", st)
+	}
+	pid := c.taskPid("default", name)
+	t.Run("pid-is-qemu", func(t *testing.T) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if !strings.HasPrefix(string(comm), "qemu-system") {
+			t.Errorf("task pid %d is %q, want the pod's qemu", pid, comm)
+		}
+	})
+	t.Run("exec", func(t *testing.T) {
+		out, err := c.ctr("task", "exec", "--exec-id", "e1", name, "sh", "-c", "echo exec-ok; uname -r; exit 5")
+		if exitCode(err) != 5 || !strings.Contains(out, "exec-ok\n"+kernel) {
+			t.Fatalf("ctr task exec: exit %d (%v): %q", exitCode(err), err, out)
+		}
+		out, err = c.ctrIn("default", []byte("exec-stdin\nsecond\n"), "task", "exec", "--exec-id", "e2", name, "head", "-n1")
+		if err != nil || strings.TrimSpace(out) != "exec-stdin" {
+			t.Fatalf("ctr task exec with stdin: %v: %q", err, out)
+		}
+		out, err = c.ctr("task", "exec", "--exec-id", "e3", name, "sh", "-c", "kill -TERM $$")
+		if exitCode(err) != 143 {
+			t.Fatalf("exec killed by SIGTERM: exit %d (%v): %q", exitCode(err), err, out)
+		}
+	})
+	t.Run("exec-tty", func(t *testing.T) {
+		out, err := runInPty(60*time.Second, c.ctrBin, "-a", c.sock, "task", "exec", "-t", "--exec-id", "t1", name, "sh", "-c", "tty; sleep 1; stty size")
+		if err != nil || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "24 80") {
+			t.Fatalf("ctr task exec -t: %v: %q", err, out)
+		}
+	})
+	t.Run("ps", func(t *testing.T) {
+		ch := make(chan error, 1)
+		go func() {
+			_, err := c.ctr("task", "exec", "--exec-id", "ps1", name, "sleep", "1000")
+			ch <- err
+		}()
+		// The guest's pids, the exec'd one named by its exec id.
+		waitFor(t, 20*time.Second, "two processes in ctr task ps", func() bool {
+			out, _ := c.ctr("task", "ps", name)
+			return strings.Count(out, "\n") >= 3 && strings.Contains(out, "ps1")
+		})
+		if out, err := c.ctr("task", "kill", "--exec-id", "ps1", "-s", "SIGKILL", name); err != nil {
+			t.Fatalf("kill exec: %v: %q", err, out)
+		}
+		if err := <-ch; exitCode(err) != 137 {
+			t.Errorf("killed exec exited %d (%v)", exitCode(err), err)
+		}
+	})
+	t.Run("pause-resume", func(t *testing.T) {
+		if out, err := c.ctr("task", "pause", name); err != nil {
+			t.Fatalf("pause: %v: %q", err, out)
+		}
+		if st := c.taskStatus("default", name); st != "PAUSED" {
+			t.Fatalf("after pause: %q", st)
+		}
+		if out, err := c.ctr("task", "resume", name); err != nil {
+			t.Fatalf("resume: %v: %q", err, out)
+		}
+		if st := c.taskStatus("default", name); st != "RUNNING" {
+			t.Fatalf("after resume: %q", st)
+		}
+	})
+	t.Run("metrics", func(t *testing.T) {
+		// The guest's cgroup v2 statistics, with the container's limit.
+		out, err := c.ctr("task", "metrics", name)
+		if err != nil || !strings.Contains(out, "pids.current") || !strings.Contains(out, strconv.Itoa(64<<20)) {
+			t.Fatalf("ctr task metrics: %v: %q", err, out)
+		}
+	})
+	t.Run("oom", func(t *testing.T) {
+		// 100 MiB in a 64 MiB container: the guest's OOM killer ends
+		// the exec'd process, and containerd hears of it.
+		out, err := c.ctr("task", "exec", "--exec-id", "oom1", name, "sh", "-c", "x=0123456789; while true; do x=$x$x; done")
+		if exitCode(err) != 137 {
+			t.Errorf("OOM-killed exec exited %d (%v): %q", exitCode(err), err, out)
+		}
+		ev.waitLine(t, name, "/tasks/oom", name)
+	})
+	t.Run("kill", func(t *testing.T) {
+		if out, err := c.ctr("task", "kill", "-s", "SIGKILL", name); err != nil {
+			t.Fatalf("kill: %v: %q", err, out)
+		}
+		if st := c.waitStatus("default", name, "STOPPED", 20*time.Second); st != "STOPPED" {
+			t.Fatalf("after SIGKILL: %q", st)
+		}
+		if out, err := c.ctr("task", "delete", name); err != nil {
+			t.Fatalf("ctr task delete: %v: %q", err, out)
+		}
+		c.ctr("container", "delete", name)
+		checkVMGone(t, c, "default", name, pid)
+	})
+	t.Run("events", func(t *testing.T) {
+		// Every exec'd process's exit came before the init's.
+		got := ev.topics(name)
+		n := len(got)
+		if n < 4 || got[0] != "/tasks/create" || got[1] != "/tasks/start" || got[n-2] != "/tasks/exit" || got[n-1] != "/tasks/delete" ||
+			strings.Count(strings.Join(got, " "), "/tasks/exit") != strings.Count(strings.Join(got, " "), "/tasks/exec-started")+1 {
+			t.Errorf("events of %s: %v", name, got)
+		}
+	})
+	t.Run("shim-exits", func(t *testing.T) {
+		waitFor(t, 10*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
+	})
+}
+
+// checkVMGone checks that nothing of a deleted VM task is left: qemu, the
+// rootfs mounts, husk's state and the VM's directory.
+func checkVMGone(t *testing.T, c *ctrd, ns, id string, qemu int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "qemu gone", func() bool { return !alive(qemu) })
+	if m := mountsUnder(c.bundle(ns, id)); len(m) > 0 {
+		t.Errorf("still mounted: %v", m)
+	}
+	if d := filepath.Join(c.run, "state", "husk-vm", ns, id); fileExists(d) {
+		t.Errorf("state left: %s", d)
+	}
+	if m := mountsUnder("/run/husk-vm"); len(m) > 0 {
+		t.Errorf("VM mounts left: %v", m)
+	}
+}
+
+// topics lists the task topics of container id so far, in order.
+func (e *events) topics(id string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var got []string
+	for _, l := range e.lines {
+		for _, w := range strings.Fields(l) {
+			if strings.HasPrefix(w, "/tasks/") && strings.Contains(l, `"`+id+`"`) {
+				got = append(got, w)
+				break
+			}
+		}
+	}
+	return got
+}
