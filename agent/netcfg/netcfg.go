@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -42,6 +43,8 @@ type Config struct {
 	Interfaces []Interface
 	Routes     []Route
 	ResolvConf []byte
+	// Sysctls are net.* keys (dotted) and values.
+	Sysctls map[string]string
 }
 
 // Bounds of what Parse accepts.
@@ -50,6 +53,8 @@ const (
 	maxAddrs      = 64
 	maxRoutes     = 512
 	maxResolvConf = 64 << 10
+	maxSysctls    = 128
+	maxSysctlLen  = 4096
 )
 
 // Parse checks a NetworkConfig: every address parses, every route names
@@ -58,7 +63,16 @@ func Parse(r *api.NetworkConfig) (*Config, error) {
 	if len(r.Interfaces) > maxInterfaces || len(r.Routes) > maxRoutes || len(r.ResolvConf) > maxResolvConf {
 		return nil, errors.New("network config: too large")
 	}
-	c := &Config{ResolvConf: r.ResolvConf}
+	if len(r.Sysctls) > maxSysctls {
+		return nil, errors.New("network config: too many sysctls")
+	}
+	c := &Config{ResolvConf: r.ResolvConf, Sysctls: map[string]string{}}
+	for k, v := range r.Sysctls {
+		if !validSysctl(k) || len(v) > maxSysctlLen {
+			return nil, fmt.Errorf("sysctl %q: not a net.* sysctl", k)
+		}
+		c.Sysctls[k] = v
+	}
 	names := map[string]bool{}
 	for i, in := range r.Interfaces {
 		mac, err := net.ParseMAC(in.Mac)
@@ -135,6 +149,20 @@ func validName(s string) bool {
 	return true
 }
 
+// validSysctl is a net.* sysctl name: dotted words, no way out of
+// /proc/sys/net.
+func validSysctl(k string) bool {
+	if !strings.HasPrefix(k, "net.") || len(k) > 256 || strings.Contains(k, "..") || strings.HasSuffix(k, ".") {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // LoopbackUp brings lo up: a pod's containers share it.
 func LoopbackUp() error {
 	lo, err := netlink.LinkByName("lo")
@@ -164,6 +192,12 @@ func Apply(c *Config) error {
 			if err := addRoute(r); err != nil {
 				return err
 			}
+		}
+	}
+	for k, v := range c.Sysctls {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			return fmt.Errorf("sysctl %s: %w", k, err)
 		}
 	}
 	if len(c.ResolvConf) > 0 {

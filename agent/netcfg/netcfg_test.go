@@ -17,6 +17,7 @@ func TestParse(t *testing.T) {
 			{Destination: "10.96.0.0/12", Device: "eth0", Scope: 253, Family: 4, Source: "10.250.77.5"},
 		},
 		ResolvConf: []byte("nameserver 10.96.0.10\n"),
+		Sysctls:    map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +28,9 @@ func TestParse(t *testing.T) {
 	}
 	if r := c.Routes[0]; r.Dst != nil || r.Gw.String() != "10.250.77.1" || r.Family != unix.AF_INET {
 		t.Errorf("default route %+v", r)
+	}
+	if c.Sysctls["net.ipv4.ip_unprivileged_port_start"] != "0" {
+		t.Errorf("sysctls %v", c.Sysctls)
 	}
 	if r := c.Routes[1]; r.Dst.String() != "10.96.0.0/12" || r.Scope != 253 || r.Src.String() != "10.250.77.5" {
 		t.Errorf("link route %+v", r)
@@ -46,6 +50,9 @@ func TestParseRefuses(t *testing.T) {
 		"route gateway":      {Interfaces: []*api.Interface{eth0()}, Routes: []*api.Route{{Device: "eth0", Family: 4, Gateway: "x"}}},
 		"huge resolv.conf":   {ResolvConf: make([]byte, maxResolvConf+1)},
 		"many interfaces":    {Interfaces: make([]*api.Interface, maxInterfaces+1)},
+		"not a net sysctl":   {Sysctls: map[string]string{"kernel.core_pattern": "|/x"}},
+		"a way out":          {Sysctls: map[string]string{"net.ipv4/../../kernel.x": "1"}},
+		"dot dot":            {Sysctls: map[string]string{"net..x": "1"}},
 	} {
 		if _, err := Parse(r); err == nil {
 			t.Errorf("%s: accepted", name)

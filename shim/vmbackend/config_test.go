@@ -129,3 +129,18 @@ func TestResolvConf(t *testing.T) {
 		t.Error("a resolv.conf from nowhere")
 	}
 }
+
+func TestNetSysctls(t *testing.T) {
+	orig := map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shmmax": "1000"}
+	spec := &rspec.Spec{Linux: &rspec.Linux{Sysctl: orig}}
+	net := netSysctls(spec)
+	if len(net) != 1 || net["net.ipv4.ip_unprivileged_port_start"] != "0" {
+		t.Errorf("net sysctls %v", net)
+	}
+	if len(spec.Linux.Sysctl) != 1 || spec.Linux.Sysctl["kernel.shmmax"] != "1000" || len(orig) != 2 {
+		t.Errorf("left %v, original %v", spec.Linux.Sysctl, orig)
+	}
+	if netSysctls(&rspec.Spec{}) != nil {
+		t.Error("sysctls from nowhere")
+	}
+}

@@ -208,6 +208,11 @@ func (p *pod) createContainer(ctx context.Context, r *backend.CreateRequest, spe
 	if err := guestNamespaces(&gs, p.pid, p.sandboxPid); err != nil {
 		return nil, err
 	}
+	if sysctls := netSysctls(&gs); len(sysctls) > 0 {
+		if _, err := p.sb.Agent().ConfigureNetwork(ctx, &api.NetworkConfig{Sysctls: sysctls}); err != nil {
+			return nil, fmt.Errorf("container %s: net sysctls: %w", r.ID, err)
+		}
+	}
 	st := r.Stdio
 	stdio := sandbox.Stdio{Terminal: st.Terminal, Stdin: st.Stdin != nil, Stdout: st.Stdout != nil, Stderr: st.Stderr != nil}
 	if st.Terminal {

@@ -99,3 +99,29 @@ func resolvConf(spec *rspec.Spec, bundle string) []byte {
 	}
 	return nil
 }
+
+// netSysctls takes the net.* sysctls out of a pod container's config:
+// they are the pod network namespace's, which is the guest's own, shared
+// by the pod's containers (libruntime refuses them for a container
+// without a network namespace of its own). The agent sets them.
+func netSysctls(spec *rspec.Spec) map[string]string {
+	if spec.Linux == nil || len(spec.Linux.Sysctl) == 0 {
+		return nil
+	}
+	var net map[string]string
+	rest := map[string]string{}
+	for k, v := range spec.Linux.Sysctl {
+		if strings.HasPrefix(k, "net.") {
+			if net == nil {
+				net = map[string]string{}
+			}
+			net[k] = v
+			continue
+		}
+		rest[k] = v
+	}
+	l := *spec.Linux
+	l.Sysctl = rest
+	spec.Linux = &l
+	return net
+}

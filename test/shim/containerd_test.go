@@ -39,6 +39,13 @@ var versions = []string{"1.6", "2.4"}
 
 func newContainerd(t *testing.T, version string, cri bool) *ctrd {
 	t.Helper()
+	return newContainerdWith(t, version, cri, nil)
+}
+
+// newContainerdWith is newContainerd, with prepare run before containerd
+// starts (to put CNI's plugins and configuration in c.dir/cni).
+func newContainerdWith(t *testing.T, version string, cri bool, prepare func(c *ctrd)) *ctrd {
+	t.Helper()
 	c := &ctrd{t: t, version: version, cri: cri, pathPrefix: shimDir}
 	switch version {
 	case "1.6":
@@ -64,6 +71,9 @@ func newContainerd(t *testing.T, version string, cri bool) *ctrd {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.cleanup)
+	if prepare != nil {
+		prepare(c)
+	}
 	c.start()
 	ns := "default"
 	if cri {
@@ -104,6 +114,8 @@ state = %q
       runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk]
       runtime_type = "io.containerd.husk.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk-vm]
+      runtime_type = "io.containerd.huskvm.v2"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
@@ -124,6 +136,8 @@ state = %q
     runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk]
     runtime_type = "io.containerd.husk.v2"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm]
+    runtime_type = "io.containerd.huskvm.v2"
 [plugins."io.containerd.cri.v1.runtime".cni]
   bin_dirs = [%q]
   conf_dir = %q

@@ -1505,7 +1505,10 @@ type NetworkConfig struct {
 	Interfaces []*Interface           `protobuf:"bytes,1,rep,name=interfaces,proto3" json:"interfaces,omitempty"`
 	Routes     []*Route               `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
 	// /etc/resolv.conf of the guest ("" to leave it alone).
-	ResolvConf    []byte `protobuf:"bytes,3,opt,name=resolv_conf,json=resolvConf,proto3" json:"resolv_conf,omitempty"`
+	ResolvConf []byte `protobuf:"bytes,3,opt,name=resolv_conf,json=resolvConf,proto3" json:"resolv_conf,omitempty"`
+	// net.* sysctls of the guest's network namespace, which the pod's
+	// containers share (the sandbox's, as the CRI plugin sets them).
+	Sysctls       map[string]string `protobuf:"bytes,4,rep,name=sysctls,proto3" json:"sysctls,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1557,6 +1560,13 @@ func (x *NetworkConfig) GetRoutes() []*Route {
 func (x *NetworkConfig) GetResolvConf() []byte {
 	if x != nil {
 		return x.ResolvConf
+	}
+	return nil
+}
+
+func (x *NetworkConfig) GetSysctls() map[string]string {
+	if x != nil {
+		return x.Sysctls
 	}
 	return nil
 }
@@ -1656,14 +1666,18 @@ const file_agent_proto_rawDesc = "" +
 	"\x06device\x18\x03 \x01(\tR\x06device\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x14\n" +
 	"\x05scope\x18\x05 \x01(\rR\x05scope\x12\x16\n" +
-	"\x06family\x18\x06 \x01(\rR\x06family\"\x98\x01\n" +
+	"\x06family\x18\x06 \x01(\rR\x06family\"\x99\x02\n" +
 	"\rNetworkConfig\x128\n" +
 	"\n" +
 	"interfaces\x18\x01 \x03(\v2\x18.husk.agent.v1.InterfaceR\n" +
 	"interfaces\x12,\n" +
 	"\x06routes\x18\x02 \x03(\v2\x14.husk.agent.v1.RouteR\x06routes\x12\x1f\n" +
 	"\vresolv_conf\x18\x03 \x01(\fR\n" +
-	"resolvConf2\xc9\f\n" +
+	"resolvConf\x12C\n" +
+	"\asysctls\x18\x04 \x03(\v2).husk.agent.v1.NetworkConfig.SysctlsEntryR\asysctls\x1a:\n" +
+	"\fSysctlsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xc9\f\n" +
 	"\x05Agent\x12B\n" +
 	"\x05Hello\x12\x1b.husk.agent.v1.HelloRequest\x1a\x1c.husk.agent.v1.HelloResponse\x12`\n" +
 	"\x0fCreateContainer\x12%.husk.agent.v1.CreateContainerRequest\x1a&.husk.agent.v1.CreateContainerResponse\x12G\n" +
@@ -1704,7 +1718,7 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_agent_proto_goTypes = []any{
 	(*Empty)(nil),                   // 0: husk.agent.v1.Empty
 	(*HelloRequest)(nil),            // 1: husk.agent.v1.HelloRequest
@@ -1733,6 +1747,7 @@ var file_agent_proto_goTypes = []any{
 	(*Interface)(nil),               // 24: husk.agent.v1.Interface
 	(*Route)(nil),                   // 25: husk.agent.v1.Route
 	(*NetworkConfig)(nil),           // 26: husk.agent.v1.NetworkConfig
+	nil,                             // 27: husk.agent.v1.NetworkConfig.SysctlsEntry
 }
 var file_agent_proto_depIdxs = []int32{
 	3,  // 0: husk.agent.v1.HelloResponse.phases:type_name -> husk.agent.v1.Phase
@@ -1740,55 +1755,56 @@ var file_agent_proto_depIdxs = []int32{
 	4,  // 2: husk.agent.v1.ExecProcessRequest.stdio:type_name -> husk.agent.v1.Stdio
 	24, // 3: husk.agent.v1.NetworkConfig.interfaces:type_name -> husk.agent.v1.Interface
 	25, // 4: husk.agent.v1.NetworkConfig.routes:type_name -> husk.agent.v1.Route
-	1,  // 5: husk.agent.v1.Agent.Hello:input_type -> husk.agent.v1.HelloRequest
-	5,  // 6: husk.agent.v1.Agent.CreateContainer:input_type -> husk.agent.v1.CreateContainerRequest
-	7,  // 7: husk.agent.v1.Agent.StartContainer:input_type -> husk.agent.v1.ContainerRequest
-	8,  // 8: husk.agent.v1.Agent.DeleteContainer:input_type -> husk.agent.v1.DeleteContainerRequest
-	7,  // 9: husk.agent.v1.Agent.State:input_type -> husk.agent.v1.ContainerRequest
-	10, // 10: husk.agent.v1.Agent.ExecProcess:input_type -> husk.agent.v1.ExecProcessRequest
-	12, // 11: husk.agent.v1.Agent.DeleteProcess:input_type -> husk.agent.v1.ProcessRequest
-	13, // 12: husk.agent.v1.Agent.SignalProcess:input_type -> husk.agent.v1.SignalRequest
-	12, // 13: husk.agent.v1.Agent.WaitProcess:input_type -> husk.agent.v1.ProcessRequest
-	15, // 14: husk.agent.v1.Agent.ReadStdout:input_type -> husk.agent.v1.ReadRequest
-	15, // 15: husk.agent.v1.Agent.ReadStderr:input_type -> husk.agent.v1.ReadRequest
-	17, // 16: husk.agent.v1.Agent.WriteStdin:input_type -> husk.agent.v1.WriteRequest
-	12, // 17: husk.agent.v1.Agent.CloseStdin:input_type -> husk.agent.v1.ProcessRequest
-	19, // 18: husk.agent.v1.Agent.ResizeTty:input_type -> husk.agent.v1.ResizeRequest
-	7,  // 19: husk.agent.v1.Agent.PauseContainer:input_type -> husk.agent.v1.ContainerRequest
-	7,  // 20: husk.agent.v1.Agent.ResumeContainer:input_type -> husk.agent.v1.ContainerRequest
-	20, // 21: husk.agent.v1.Agent.UpdateContainer:input_type -> husk.agent.v1.UpdateRequest
-	7,  // 22: husk.agent.v1.Agent.Stats:input_type -> husk.agent.v1.ContainerRequest
-	7,  // 23: husk.agent.v1.Agent.ListProcesses:input_type -> husk.agent.v1.ContainerRequest
-	0,  // 24: husk.agent.v1.Agent.GetOOMEvent:input_type -> husk.agent.v1.Empty
-	0,  // 25: husk.agent.v1.Agent.Shutdown:input_type -> husk.agent.v1.Empty
-	26, // 26: husk.agent.v1.Agent.ConfigureNetwork:input_type -> husk.agent.v1.NetworkConfig
-	2,  // 27: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
-	6,  // 28: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
-	0,  // 29: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
-	0,  // 30: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
-	9,  // 31: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
-	11, // 32: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
-	0,  // 33: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
-	0,  // 34: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
-	14, // 35: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
-	16, // 36: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
-	16, // 37: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
-	18, // 38: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
-	0,  // 39: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
-	0,  // 40: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
-	0,  // 41: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
-	0,  // 42: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
-	0,  // 43: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
-	21, // 44: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
-	22, // 45: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
-	23, // 46: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
-	0,  // 47: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
-	0,  // 48: husk.agent.v1.Agent.ConfigureNetwork:output_type -> husk.agent.v1.Empty
-	27, // [27:49] is the sub-list for method output_type
-	5,  // [5:27] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	27, // 5: husk.agent.v1.NetworkConfig.sysctls:type_name -> husk.agent.v1.NetworkConfig.SysctlsEntry
+	1,  // 6: husk.agent.v1.Agent.Hello:input_type -> husk.agent.v1.HelloRequest
+	5,  // 7: husk.agent.v1.Agent.CreateContainer:input_type -> husk.agent.v1.CreateContainerRequest
+	7,  // 8: husk.agent.v1.Agent.StartContainer:input_type -> husk.agent.v1.ContainerRequest
+	8,  // 9: husk.agent.v1.Agent.DeleteContainer:input_type -> husk.agent.v1.DeleteContainerRequest
+	7,  // 10: husk.agent.v1.Agent.State:input_type -> husk.agent.v1.ContainerRequest
+	10, // 11: husk.agent.v1.Agent.ExecProcess:input_type -> husk.agent.v1.ExecProcessRequest
+	12, // 12: husk.agent.v1.Agent.DeleteProcess:input_type -> husk.agent.v1.ProcessRequest
+	13, // 13: husk.agent.v1.Agent.SignalProcess:input_type -> husk.agent.v1.SignalRequest
+	12, // 14: husk.agent.v1.Agent.WaitProcess:input_type -> husk.agent.v1.ProcessRequest
+	15, // 15: husk.agent.v1.Agent.ReadStdout:input_type -> husk.agent.v1.ReadRequest
+	15, // 16: husk.agent.v1.Agent.ReadStderr:input_type -> husk.agent.v1.ReadRequest
+	17, // 17: husk.agent.v1.Agent.WriteStdin:input_type -> husk.agent.v1.WriteRequest
+	12, // 18: husk.agent.v1.Agent.CloseStdin:input_type -> husk.agent.v1.ProcessRequest
+	19, // 19: husk.agent.v1.Agent.ResizeTty:input_type -> husk.agent.v1.ResizeRequest
+	7,  // 20: husk.agent.v1.Agent.PauseContainer:input_type -> husk.agent.v1.ContainerRequest
+	7,  // 21: husk.agent.v1.Agent.ResumeContainer:input_type -> husk.agent.v1.ContainerRequest
+	20, // 22: husk.agent.v1.Agent.UpdateContainer:input_type -> husk.agent.v1.UpdateRequest
+	7,  // 23: husk.agent.v1.Agent.Stats:input_type -> husk.agent.v1.ContainerRequest
+	7,  // 24: husk.agent.v1.Agent.ListProcesses:input_type -> husk.agent.v1.ContainerRequest
+	0,  // 25: husk.agent.v1.Agent.GetOOMEvent:input_type -> husk.agent.v1.Empty
+	0,  // 26: husk.agent.v1.Agent.Shutdown:input_type -> husk.agent.v1.Empty
+	26, // 27: husk.agent.v1.Agent.ConfigureNetwork:input_type -> husk.agent.v1.NetworkConfig
+	2,  // 28: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
+	6,  // 29: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
+	0,  // 30: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
+	0,  // 31: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
+	9,  // 32: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
+	11, // 33: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
+	0,  // 34: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
+	0,  // 35: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
+	14, // 36: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
+	16, // 37: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
+	16, // 38: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
+	18, // 39: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
+	0,  // 40: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
+	0,  // 41: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
+	0,  // 42: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
+	0,  // 43: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
+	0,  // 44: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
+	21, // 45: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
+	22, // 46: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
+	23, // 47: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
+	0,  // 48: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
+	0,  // 49: husk.agent.v1.Agent.ConfigureNetwork:output_type -> husk.agent.v1.Empty
+	28, // [28:50] is the sub-list for method output_type
+	6,  // [6:28] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1802,7 +1818,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
