@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,4 +206,86 @@ func (e *events) topics(id string) []string {
 		}
 	}
 	return got
+}
+
+// TestVMFaults: the VM class's shim SIGKILLed (its qemu dies with it, and
+// the delete action removes the rest), and containerd restarted under a
+// running VM (the shim and its VM outlive it and serve the new one).
+func TestVMFaults(t *testing.T) {
+	vmAssets(t)
+	for _, v := range versions {
+		t.Run("containerd-"+v, func(t *testing.T) {
+			c := newContainerd(t, v, false)
+			t.Run("shim-killed", func(t *testing.T) { testVMShimKilled(t, c) })
+			t.Run("containerd-restart", func(t *testing.T) { testVMContainerdRestart(t, c) })
+		})
+	}
+}
+
+func testVMShimKilled(t *testing.T, c *ctrd) {
+	ev := watchEvents(t, c)
+	id := fmt.Sprintf("vp-shimkill-%d", time.Now().UnixNano()%1e6)
+	if out, err := c.ctr("run", "-d", "--runtime="+vmRuntime, imageRef, id, "sleep", "1000"); err != nil {
+		t.Fatalf("ctr run -d: %v: %q", err, out)
+	}
+	qemu := c.taskPid("default", id)
+	shims := c.shimPids()
+	if len(shims) != 1 || ppid(qemu) != shims[0] {
+		t.Fatalf("want one shim, qemu's parent: shims %v, qemu %d's parent %d", shims, qemu, ppid(qemu))
+	}
+	if d := cgroupDirs("default/" + id); len(d) == 0 {
+		t.Errorf("no cgroup for the VM at /default/%s", id)
+	}
+	if err := syscall.Kill(shims[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "qemu to die with its shim", func() bool { return !alive(qemu) })
+	waitFor(t, 20*time.Second, "task stopped or gone", func() bool {
+		st := c.taskStatus("default", id)
+		return st == "" || st == "STOPPED"
+	})
+	if st := c.taskStatus("default", id); st == "STOPPED" {
+		c.ctr("task", "delete", id)
+	}
+	if out, err := c.ctr("container", "delete", id); err != nil {
+		t.Errorf("container delete: %v: %q", err, out)
+	}
+	ev.waitLine(t, id, "/tasks/exit", `"exit_status":137`)
+	checkVMGone(t, c, "default", id, qemu)
+	if d := cgroupDirs("default/" + id); len(d) > 0 {
+		t.Errorf("cgroups left: %v", d)
+	}
+	if ents, _ := os.ReadDir("/run/husk-vm"); len(ents) > 0 {
+		t.Errorf("left in /run/husk-vm: %v", ents)
+	}
+}
+
+func testVMContainerdRestart(t *testing.T, c *ctrd) {
+	id := fmt.Sprintf("vp-restart-%d", time.Now().UnixNano()%1e6)
+	if out, err := c.ctr("run", "-d", "--runtime="+vmRuntime, imageRef, id, "sleep", "1000"); err != nil {
+		t.Fatalf("ctr run -d: %v: %q", err, out)
+	}
+	qemu := c.taskPid("default", id)
+	c.restart()
+	if st := c.waitStatus("default", id, "RUNNING", 20*time.Second); st != "RUNNING" {
+		t.Fatalf("after restart: task %q", st)
+	}
+	if p := c.taskPid("default", id); p != qemu || !alive(qemu) {
+		t.Errorf("after restart: task pid %d, qemu %d (alive %v)", p, qemu, alive(qemu))
+	}
+	if out, err := c.ctr("task", "exec", "--exec-id", "after-restart", id, "echo", "still-here"); err != nil || strings.TrimSpace(out) != "still-here" {
+		t.Errorf("exec after restart: %v: %q", err, out)
+	}
+	if out, err := c.ctr("task", "kill", "-s", "SIGKILL", id); err != nil {
+		t.Fatalf("kill after restart: %v: %q", err, out)
+	}
+	if st := c.waitStatus("default", id, "STOPPED", 20*time.Second); st != "STOPPED" {
+		t.Fatalf("after kill: %q", st)
+	}
+	if out, err := c.ctr("task", "delete", id); err != nil {
+		t.Fatalf("delete after restart: %v: %q", err, out)
+	}
+	c.ctr("container", "delete", id)
+	checkVMGone(t, c, "default", id, qemu)
+	waitFor(t, 10*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
 }
