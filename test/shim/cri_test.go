@@ -15,19 +15,24 @@ import (
 )
 
 // TestCRI drives containerd's CRI plugin as the kubelet would, over its
-// gRPC socket, with a runtime handler "husk" (runtime_type
-// io.containerd.husk.v2): a host-network pod with two containers, served
-// by one shim process.
+// gRPC socket, with the runtime handlers "husk" (runtime_type
+// io.containerd.husk.v2) and "husk-vm" (io.containerd.huskvm.v2, one VM
+// per pod): a host-network pod with two containers, served by one shim
+// process.
 func TestCRI(t *testing.T) {
 	for _, v := range versions {
 		t.Run("containerd-"+v, func(t *testing.T) {
 			c := newContainerd(t, v, true)
-			testCRI(t, c)
+			t.Run("husk", func(t *testing.T) { testCRI(t, c, "husk") })
+			t.Run("husk-vm", func(t *testing.T) {
+				vmAssets(t)
+				testCRI(t, c, "husk-vm")
+			})
 		})
 	}
 }
 
-func testCRI(t *testing.T, c *ctrd) {
+func testCRI(t *testing.T, c *ctrd, handler string) {
 	conn, err := grpc.NewClient("unix://"+c.sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +55,7 @@ func testCRI(t *testing.T, c *ctrd) {
 			},
 		},
 	}
-	pod, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: "husk"})
+	pod, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: podCfg, RuntimeHandler: handler})
 	if err != nil {
 		t.Fatalf("RunPodSandbox: %v", err)
 	}
@@ -89,7 +94,9 @@ func testCRI(t *testing.T, c *ctrd) {
 			t.Fatalf("want one shim process for the pod, have %v", shims)
 		}
 		// Every init (the sandbox's too) is the shim's child: with a pid
-		// namespace each is re-parented to the shim, its subreaper.
+		// namespace each is re-parented to the shim, its subreaper. In
+		// the VM class every task's pid is the pod's qemu, the shim's
+		// child.
 		for _, id := range []string{podID, ids["one"], ids["two"]} {
 			pid := c.taskPid("k8s.io", id)
 			if pid == 0 || ppid(pid) != shims[0] {
@@ -209,8 +216,10 @@ func testCRI(t *testing.T, c *ctrd) {
 			if m := mountsUnder(c.bundle("k8s.io", id)); len(m) > 0 {
 				t.Errorf("still mounted: %v", m)
 			}
-			if fileExists(c.huskState("k8s.io", id)) {
-				t.Errorf("husk state left: %s", c.huskState("k8s.io", id))
+			for _, d := range []string{c.huskState("k8s.io", id), filepath.Join(c.run, "state", "husk-vm", "k8s.io", id)} {
+				if fileExists(d) {
+					t.Errorf("husk state left: %s", d)
+				}
 			}
 		}
 	})
