@@ -166,7 +166,7 @@ lint: $(INIT_BIN)
 
 # Side by side with runc and crun; results in test/results/bench.
 bench: build vm-assets
-	HUSK=$(CURDIR)/bin/husk test/bench/run.sh
+	HUSK=$(CURDIR)/bin/husk HUSK_VM_ASSETS=$(VM_ASSETS) test/bench/run.sh
 
 clean:
 	rm -rf bin _build $(INIT_BIN)

@@ -87,7 +87,7 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 	phases := []string{}
 	phase := func(what string, since time.Time) time.Time {
 		now := time.Now()
-		phases = append(phases, fmt.Sprintf("%s %.1f ms", what, float64(now.Sub(since).Microseconds())/1000))
+		phases = append(phases, fmt.Sprintf("%s %.1f ms", what, msBetween(since, now)))
 		return now
 	}
 	t := phase("config", start)
@@ -133,9 +133,19 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 	if err := writeRecord(p.recordPath, &p.rec); err != nil {
 		return nil, err
 	}
+	// The VM's start: qemu until it connected, the guest until its agent
+	// answered, and within that the guest's own phases (its clock).
 	times := p.sb.VM().Times()
-	t = phase(fmt.Sprintf("vm (qemu start %.0f ms, agent ready %.0f ms)",
-		float64(times.Connected.Sub(times.Exec).Milliseconds()), float64(times.Ready.Sub(times.Exec).Milliseconds())), t)
+	phases = append(phases, fmt.Sprintf("qemu start %.1f ms", msBetween(times.Exec, times.Connected)),
+		fmt.Sprintf("guest boot %.1f ms", msBetween(times.Connected, times.Ready)))
+	if h := p.sb.VM().Hello(); h != nil {
+		for _, ph := range h.Phases {
+			if len(phases) < 64 && len(ph.Name) < 64 && ph.Micros >= 0 {
+				phases = append(phases, fmt.Sprintf("guest %s %.1f ms", strings.ReplaceAll(ph.Name, ",", " "), float64(ph.Micros)/1000))
+			}
+		}
+	}
+	t = time.Now()
 	// qemu holds the taps now; ours go (a tap lives while a descriptor
 	// of it is open, so it goes with qemu).
 	for _, t := range taps {
@@ -150,8 +160,8 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	go p.oomEvents()
-	b.log.Infof("pod %s: VM up (qemu pid %d, %d MiB, %d vCPUs, %d NICs) in %.0f ms: %s", r.ID, p.pid, mem, cpus, len(vc.NICs),
-		float64(time.Since(start).Milliseconds()), strings.Join(phases, ", "))
+	b.log.Infof("pod %s: VM up (qemu pid %d; %d MiB; %d vCPUs; %d NICs) in %.1f ms: %s", r.ID, p.pid, mem, cpus, len(vc.NICs),
+		msBetween(start, time.Now()), strings.Join(phases, ", "))
 	return p, nil
 }
 
@@ -218,7 +228,7 @@ func (p *pod) createContainer(ctx context.Context, r *backend.CreateRequest, spe
 	if st.Terminal {
 		stdio.Stdin, stdio.Stdout, stdio.Stderr = false, false, false
 	}
-	created, err := p.sb.CreateContainer(ctx, r.ID, r.Bundle, sandbox.CreateOpts{Stdio: stdio, Spec: &gs, GuestNamespaces: true})
+	created, err := p.sb.CreateContainer(ctx, r.ID, r.Bundle, sandbox.CreateOpts{Stdio: stdio, Spec: &gs, GuestNamespaces: true, OwnRootfs: r.Rootfs != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -386,3 +396,5 @@ func killWait(pid int, start uint64) error {
 	}
 	return nil
 }
+
+func msBetween(a, b time.Time) float64 { return float64(b.Sub(a).Microseconds()) / 1000 }

@@ -9,9 +9,10 @@
 #   BENCH_N [30]            rounds of workloads 1 and 2 (one container per runtime per round)
 #   BENCH_N_DAEMON [10]     rounds of ctr run --rm and docker run --rm
 #   BENCH_N_VM [10]         rounds of husk run --vm (microVM, guest assets of make vm-assets)
+#   BENCH_N_POD [5]         rounds of the pod workloads (husk's VM and container classes, runc, runsc; CRI + CNI)
 #   BENCH_CONC [50]         containers per concurrent batch (workload 4)
 #   BENCH_CONC_ROUNDS [5]   concurrent batches per runtime
-#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm
+#   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm,pods
 #   BENCH_OUT [test/results/bench]   HUSK [bin/husk, built with `make build`]
 #   HUSK_SHIM [bin/containerd-shim-husk-v2, with HUSK_SHIM-daemon next to it]
 #   BENCH_NO_MASK=1         do not mask cgroup2's controller list (crun then fails here)
@@ -36,7 +37,8 @@ die() {
 # command:Debian package. gnuplot-nox is gnuplot without X11.
 "$REPO/scripts/ensure-deps.sh" runc:runc crun:crun hyperfine:hyperfine containerd:containerd ctr:containerd \
 	containerd-shim-runc-v2:containerd dockerd:docker.io gnuplot:gnuplot-nox busybox:busybox-static \
-	unshare:util-linux nsenter:util-linux /usr/bin/time:time musl-gcc:musl-tools || die "could not install the packages"
+	unshare:util-linux nsenter:util-linux /usr/bin/time:time musl-gcc:musl-tools runsc:runsc \
+	/usr/lib/cni/bridge:containernetworking-plugins || die "could not install the packages"
 [ -x /usr/bin/docker ] || "$REPO/scripts/ensure-deps.sh" /usr/bin/docker:docker.io || true
 
 GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
@@ -80,7 +82,7 @@ cleanup() {
 		kill -KILL "$DRV_PID" 2>/dev/null || true
 	fi
 	# Daemons the driver started (it removes these pid files itself when it stops them).
-	for p in "$STATE"/containerd.pid "$STATE"/dockerd.pid; do
+	for p in "$STATE"/containerd.pid "$STATE"/containerd-pods.pid "$STATE"/dockerd.pid; do
 		[ -f "$p" ] || continue
 		i=$(cat "$p")
 		kill -TERM "$i" 2>/dev/null && sleep 3 && kill -KILL "$i" 2>/dev/null || true
@@ -115,9 +117,9 @@ drive() {
 }
 
 COMMON=(-repo "$REPO" -work "$WORK" -state "$STATE" -husk "$WORK/bin/husk" -husk-origin "$HUSK_ORIG" -husk-shim "$WORK/bin/containerd-shim-husk-v2" -runc "$(command -v runc)" -crun "$(command -v crun)"
-	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}" -n-vm "${BENCH_N_VM:-10}")
+	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}" -n-vm "${BENCH_N_VM:-10}" -n-pod "${BENCH_N_POD:-5}")
 CMDLINE="make bench"
-for v in BENCH_N BENCH_N_VM BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do
+for v in BENCH_N BENCH_N_VM BENCH_N_POD BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do
 	[ -n "${!v:-}" ] && CMDLINE="$v=${!v} $CMDLINE"
 done
 [ "$HUSK_ORIG" != "$REPO/bin/husk" ] && CMDLINE="HUSK=$HUSK_ORIG $CMDLINE"

@@ -58,6 +58,17 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 			t.Fatalf("ctr run uname -r: %v: %q, want the guest's %s", err, out, kernel)
 		}
 	})
+	t.Run("read-only-rootfs-and-bind", func(t *testing.T) {
+		// The mount point is not in the image: the guest makes it in
+		// the read-only rootfs before sealing it.
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "data"), []byte("from-the-host\n"), 0o644)
+		out, err := c.ctr("run", "--rm", rt, "--read-only", "--mount", "type=bind,src="+dir+",dst=/vp-data,options=rbind:ro",
+			imageRef, id("ro"), "sh", "-c", "cat /vp-data/data; touch /x 2>/dev/null || echo read-only")
+		if err != nil || out != "from-the-host\nread-only\n" {
+			t.Fatalf("read-only rootfs with a bind mount: %v: %q", err, out)
+		}
+	})
 	t.Run("tty-and-exit-code", func(t *testing.T) {
 		out, err := runInPty(120*time.Second, c.ctrBin, "-a", c.sock, "run", "--rm", "-t", rt, imageRef, id("tty"),
 			"sh", "-c", "tty; sleep 1; stty size; exit 7")

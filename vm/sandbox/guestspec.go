@@ -42,7 +42,7 @@ func guestSpec(spec *rspec.Spec, bundle string, guestNS bool, bind binder) (*rsp
 	if !filepath.IsAbs(root) {
 		root = filepath.Join(bundle, root)
 	}
-	guestRoot, err := bind("rootfs", root, s.Root.Readonly)
+	guestRoot, err := bind(rootfsName, root, s.Root.Readonly)
 	if err != nil {
 		return nil, fmt.Errorf("root.path %s: %w", root, err)
 	}
@@ -65,6 +65,9 @@ func guestSpec(spec *rspec.Spec, bundle string, guestNS bool, bind binder) (*rsp
 	}
 	return &s, nil
 }
+
+// rootfsName is the rootfs's name in the share.
+const rootfsName = "rootfs"
 
 func isBind(m rspec.Mount) bool {
 	if m.Type == "bind" {

@@ -70,6 +70,13 @@ type CreateOpts struct {
 	// the guest's (a pod's containers join its sandbox's namespaces);
 	// otherwise a path is refused.
 	GuestNamespaces bool
+	// OwnRootfs: the rootfs is the container's alone (containerd's
+	// snapshot, mounted for it): a read-only one is shared writable, and
+	// the guest makes it read-only once it has made the mount points in
+	// it, as runc does on the host. A rootfs that may be another's (a
+	// bundle's directory) is shared read-only, so that not even a
+	// compromised guest kernel writes to it.
+	OwnRootfs bool
 }
 
 // Created is what CreateContainer returns.
@@ -111,6 +118,9 @@ func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o Crea
 		}
 	}()
 	gs, err := guestSpec(spec, bundle, o.GuestNamespaces, func(name, src string, ro bool) (string, error) {
+		if name == rootfsName && o.OwnRootfs {
+			ro = false
+		}
 		return share.Bind(id, name, src, ro)
 	})
 	if err != nil {

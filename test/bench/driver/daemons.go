@@ -143,6 +143,12 @@ func (b *bench) stopDaemons() {
 // both as an OCI image layout (ctr image import) and as a docker-save
 // manifest.json (docker load). No registry is involved.
 func (b *bench) buildImage() (string, error) {
+	return b.buildImageOf(imageRef, []string{"sh"}, "huskbench-image.tar")
+}
+
+// buildImageOf is buildImage for another reference and command, in file
+// name of the work directory.
+func (b *bench) buildImageOf(ref string, cmd []string, name string) (string, error) {
 	dir := filepath.Join(b.o.work, "image")
 	os.RemoveAll(dir)
 	blobs := filepath.Join(dir, "blobs", "sha256")
@@ -171,7 +177,7 @@ func (b *bench) buildImage() (string, error) {
 	}
 	cd, cs, err := putBlob(map[string]any{
 		"architecture": "amd64", "os": "linux",
-		"config":  map[string]any{"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, "Cmd": []string{"sh"}, "WorkingDir": "/"},
+		"config":  map[string]any{"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, "Cmd": cmd, "WorkingDir": "/"},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + ld}},
 		"history": []map[string]string{{"created_by": "husk bench: busybox-static rootfs"}},
 	})
@@ -195,7 +201,7 @@ func (b *bench) buildImage() (string, error) {
 	}
 	if err := write("index.json", map[string]any{"schemaVersion": 2, "manifests": []map[string]any{{
 		"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md, "size": ms,
-		"annotations": map[string]string{"io.containerd.image.name": imageRef, "org.opencontainers.image.ref.name": "latest"},
+		"annotations": map[string]string{"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": "latest"},
 		"platform":    map[string]string{"architecture": "amd64", "os": "linux"},
 	}}}); err != nil {
 		return "", err
@@ -207,7 +213,7 @@ func (b *bench) buildImage() (string, error) {
 		"Layers": []string{"blobs/sha256/" + ld}}}); err != nil {
 		return "", err
 	}
-	out := filepath.Join(b.o.work, "huskbench-image.tar")
+	out := filepath.Join(b.o.work, name)
 	if err := tarDir(dir, out); err != nil {
 		return "", err
 	}

@@ -34,6 +34,7 @@ type opts struct {
 	memRepeats, traceRuns  int
 	hyperfineRuns          int
 	nVM                    int
+	nPod                   int
 	calibrate              string // write a calibration JSON here and exit
 	calibration            string // read a calibration JSON from here
 	holder                 int    // pid of a process in the masked mount namespace
@@ -61,13 +62,14 @@ func main() {
 	flag.IntVar(&o.memRepeats, "mem-repeats", 5, "create commands measured for peak RSS")
 	flag.IntVar(&o.traceRuns, "trace-runs", 10, "husk --trace runs for the phase breakdown")
 	flag.IntVar(&o.nVM, "n-vm", 10, "rounds of husk run --vm (per way of sharing the rootfs)")
+	flag.IntVar(&o.nPod, "n-pod", 5, "rounds of the pod workloads (VM class, container class, runc, runsc)")
 	flag.IntVar(&o.hyperfineRuns, "hyperfine-runs", 10, "hyperfine cross-check runs (0: skip)")
 	flag.StringVar(&o.calibrate, "calibrate", "", "only run the cgroup-view calibration and write it to this file")
 	flag.StringVar(&o.calibration, "calibration", "", "calibration JSON written by an earlier -calibrate run")
 	flag.IntVar(&o.holder, "holder", 0, "with -calibrate: pid of a process whose mount namespace has the masked cgroup view")
 	flag.StringVar(&o.mask, "mask", "", "how the cgroup2 controller list is masked (for the report)")
 	flag.StringVar(&o.command, "command", "", "the command line that ran the benchmark (for the report)")
-	flag.StringVar(&o.skip, "skip", "", "comma-separated workloads to skip: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm")
+	flag.StringVar(&o.skip, "skip", "", "comma-separated workloads to skip: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm,pods")
 	flag.Parse()
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -172,6 +174,13 @@ func mainErr(ctx context.Context, o *opts) error {
 		}
 		rep.VMMemory = b.vmMemory(ctx, 5*time.Second)
 		return err
+	})
+	step("pods", "pods: VM class, container class, runc, runsc (CRI, CNI); memory of an idle pod", func() error {
+		rep.Pods = b.workloadPods(ctx, o.nPod)
+		if rep.Pods.Err != "" {
+			return fmt.Errorf("%s", rep.Pods.Err)
+		}
+		return nil
 	})
 	step("hyperfine", "hyperfine cross-check of workload 1", func() error {
 		h, err := b.hyperfine(ctx)

@@ -166,6 +166,7 @@ type report struct {
 	MemLimits   []*memLimitResult `json:"memory_limits"`
 	ShimMemory  []*shimMemRow     `json:"shim_memory"`
 	VMMemory    []*vmMemRow       `json:"vm_memory"`
+	Pods        *podResults       `json:"pods,omitempty"`
 	Husk        *huskExtras       `json:"husk"`
 	Hyperfine   []hyperfineResult `json:"hyperfine"`
 	Calibration *workload         `json:"calibration,omitempty"`
@@ -401,6 +402,9 @@ func (r *report) markdown() string {
 			p("| %s | %.1f | %s |\n", m.Share, m.TotalMB, strings.Join(parts, ", "))
 		}
 		p("\n")
+	}
+	if r.Pods != nil {
+		r.podsMarkdown(p)
 	}
 	p("## How crun runs here\n\n%s\n\n", r.Mask)
 	if c := r.Calibration; c != nil {
@@ -809,4 +813,88 @@ func ownSeconds() float64 {
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 	return tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
+}
+
+// podsMarkdown writes the pod workloads: every class against runsc.
+func (r *report) podsMarkdown(p func(format string, args ...any)) {
+	pr := r.Pods
+	p("## Pods: husk's VM class, husk's container class, runc, runsc\n\n")
+	p("One private containerd 1.6 with its CRI plugin and CNI's bridge; runtime handlers: ")
+	for i, rt := range pr.Runtimes {
+		if i > 0 {
+			p(", ")
+		}
+		p("`%s` (`ctr run %s`)", rt.Name, strings.Join(rt.Ctr, " "))
+	}
+	p(". runsc is Debian's gVisor, run by containerd's runc shim with `--platform=ptrace` (no KVM here); husk-vm runs " +
+		"qemu under TCG where there is no /dev/kvm, so its times are not KVM times: compare ratios. Ratio: this ÷ runsc " +
+		"(< 1: faster than runsc).\n\n")
+	if pr.Err != "" {
+		p("Error: `%s`\n\n", oneLine(pr.Err))
+	}
+	for _, w := range []*workload{pr.Start, pr.Ctr} {
+		if w == nil {
+			continue
+		}
+		ref := w.get("runsc").summary()
+		p("### %s\n\n%s\n\n| runtime | N | failed | median | min | max | ÷ runsc |\n|---|---:|---:|---:|---:|---:|---:|\n", w.Title, w.Desc)
+		for _, s := range w.Series {
+			sm := s.summary()
+			p("| %s | %d | %d | %s | %s | %s | %s |\n", s.Runtime, sm.N, sm.Failed, f1(sm.Med), f1(sm.Min), f1(sm.Max), ratio(sm.Med, ref.Med))
+		}
+		p("\nUnit: %s.", w.Unit)
+		for _, s := range w.Series {
+			if sm := s.summary(); sm.FirstErr != "" {
+				p(" First error of %s: `%s`.", s.Runtime, oneLine(sm.FirstErr))
+			}
+		}
+		p("\n\n")
+		if w.Key == "pod" {
+			p("Median per CRI call (ms):\n\n| runtime | RunPodSandbox | CreateContainer | StartContainer |\n|---|---:|---:|---:|\n")
+			for _, s := range w.Series {
+				m := s.phaseMedians()
+				p("| %s | %s | %s | %s |\n", s.Runtime, f1(m["run-pod"]), f1(m["create"]), f1(m["start"]))
+			}
+			p("\n")
+		}
+	}
+	if len(pr.VMPhases) > 0 {
+		p("### The VM class's pod start, phase by phase\n\nMedians (ms) over the pods above, from the shim's log line of each " +
+			"VM's boot: the shim's steps (configuration, the pod's cgroup, the taps and redirects in the pod's network namespace, " +
+			"qemu until it connects, the guest until its agent answers, the guest's network), and within the guest's boot the " +
+			"guest's own clock (kernel until the agent runs, each module, the agent's steps).\n\n| phase | median (ms) |\n|---|---:|\n")
+		var keys []string
+		for k := range pr.VMPhases {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p("| %s | %s |\n", k, f1(pr.VMPhases[k]))
+		}
+		p("\n")
+	}
+	if len(pr.Memory) > 0 {
+		p("### Memory of an idle pod\n\nPSS (smaps_rollup) of every host process an idle pod (its sandbox and one `sleep` " +
+			"container) added, 8 s after it started: the shim(s) and all their descendants (qemu; runsc's sandbox and gofer; the " +
+			"containers' processes where they run on the host).\n\n| runtime | total PSS (MiB) | ÷ runsc | per process (KiB) |\n|---|---:|---:|---|\n")
+		ref := 0.0
+		for _, m := range pr.Memory {
+			if m.Runtime == "runsc" {
+				ref = m.TotalMB
+			}
+		}
+		for _, m := range pr.Memory {
+			if m.Err != "" {
+				p("| %s | - | - | %s |\n", m.Runtime, oneLine(m.Err))
+				continue
+			}
+			var parts []string
+			for name, kib := range m.PssKiB {
+				parts = append(parts, fmt.Sprintf("%s %d", name, kib))
+			}
+			sort.Strings(parts)
+			p("| %s | %.1f | %s | %s |\n", m.Runtime, m.TotalMB, ratio(m.TotalMB, ref), strings.Join(parts, ", "))
+		}
+		p("\n")
+	}
 }
