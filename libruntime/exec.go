@@ -25,6 +25,7 @@ type ExecOpts struct {
 	Process               *rspec.Process
 	ProcessFile           string // names the source in errors ("exec.json")
 	ConsoleSocket         string
+	PidfdSocket           string // receives a pidfd of the process
 	PidFile               string
 	Detach                bool
 	PreserveFDs           int
@@ -48,8 +49,8 @@ type ExecOpts struct {
 func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	var sigs chan os.Signal
 	if !o.Detach {
-		// The exec'd process may be our grandchild (pid namespace): as a
-		// subreaper we inherit it and can wait for it.
+		// The exec'd process is our child (husk-init forks it with
+		// CLONE_PARENT); as a subreaper we also get its orphans.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
@@ -111,8 +112,7 @@ func (c *Container) execPipes() (*stdioPipes, error) {
 
 // ExecStart starts the process and returns its host pid once it has been
 // set up; it does not wait for it. Its exit is collected by the runtime's
-// Reaper (the caller must be a subreaper: with a pid namespace the process
-// is husk-init's child, not ours).
+// Reaper (the process is our child).
 func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	tr := c.rt.tracer.begin("exec")
 	defer tr.end()
@@ -142,6 +142,15 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		}
 		defer conn.Close()
 		console = conn
+	}
+	var pidfdSock *unixSock
+	if o.PidfdSocket != "" {
+		conn, err := dialUnix(o.PidfdSocket)
+		if err != nil {
+			return -1, fmt.Errorf("--pidfd-socket: %w", err)
+		}
+		defer conn.Close()
+		pidfdSock = conn
 	}
 	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
 	if err != nil {
@@ -208,8 +217,7 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		if !s.reaped {
 			c.rt.reaper.Wait(child.Proc.Pid)
 		} else if proc.state.InitPid != 0 {
-			// The forked process outlived husk-init and is ours now (we
-			// are a subreaper; ECHILD when detached): leaving its zombie
+			// The forked process is our child (CLONE_PARENT): leaving its zombie
 			// to whoever adopts us next would keep the container's init
 			// from finishing its death.
 			c.rt.reaper.Wait(proc.state.InitPid)
@@ -228,6 +236,11 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	for _, w := range pl.setupWarnings {
 		c.rt.log.Warnf("%s", w)
+	}
+	if pidfdSock != nil {
+		if err := sendPidfd(pidfdSock, "setns", proc.state.InitPid, proc.state.InitStart); err != nil {
+			return fail(err)
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.state.InitPid); err != nil {

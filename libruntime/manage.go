@@ -29,7 +29,8 @@ func (c *Container) freeze(freeze bool) error {
 	if !freeze {
 		want, verb = Paused, "resume"
 	}
-	if status != want {
+	// runc pauses a created container as well as a running one.
+	if status != want && !(freeze && status == Created) {
 		return fmt.Errorf("cannot %s container %s: it is %s, not %s", verb, c.id, status, want)
 	}
 	cg, err := c.cgroup()

@@ -189,6 +189,12 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	c.lmu.Lock()
 	err = c.lc.Delete(ctx, true)
 	c.lmu.Unlock()
+	var herr *libruntime.HookError
+	if errors.As(err, &herr) {
+		// The container is gone; a failing poststop hook is a warning.
+		s.log.Warnf("container %s: %v", c.id, err)
+		err = nil
+	}
 	if err != nil && !errors.Is(err, libruntime.ErrNotExist) {
 		return nil, toStatus(err)
 	}

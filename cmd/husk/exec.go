@@ -21,6 +21,7 @@ var execCommand = &command{
 	flags: []flagDef{
 		{kind: stringFlag, name: "process", aliases: []string{"p"}, usage: "process.json with the whole process (other process flags are ignored)"},
 		{kind: stringFlag, name: "console-socket", usage: "unix socket that receives the pty master"},
+		{kind: stringFlag, name: "pidfd-socket", usage: "unix socket that receives a pidfd of the process"},
 		{kind: stringFlag, name: "cwd", usage: "working directory in the container"},
 		{kind: stringsFlag, name: "env", aliases: []string{"e"}, usage: "add an environment variable (NAME=value)"},
 		{kind: boolFlag, name: "tty", aliases: []string{"t"}, usage: "allocate a pseudo-terminal"},
@@ -33,7 +34,7 @@ var execCommand = &command{
 		{kind: boolFlag, name: "no-new-privs", usage: "set no_new_privs"},
 		{kind: stringsFlag, name: "cap", aliases: []string{"c"}, usage: "add a capability"},
 		{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the process"},
-		{kind: stringFlag, name: "cgroup", usage: "accepted for runc compatibility; the process joins the container's cgroup"},
+		{kind: stringFlag, name: "cgroup", usage: "run the process in an existing sub-cgroup of the container's: PATH, or CONTROLLER[,CONTROLLER]:PATH (repeatable)"},
 		{kind: boolFlag, name: "ignore-paused", usage: "accepted for runc compatibility"},
 	},
 	action: func(c *ctx) error {
@@ -73,6 +74,7 @@ func execAction(c *ctx) error {
 		Process:       proc,
 		ProcessFile:   file,
 		ConsoleSocket: c.String("console-socket"),
+		PidfdSocket:   c.String("pidfd-socket"),
 		PidFile:       c.String("pid-file"),
 		Detach:        c.Bool("detach"),
 		PreserveFDs:   c.Int("preserve-fds"),
