@@ -83,27 +83,96 @@ func TestCreateRecordsCreatedAndDestroyRemovesOnlyThose(t *testing.T) {
 	}
 }
 
-func TestCreateRefusesExistingCgroupAndRollsBack(t *testing.T) {
+func TestCreateUsesAnEmptyExistingCgroupButNeverRemovesIt(t *testing.T) {
 	m, f := newFakeManager(t, layoutV1(), "/a/c1")
 	existing := filepath.Join(f.root, "pids/a/c1")
 	f.populate(filepath.Join(f.root, "pids/a"))
 	f.populate(existing)
-	err := m.Create(nil)
-	if err == nil || !strings.Contains(err.Error(), existing+" already exists") {
-		t.Fatalf("err = %v", err)
+	cpuset := filepath.Join(f.root, "cpuset/a/c1") // existing, with no CPUs yet
+	f.populate(filepath.Join(f.root, "cpuset/a"))
+	f.populate(cpuset)
+	r := &rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: ptr[int64](5)}}
+	if err := m.Create(r); err != nil {
+		t.Fatal(err)
 	}
-	// Everything created before the failure is gone again; the machine's is kept.
-	for _, mnt := range []string{"blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory"} {
-		if exists(filepath.Join(f.root, mnt, "a")) {
-			t.Errorf("%s/a left behind", mnt)
-		}
+	if slices.Contains(m.State().Created, existing) || slices.Contains(m.Intent().Created, existing) {
+		t.Errorf("existing cgroup recorded as created: %v", m.State().Created)
+	}
+	// The empty cpuset gets its ancestor's CPUs, so a process can join it.
+	if got := f.get(cpuset, "cpuset.cpus"); got != "0-3" {
+		t.Errorf("existing empty cpuset: cpuset.cpus = %q", got)
+	}
+	if err := m.Apply(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(existing, "pids.max"); got != "5" {
+		t.Errorf("pids.max = %q", got)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
 	}
 	if !exists(existing) {
 		t.Error("existing cgroup removed")
 	}
-	if len(m.State().Created) != 0 {
-		t.Errorf("Created = %v", m.State().Created)
+	if exists(filepath.Join(f.root, "memory/a/c1")) {
+		t.Error("created cgroup left behind")
 	}
+}
+
+func TestCreateRefusesABusyOrFrozenExistingCgroupAndRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		prep func(f *fakeFS, dir func(h string) string)
+		want string
+	}{
+		{"process in it", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("pids"))
+			f.set(dir("pids"), "cgroup.procs", "4242\n")
+		}, "pids/a/c1 exists and is not empty (1 process(es) in it)"},
+		{"process below it", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("pids"))
+			f.populate(dir("pids") + "/sub")
+			f.set(dir("pids")+"/sub", "cgroup.procs", "4242\n4343\n")
+		}, "pids/a/c1 exists and is not empty (2 process(es) in it)"},
+		{"frozen", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("freezer"))
+			f.set(dir("freezer"), "freezer.state", "FROZEN\n")
+		}, "freezer/a/c1 exists and is frozen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, f := newFakeManager(t, layoutV1(), "/a/c1")
+			dir := func(h string) string { return filepath.Join(f.root, h, "a/c1") }
+			tc.prep(f, dir)
+			err := m.Create(nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			// Everything created before the failure is gone again; the machine's is kept.
+			for _, mnt := range []string{"blkio", "cpu,cpuacct", "cpuset", "devices", "hugetlb", "memory"} {
+				if exists(filepath.Join(f.root, mnt, "a")) {
+					t.Errorf("%s/a left behind", mnt)
+				}
+			}
+			if len(m.State().Created) != 0 {
+				t.Errorf("Created = %v", m.State().Created)
+			}
+		})
+	}
+}
+
+func TestCreateChecksV2ControllersOfAnExistingCgroup(t *testing.T) {
+	l := layoutV2()
+	m, f := newFakeManager(t, l, "/c1")
+	f.set(filepath.Join(f.root, "unified"), "cgroup.subtree_control", "cpu memory")
+	f.populate(filepath.Join(f.root, "unified/c1"))
+	err := m.Create(&rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: ptr[int64](3)}})
+	if err == nil || !strings.Contains(err.Error(), `linux.resources.pids.limit: cgroup2 controller "pids" is not enabled`) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := m.Create(&rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: ptr[int64](1 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f) // the parent is not ours: nothing enabled
 }
 
 func TestDestroyRetriesBusyAndKeepsSharedParents(t *testing.T) {
