@@ -7,12 +7,12 @@ import (
 func i64(v int64) *int64 { return &v }
 
 // alwaysAllowed are the device cgroup rules every container gets after its
-// configured ones, as with runc: creating any node (the "m" rules), the
-// default devices, the console and ptys, and /dev/net/tun.
+// configured ones and its default devices, as runc's default list:
+// creating any node (the "m" rules), the ptys, /dev/ptmx and /dev/net/tun.
+// Not /dev/console (5:1): a container's console is a pty (136:*).
 var alwaysAllowed = []rspec.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"},
 	{Allow: true, Type: "b", Access: "m"},
-	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"},
