@@ -183,6 +183,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	// (the plan, the spawn): the two run on different CPUs. husk-init
 	// waits for its cgroup before it does anything.
 	res := resourcesWithDevices(spec, containerDevices(spec))
+	if setsKernelMemory(res) {
+		r.log.Warnf("%s", kernelMemoryIgnored)
+	}
 	cgPending = make(chan error, 1)
 	if useCgroups {
 		go func() {

@@ -41,3 +41,14 @@ func resourcesWithDevices(s *rspec.Spec, devs []containerDevice) *rspec.LinuxRes
 	r.Devices = rules
 	return &r
 }
+
+// kernelMemoryIgnored is the warning for linux.resources.memory.kernel
+// and kernelTCP, which husk ignores as runc does (kernel memory limits
+// are deprecated; Linux 5.16 and later refuse them).
+const kernelMemoryIgnored = "linux.resources.memory.kernel and kernelTCP are ignored (kernel memory limits are obsolete)"
+
+// setsKernelMemory reports whether r asks for a kernel memory limit.
+func setsKernelMemory(r *rspec.LinuxResources) bool {
+	// Kernel is deprecated in the runtime spec: read only to warn.
+	return r != nil && r.Memory != nil && (r.Memory.Kernel != nil || r.Memory.KernelTCP != nil)
+}
