@@ -386,6 +386,54 @@ func (m *Manager) AddProc(pid int) error {
 	return nil
 }
 
+// AddProcSub moves pid into sub-cgroups of the container's cgroup, which
+// must exist (runc's exec --cgroup): sub[""] is one relative path for
+// every hierarchy (on a cgroup v2 host the only one used), other keys
+// name a v1 controller ("pids", "name=systemd") whose hierarchy gets its
+// own path, the rest staying in the container's cgroup. A path must stay
+// below the container's cgroup.
+func (m *Manager) AddProcSub(pid int, sub map[string]string) error {
+	targets := map[string]string{} // container dir -> target dir
+	for _, d := range m.dirs() {
+		targets[d] = d
+	}
+	set := func(key, base, rel string) error {
+		t := path.Join(base, rel)
+		if t != base && !strings.HasPrefix(t, base+"/") {
+			return fmt.Errorf("sub-cgroup %q is not below the container's cgroup", rel)
+		}
+		if prev := targets[base]; prev != base && prev != t {
+			return fmt.Errorf("sub-cgroup of %s: %s shares its hierarchy with another controller given a different path", key, base)
+		}
+		targets[base] = t
+		return nil
+	}
+	if rel, ok := sub[""]; ok {
+		for _, d := range m.dirs() {
+			if err := set("", d, rel); err != nil {
+				return err
+			}
+		}
+	} else if m.h.Mode() != Unified {
+		for _, ctrl := range slices.Sorted(maps.Keys(sub)) {
+			base, ok := m.paths[ctrl]
+			if !ok || ctrl == unifiedKey {
+				return fmt.Errorf("sub-cgroup for %q: the container has no cgroup of that controller", ctrl)
+			}
+			if err := set(ctrl, base, sub[ctrl]); err != nil {
+				return err
+			}
+		}
+	}
+	p := strconv.Itoa(pid)
+	for _, d := range slices.Sorted(maps.Keys(targets)) {
+		if err := m.fs.writeFile(targets[d], "cgroup.procs", p); err != nil {
+			return fmt.Errorf("add pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
 // pidsDir picks the hierarchy whose membership lists the container's
 // processes: a v1 hierarchy that processes cannot leave on their own, else
 // cgroup2.

@@ -506,3 +506,48 @@ func TestIntentListsMissingDirsOnly(t *testing.T) {
 		t.Errorf("after create: intent %v, want none", got)
 	}
 }
+
+func TestAddProcSub(t *testing.T) {
+	m, f := createdFake(t, fakeLayout{v1: []string{"cpu,cpuacct", "pids", "name=systemd"}, unified: []string{}})
+	root := func(p string) string { return filepath.Join(f.root, p) }
+	f.populate(root("pids/c1/sub"))
+	f.takeWrites()
+	// One controller's own sub-cgroup; the others stay in the container's.
+	if err := m.AddProcSub(7, map[string]string{"pids": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "cpu,cpuacct/c1/cgroup.procs=7", "name=systemd/c1/cgroup.procs=7", "pids/c1/sub/cgroup.procs=7", "unified/c1/cgroup.procs=7")
+	// One path for every hierarchy: it must exist in each.
+	err := m.AddProcSub(7, map[string]string{"": "sub"})
+	if err == nil || !strings.Contains(err.Error(), "add pid 7: ") {
+		t.Errorf("missing sub-cgroup: err = %v", err)
+	}
+	f.takeWrites()
+	for _, tc := range []struct {
+		sub  map[string]string
+		want string
+	}{
+		{map[string]string{"": "../other"}, `sub-cgroup "../other" is not below`},
+		{map[string]string{"pids": "/../../x"}, `sub-cgroup "/../../x" is not below`},
+		{map[string]string{"memory": "sub"}, `sub-cgroup for "memory": the container has no cgroup of that controller`},
+		{map[string]string{"unified": "sub"}, `sub-cgroup for "unified"`},
+		{map[string]string{"cpu": "a", "cpuacct": "b"}, "shares its hierarchy"},
+	} {
+		if err := m.AddProcSub(7, tc.sub); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("AddProcSub(%v): err = %v, want %q", tc.sub, err, tc.want)
+		}
+	}
+	wantWrites(t, f)
+
+	// On a cgroup v2 host only the path without a controller counts.
+	m, f = createdFake(t, layoutV2())
+	f.populate(filepath.Join(f.root, "unified/c1/sub"))
+	f.takeWrites()
+	if err := m.AddProcSub(8, map[string]string{"": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddProcSub(8, map[string]string{"pids": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "unified/c1/sub/cgroup.procs=8", "unified/c1/cgroup.procs=8")
+}

@@ -29,6 +29,13 @@ type ExecOpts struct {
 	// Console receives (and owns) the pty master when Process.Terminal is
 	// set and there is no ConsoleSocket.
 	Console func(master *os.File) error
+	// SubCgroups puts the process in sub-cgroups of the container's
+	// cgroup (runc's exec --cgroup): key "" for the same one in every
+	// hierarchy, else a v1 controller's name (see cgroups.AddProcSub).
+	SubCgroups map[string]string
+	// IgnorePaused lets the process join a paused container (where it is
+	// frozen at once); otherwise exec refuses a paused container.
+	IgnorePaused bool
 }
 
 // Exec runs another process in the container's namespaces and cgroup, set
@@ -72,8 +79,11 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if err := specs.ValidateProcess(o.Process, file); err != nil {
 		return -1, err
 	}
+	if c.Status() == Paused && !o.IgnorePaused {
+		return -1, fmt.Errorf("cannot exec in container %s: it is paused (--ignore-paused to exec anyway)", c.id)
+	}
 	switch status := c.Status(); status {
-	case Created, Running:
+	case Created, Running, Paused:
 	default:
 		return -1, fmt.Errorf("cannot exec in container %s: it is %s", c.id, status)
 	}
@@ -164,7 +174,7 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		return -1, err
 	}
 	if len(c.state.Cgroup.Paths) > 0 {
-		if err := c.joinCgroup(child.Proc.Pid); err != nil {
+		if err := c.joinCgroup(child.Proc.Pid, o.SubCgroups); err != nil {
 			return fail(fmt.Errorf("join the cgroup of %s: %w", c.id, err))
 		}
 	}
@@ -191,10 +201,13 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	return proc.state.InitPid, nil
 }
 
-func (c *Container) joinCgroup(pid int) error {
+func (c *Container) joinCgroup(pid int, sub map[string]string) error {
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
+	}
+	if len(sub) > 0 {
+		return cg.AddProcSub(pid, sub)
 	}
 	return cg.AddProc(pid)
 }

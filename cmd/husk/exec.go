@@ -31,8 +31,8 @@ var execCommand = &command{
 		{kind: boolFlag, name: "no-new-privs", usage: "set no_new_privs"},
 		{kind: stringsFlag, name: "cap", aliases: []string{"c"}, usage: "add a capability"},
 		{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the process"},
-		{kind: stringFlag, name: "cgroup", usage: "accepted for runc compatibility; the process joins the container's cgroup"},
-		{kind: boolFlag, name: "ignore-paused", usage: "accepted for runc compatibility"},
+		{kind: stringsFlag, name: "cgroup", usage: "run the process in an existing sub-cgroup of the container's: PATH, or CONTROLLER[,CONTROLLER...]:PATH (cgroup v1; repeatable)"},
+		{kind: boolFlag, name: "ignore-paused", usage: "exec in a paused container too (the process is frozen with it)"},
 	},
 	action: func(c *ctx) error {
 		ct, err := load(c)
@@ -46,6 +46,10 @@ var execCommand = &command{
 		if n := c.Int("preserve-fds"); n < 0 {
 			return fmt.Errorf("--preserve-fds: %d is negative", n)
 		}
+		sub, err := subCgroups(c.StringSlice("cgroup"))
+		if err != nil {
+			return err
+		}
 		o := libruntime.ExecOpts{
 			Process:       proc,
 			ProcessFile:   file,
@@ -54,6 +58,8 @@ var execCommand = &command{
 			Detach:        c.Bool("detach"),
 			PreserveFDs:   c.Int("preserve-fds"),
 			Stdin:         os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			SubCgroups:   sub,
+			IgnorePaused: c.Bool("ignore-paused"),
 		}
 		if o.ConsoleSocket == "" && !o.Detach && proc.Terminal {
 			tty := newTTYAttach()
@@ -146,4 +152,34 @@ func execProcess(c *ctx, ct *libruntime.Container) (*rspec.Process, string, erro
 		p.Capabilities = &pc
 	}
 	return &p, "", nil
+}
+
+// subCgroups parses --cgroup as runc does: one PATH (for every hierarchy,
+// and the only form cgroup v2 knows), or CONTROLLER[,CONTROLLER...]:PATH
+// arguments, each controller given once.
+func subCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(args))
+	for _, a := range args {
+		ctrls, p, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("--cgroup %s: with several --cgroup, each needs a CONTROLLER: prefix", a)
+			}
+			out[""] = a
+			continue
+		}
+		for ctrl := range strings.SplitSeq(ctrls, ",") {
+			if ctrl == "" {
+				return nil, fmt.Errorf("--cgroup %s: empty controller name", a)
+			}
+			if _, dup := out[ctrl]; dup {
+				return nil, fmt.Errorf("--cgroup %s: controller %s given twice", a, ctrl)
+			}
+			out[ctrl] = p
+		}
+	}
+	return out, nil
 }
