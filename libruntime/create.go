@@ -391,6 +391,12 @@ func (s *setup) parentStep(kind int) error {
 		}
 	case waitTimens:
 		return writeProcFile(pid, "timens_offsets", timensOffsets(s.spec.Linux.TimeOffsets), "linux.timeOffsets")
+	case waitNetdev:
+		// After the fork into a pid namespace the init is husk-init's child.
+		if st := s.c.state; st.InitPid != 0 {
+			pid = st.InitPid
+		}
+		return moveNetDevices(pid, s.spec.Linux.NetDevices)
 	}
 	return nil
 }

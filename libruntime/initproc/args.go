@@ -205,6 +205,7 @@ type (
 	Mkdir struct {
 		Path string `op:"s0"`
 	}
+	LoopbackUp struct{}
 )
 
 // NewOp lays typed arguments out as an op; what names it in errors.

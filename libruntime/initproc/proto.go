@@ -61,6 +61,7 @@ const (
 	OpWaitStart
 	OpExec
 	OpMkdir
+	OpLoopbackUp
 	opMax
 )
 

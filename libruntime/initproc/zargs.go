@@ -334,3 +334,7 @@ func (a Mkdir) op(what string) Op {
 	op.S[0] = Str(a.Path)
 	return op
 }
+
+func (a LoopbackUp) op(what string) Op {
+	return Op{Code: OpLoopbackUp, What: what}
+}

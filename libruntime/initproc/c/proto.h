@@ -89,6 +89,7 @@ enum {
 	OP_WAIT_START,  /* accept `husk start`, keep its connection until exec */
 	OP_EXEC,
 	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
+	OP_LOOPBACK_UP,  /* bring up "lo" of our (new) network namespace */
 	OP_MAX
 };
 
