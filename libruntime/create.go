@@ -219,6 +219,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	// (the plan, the spawn): the two run on different CPUs. husk-init
 	// waits for its cgroup before it does anything.
 	res := resourcesWithDevices(spec, containerDevices(spec))
+	if setsKernelMemory(res) {
+		r.log.Warnf("%s", kernelMemoryIgnored)
+	}
 	cgPending = make(chan error, 1)
 	if useCgroups {
 		go func() {
@@ -445,6 +448,12 @@ func (s *setup) parentStep(kind int) error {
 		}
 	case waitTimens:
 		return writeProcFile(pid, "timens_offsets", timensOffsets(s.spec.Linux.TimeOffsets), "linux.timeOffsets")
+	case waitNetdev:
+		// After the fork into a pid namespace the init is husk-init's child.
+		if st := s.c.state; st.InitPid != 0 {
+			pid = st.InitPid
+		}
+		return moveNetDevices(pid, s.spec.Linux.NetDevices)
 	}
 	return nil
 }

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -36,10 +33,13 @@ type ExecOpts struct {
 	// Pipes: as RunOpts.Pipes, for a process that is not detached and has
 	// no terminal.
 	Pipes bool
-	// SubCgroups puts the process in existing sub-cgroups of the
-	// container's (`exec --cgroup`): a controller's path below the
-	// container's cgroup of it, or under "" for every controller.
+	// SubCgroups puts the process in sub-cgroups of the container's
+	// cgroup (runc's exec --cgroup): key "" for the same one in every
+	// hierarchy, else a v1 controller's name (see cgroups.AddProcSub).
 	SubCgroups map[string]string
+	// IgnorePaused lets the process join a paused container (where it is
+	// frozen at once); otherwise exec refuses a paused container.
+	IgnorePaused bool
 }
 
 // Exec runs another process in the container's namespaces and cgroup, set
@@ -123,8 +123,11 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if err := specs.ValidateProcess(o.Process, file); err != nil {
 		return -1, err
 	}
+	if c.Status() == Paused && !o.IgnorePaused {
+		return -1, fmt.Errorf("cannot exec in container %s: it is paused (--ignore-paused to exec anyway)", c.id)
+	}
 	switch status := c.Status(); status {
-	case Created, Running:
+	case Created, Running, Paused:
 	default:
 		return -1, fmt.Errorf("cannot exec in container %s: it is %s", c.id, status)
 	}
@@ -261,58 +264,13 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	return proc.state.InitPid, nil
 }
 
-// joinCgroup puts pid in the container's cgroups or, with subs, in
-// sub-cgroups of them that must exist (as runc's exec --cgroup).
-func (c *Container) joinCgroup(pid int, subs map[string]string) error {
-	if len(subs) == 0 {
-		cg, err := c.cgroup()
-		if err != nil {
-			return err
-		}
-		return cg.AddProc(pid)
-	}
-	dirs, err := subCgroupDirs(c.state.Cgroup.Paths, subs)
+func (c *Container) joinCgroup(pid int, sub map[string]string) error {
+	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
-	for _, d := range dirs {
-		f, err := os.OpenFile(filepath.Join(d, "cgroup.procs"), os.O_WRONLY, 0)
-		if err == nil {
-			_, err = f.WriteString(strconv.Itoa(pid))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("add pid %d to %s: %w", pid, d, err)
-		}
+	if len(sub) > 0 {
+		return cg.AddProcSub(pid, sub)
 	}
-	return nil
-}
-
-// subCgroupDirs are the cgroup directories of a process put in the
-// sub-cgroups subs (controller -> path, "" for all) of the container's
-// cgroups paths (controller -> directory), each below its own.
-func subCgroupDirs(paths, subs map[string]string) ([]string, error) {
-	for ctrl := range subs {
-		if _, ok := paths[ctrl]; !ok && ctrl != "" {
-			return nil, fmt.Errorf("--cgroup: unknown controller %s", ctrl)
-		}
-	}
-	var dirs []string
-	for ctrl, base := range paths {
-		sub, ok := subs[ctrl]
-		if !ok {
-			sub = subs[""]
-		}
-		dir := filepath.Join(base, sub)
-		if dir != base && !strings.HasPrefix(dir, base+"/") {
-			return nil, fmt.Errorf("--cgroup: %s is not below the container's cgroup", sub)
-		}
-		if !slices.Contains(dirs, dir) {
-			dirs = append(dirs, dir)
-		}
-	}
-	slices.Sort(dirs)
-	return dirs, nil
+	return cg.AddProc(pid)
 }

@@ -99,6 +99,12 @@ func (p *planner) compileCreate(startListener *os.File) (err error) {
 	if err := p.namespaces(); err != nil {
 		return err
 	}
+	if err := p.intelRdt(); err != nil {
+		return err
+	}
+	if err := p.network(); err != nil {
+		return err
+	}
 	p.trustedHandles()
 	if err := p.rootfsSetup(); err != nil {
 		return err

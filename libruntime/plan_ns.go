@@ -21,6 +21,9 @@ const (
 	waitCgroup = 1
 	// husk-init unshared its time namespace; husk writes the offsets.
 	waitTimens = 2
+	// The container's init is in its network namespace; husk moves
+	// linux.netDevices there.
+	waitNetdev = 3
 )
 
 // parentWrites are the flags of an op after which husk writes husk-init's

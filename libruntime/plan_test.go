@@ -507,37 +507,6 @@ func TestWithHome(t *testing.T) {
 	}
 }
 
-// exec --cgroup: sub-cgroups below the container's own, per controller
-// or for all of them.
-func TestSubCgroupDirs(t *testing.T) {
-	paths := map[string]string{"pids": "/cg/pids/c", "cpu": "/cg/cpu,cpuacct/c", "cpuacct": "/cg/cpu,cpuacct/c"}
-	for _, tc := range []struct {
-		subs map[string]string
-		want []string
-		err  string
-	}{
-		{map[string]string{"pids": "sub"}, []string{"/cg/cpu,cpuacct/c", "/cg/pids/c/sub"}, ""},
-		{map[string]string{"": "a/b"}, []string{"/cg/cpu,cpuacct/c/a/b", "/cg/pids/c/a/b"}, ""},
-		{map[string]string{"memory": "x"}, nil, "unknown controller memory"},
-		{map[string]string{"pids": "../other"}, nil, "not below"},
-	} {
-		got, err := subCgroupDirs(paths, tc.subs)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v: %v, want an error with %q", tc.subs, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("%v: %v, %v; want %v", tc.subs, got, err, tc.want)
-		}
-	}
-}
-
-// As runc does, a no_new_privs seccomp filter is in place before the
-// container counts as created (a profile the init cannot finish under
-// fails create), and startContainer hooks run under it, after the wait
-// for start.
 func TestPlanSeccompBeforeReady(t *testing.T) {
 	s := defaultSpec()
 	s.Process.NoNewPrivileges = true

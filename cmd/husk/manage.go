@@ -145,10 +145,12 @@ var updateCommand = &command{
 	},
 }
 
-// updateResources reads --resources, then applies the flags over it.
+// updateResources reads --resources, or else the flags (as runc, which
+// ignores the other flags with a resources file).
 func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 	var r rspec.LinuxResources
-	if path := c.String("resources"); path != "" {
+	path := c.String("resources")
+	if path != "" {
 		var data []byte
 		var err error
 		if path == "-" {
@@ -167,6 +169,9 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 		if c.String(name) != "" {
 			return nil, fmt.Errorf("--%s: Intel RDT is not supported", name)
 		}
+	}
+	if path != "" {
+		return &r, nil
 	}
 	mem := func() *rspec.LinuxMemory {
 		if r.Memory == nil {
@@ -187,6 +192,7 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 		{"memory", func(v int64) { mem().Limit = &v }},
 		{"memory-reservation", func(v int64) { mem().Reservation = &v }},
 		{"memory-swap", func(v int64) { mem().Swap = &v }},
+		{"kernel-memory", func(v int64) { mem().Kernel = &v }},
 		{"kernel-memory-tcp", func(v int64) { mem().KernelTCP = &v }},
 		{"cpu-quota", func(v int64) { cpu().Quota = &v }},
 		{"cpu-rt-runtime", func(v int64) { cpu().RealtimeRuntime = &v }},

@@ -230,7 +230,7 @@ func TestHookPoststopFailureFailsDelete(t *testing.T) {
 	if r := hh.husk("state", name); r.code == 0 {
 		t.Errorf("container still exists after delete: %s", r)
 	}
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 // sleepers lists processes running `sleep <arg>`.

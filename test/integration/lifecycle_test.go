@@ -150,7 +150,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(hh.root, name)); !os.IsNotExist(err) {
 		t.Errorf("state directory left after delete: %v", err)
 	}
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 func TestRunExitCode(t *testing.T) {

@@ -22,7 +22,7 @@ func TestManageCommands(t *testing.T) {
 		s.Linux.Resources.Memory = &rspec.LinuxMemory{Limit: i64p(64 << 20)}
 		s.Linux.Resources.Pids = &rspec.LinuxPids{Limit: pidsLimit(20)}
 	})
-	cg := "/husk/" + name
+	cg := name // the default: <name>, relative (see cgroupIn)
 
 	// pause / resume: the freezer, and the status.
 	var freezer, frozen, thawed string

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -1452,6 +1453,27 @@ static void op_unshare_user(const struct plan_op *op)
 
 /* ---- dispatcher ------------------------------------------------------- */
 
+/* A new network namespace has only "lo", down: bring it up, as runc does
+ * (ip link set lo up). */
+static void op_loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		fail(errno, "socket for lo");
+	memset(&ifr, 0, sizeof ifr);
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		fail(errno, "read the flags of lo");
+	if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			fail(errno, "bring lo up");
+	}
+	close(fd);
+}
+
 static void run_op(const struct plan_op *op)
 {
 	switch (op->code) {
@@ -1688,6 +1710,9 @@ static void run_op(const struct plan_op *op)
 		close(fd);
 		break;
 	}
+	case OP_LOOPBACK_UP:
+		op_loopback_up();
+		break;
 	default:
 		fail(EINVAL, "unknown op %u", op->code);
 	}
