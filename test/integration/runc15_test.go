@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -188,9 +189,17 @@ func TestNetDevices(t *testing.T) {
 		t.Errorf("%s still on the host", dev)
 	}
 	hh.must("delete", "--force", name)
-	// A veth goes with the namespace, its peer with it.
-	if exec.Command("ip", "link", "show", dev+"p").Run() == nil {
-		t.Errorf("the veth peer %sp is still on the host after delete", dev)
+	// A veth goes with the namespace, its peer with it: the kernel
+	// destroys a namespace in the background, so give it a moment.
+	gone := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if exec.Command("ip", "link", "show", dev+"p").Run() != nil {
+			gone = true
+			break
+		}
+	}
+	if !gone {
+		t.Errorf("the veth peer %sp is still on the host 10 s after delete", dev)
 	}
 
 	for _, tc := range []struct {
