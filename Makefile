@@ -147,8 +147,8 @@ vm-proto:
 	cd vm/api && PATH=$(PROTOC_GEN):$$PATH protoc --go_out=. --go_opt=paths=source_relative \
 		--go-ttrpc_out=. --go-ttrpc_opt=paths=source_relative agent.proto
 
-conformance: build deps
-	HUSK=$(CURDIR)/bin/husk test/conformance/run.sh
+conformance: build deps $(RUNC153)/runc
+	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc test/conformance/run.sh
 
 lint: $(INIT_BIN)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -489,8 +489,14 @@ main() {
 	((EUID == 0)) || die "must run as root: the programs create real containers, cgroups and mounts"
 
 	if ((${#specs[@]} == 0)); then
-		ensure_cmds runc:runc
-		specs=("husk=${HUSK:-$REPO/bin/husk}" "runc=$(command -v runc)")
+		# The reference is runc 1.5.3 (RUNC, as `make conformance` builds
+		# it), else Debian's runc.
+		if [[ -n ${RUNC:-} ]]; then
+			specs=("husk=${HUSK:-$REPO/bin/husk}" "runc=$RUNC")
+		else
+			ensure_cmds runc:runc
+			specs=("husk=${HUSK:-$REPO/bin/husk}" "runc=$(command -v runc)")
+		fi
 	fi
 	ensure_cmds tar:tar timeout:coreutils flock:util-linux umount:mount awk:mawk
 	local spec name path
