@@ -66,22 +66,28 @@ var listCommand = &command{
 			return nil
 		}
 		// The owner is the state directory's, by name, as runc lists it.
-		state := func(ct *libruntime.Container) libruntime.OCIState {
+		// A VM container's state is husk-vm's to tell; one that went
+		// away meanwhile is not listed.
+		states := make([]libruntime.OCIState, 0, len(cts))
+		for _, ct := range cts {
 			s := ct.OCIState()
+			if isVMContainer(rt.Root(), ct.ID()) {
+				if s, err = vmState(rt.Root(), ct.ID()); err != nil {
+					if !isVMContainer(rt.Root(), ct.ID()) {
+						continue
+					}
+					return err
+				}
+			}
 			s.Owner = ct.Owner()
-			return s
+			states = append(states, s)
 		}
 		if format == "json" {
-			states := make([]any, 0, len(cts))
-			for _, ct := range cts {
-				states = append(states, state(ct))
-			}
 			return json.NewEncoder(w).Encode(states)
 		}
 		tw := tabwriter.NewWriter(w, 12, 1, 3, ' ', 0)
 		fmt.Fprint(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
-		for _, ct := range cts {
-			s := state(ct)
+		for _, s := range states {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle,
 				s.Created.Format(time.RFC3339Nano), s.Owner)
 		}
