@@ -117,7 +117,7 @@ func startSupervisor(ctx context.Context, o superviseOpts) (_ *supervisor, err e
 		return nil, err
 	}
 	if spec.Process.Terminal && o.tty == nil {
-		return nil, errors.New("process.terminal: a VM container's terminal is husk's own: run it in the foreground (husk run --vm)")
+		return nil, errors.New("process.terminal: a detached container with a terminal needs --console-socket")
 	}
 	a, err := assets.Lookup(assets.Dir())
 	if err != nil {
