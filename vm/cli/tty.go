@@ -55,6 +55,9 @@ func (t *ttyAttach) size() (uint16, uint16) {
 func (t *ttyAttach) follow(ctx context.Context, p *sandbox.Process) {
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, unix.SIGWINCH)
+	// A resize between the size given at creation and Notify was lost
+	// (SIGWINCH is ignored by default): pass the size once now.
+	winch <- unix.SIGWINCH
 	go func() {
 		defer signal.Stop(winch)
 		for {
