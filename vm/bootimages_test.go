@@ -49,6 +49,11 @@ func TestPageOutReclaimsAFileMapping(t *testing.T) {
 	if _, err := f.Write(make([]byte, size)); err != nil {
 		t.Fatal(err)
 	}
+	// Clean pages, as a kernel file long on disk has: a dirty page is
+	// written back before it can go.
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	b, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
