@@ -21,10 +21,8 @@ func (m *Manager) Apply(r *rspec.LinuxResources) error {
 // semantics: only fields that are set are written, and values that depend
 // on unset ones (v2 swap needs the memory limit, cpu.max needs the quota)
 // are completed from the current cgroup files. memory.checkBeforeUpdate
-// is honoured here. A non-empty device list is rewritten from scratch: on
-// v1 that starts with "deny all", so a running container can see EPERM
-// on devices for the few microseconds until the allow rules follow (on v2
-// the new program is attached before the old one is detached).
+// is honoured here. linux.resources.devices is left alone, as runc's
+// update leaves it: the device rules are the container's from create on.
 func (m *Manager) Update(r *rspec.LinuxResources) error {
 	return m.set(r, true)
 }
@@ -33,8 +31,10 @@ func (m *Manager) set(r *rspec.LinuxResources, update bool) error {
 	if r == nil {
 		return nil
 	}
-	if err := m.setDevices(r.Devices, update); err != nil {
-		return err
+	if !update {
+		if err := m.setDevices(r.Devices); err != nil {
+			return err
+		}
 	}
 	if err := m.setMemory(r.Memory, update); err != nil {
 		return err
@@ -94,7 +94,7 @@ func memoryV2Set(mem *rspec.LinuxMemory) bool {
 }
 
 func memorySet(mem *rspec.LinuxMemory) bool {
-	return memoryV2Set(mem) || (mem != nil && (val(mem.KernelTCP) != 0 || mem.Swappiness != nil ||
+	return memoryV2Set(mem) || (mem != nil && (mem.Swappiness != nil ||
 		val(mem.DisableOOMKiller) || val(mem.UseHierarchy)))
 }
 
@@ -142,7 +142,7 @@ func (m *Manager) neededV2Controllers(r *rspec.LinuxResources) []neededControlle
 	add(memoryV2Set(r.Memory), "linux.resources.memory", "memory", "memory")
 	add(cpuV2Set(r.CPU), "linux.resources.cpu", "cpu", "cpu")
 	add(cpusetSet(r.CPU), "linux.resources.cpu.cpus/mems", "cpuset", "cpuset")
-	add(r.Pids != nil && val(r.Pids.Limit) > 0, "linux.resources.pids.limit", "pids", "pids")
+	add(r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit >= 0, "linux.resources.pids.limit", "pids", "pids")
 	add(blkioV2Set(r.BlockIO), "linux.resources.blockIO", "blkio", "io")
 	add(hugetlbSet(r.HugepageLimits), "linux.resources.hugepageLimits", "hugetlb", "hugetlb")
 	add(len(r.Rdma) > 0, "linux.resources.rdma", "rdma", "rdma")
@@ -165,7 +165,7 @@ func (m *Manager) ensure(set bool, field, v1, v2 string) (dir string, isV2 bool,
 	return dir, isV2, ok, nil
 }
 
-func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup, update bool) error {
+func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup) error {
 	if len(devs) == 0 {
 		return nil
 	}
@@ -174,9 +174,6 @@ func (m *Manager) setDevices(devs []rspec.LinuxDeviceCgroup, update bool) error 
 		return err
 	}
 	if d, ok := m.paths["devices"]; ok {
-		if update {
-			return updateDevicesV1(m.fs, d, rules)
-		}
 		return setDevicesV1(m.fs, d, rules)
 	}
 	// The device hook needs no controller: it attaches to any cgroup2 dir.
@@ -251,23 +248,33 @@ func (m *Manager) setPids(p *rspec.LinuxPids) error {
 	if p == nil || p.Limit == nil {
 		return nil
 	}
-	limit := *p.Limit
-	dir, _, ok, err := m.ensure(limit > 0, "linux.resources.pids.limit", "pids", "pids")
+	v := PidsMax(*p.Limit)
+	dir, _, ok, err := m.ensure(v != "max", "linux.resources.pids.limit", "pids", "pids")
 	if !ok {
 		return err
 	}
-	v := "max"
-	if limit > 0 {
-		v = itoa(limit)
-	}
 	// Same file on v1 and v2.
 	if err := m.fs.writeFile(dir, "pids.max", v); err != nil {
-		if limit <= 0 && isNotExist(err) {
+		if v == "max" && isNotExist(err) {
 			return nil // controller not enabled here: unlimited already
 		}
 		return fieldErr("linux.resources.pids.limit", err)
 	}
 	return nil
+}
+
+// PidsMax is pids.max for linux.resources.pids.limit: a negative limit is
+// none ("max"), and 0 is a limit, written as 1 (the runtime spec's
+// reading since 1.2.1, and runc's since 1.4: systemd's TasksMax cannot be
+// 0, and a cgroup whose pids.max is 0 or 1 can fork no more either way).
+func PidsMax(limit int64) string {
+	switch {
+	case limit < 0:
+		return "max"
+	case limit == 0:
+		return "1"
+	}
+	return itoa(limit)
 }
 
 func (m *Manager) setBlockIO(b *rspec.LinuxBlockIO) error {

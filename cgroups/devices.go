@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -65,6 +66,7 @@ func parseDeviceRules(rules []rspec.LinuxDeviceCgroup) ([]devRule, error) {
 		if access == "" {
 			access = "rwm"
 		}
+		// Letters other than r, w and m are ignored, as by runc.
 		for _, c := range access {
 			switch c {
 			case 'r':
@@ -73,8 +75,6 @@ func parseDeviceRules(rules []rspec.LinuxDeviceCgroup) ([]devRule, error) {
 				d.access |= accWrite
 			case 'm':
 				d.access |= accMknod
-			default:
-				return nil, fmt.Errorf("linux.resources.devices[%d]: invalid access %q (want a combination of r, w, m)", i, r.Access)
 			}
 		}
 		if d.typ == 'a' {
@@ -110,27 +110,6 @@ func (d devRule) String() string {
 	return string(d.typ) + " " + num(d.major) + ":" + num(d.minor) + " " + acc.String()
 }
 
-// setDevicesV1 writes the rules in order, each to devices.allow or
-// devices.deny; consecutive rules for the same file share one open file.
-func setDevicesV1(fs cgfs, dir string, rules []devRule) error {
-	for i := 0; i < len(rules); {
-		j := i
-		var lines []string
-		for ; j < len(rules) && rules[j].allow == rules[i].allow; j++ {
-			lines = append(lines, rules[j].String())
-		}
-		name := "devices.deny"
-		if rules[i].allow {
-			name = "devices.allow"
-		}
-		if err := fs.writeLines(dir, name, lines); err != nil {
-			return fmt.Errorf("linux.resources.devices: %w", err)
-		}
-		i = j
-	}
-	return nil
-}
-
 // devKey identifies an exception of a v1 devices cgroup.
 type devKey struct {
 	typ          byte
@@ -158,6 +137,9 @@ func emulateDevicesV1(rules []devRule) devState {
 			continue
 		}
 		k := devKey{r.typ, r.major, r.minor}
+		if r.access == 0 {
+			continue // only letters other than r, w, m: no access at all
+		}
 		if r.allow != st.allowDefault {
 			st.exceptions[k] |= r.access
 		} else if acc := st.exceptions[k] &^ r.access; acc != 0 {
@@ -219,47 +201,72 @@ func parseDevicesList(list string) (devState, error) {
 	return st, nil
 }
 
-// updateDevicesV1 changes the rules of a running container's v1 devices
-// cgroup. Writing them all again would start with "deny all" and leave
-// the container without its devices until the allows follow; when both
-// the current and the new rules deny by default, only the difference is
-// written instead, allows first, as runc does. Otherwise (the default
-// itself changes, or is allow, whose exceptions devices.list does not
-// show) the rules are written in full.
-func updateDevicesV1(fs cgfs, dir string, rules []devRule) error {
+// setDevicesV1 brings a v1 devices cgroup from the state devices.list
+// shows to the one the rules describe, writing only the difference, as
+// runc does (so that its devices.list reads the same): when the default
+// changes, or the cgroup allows by default (its exceptions are not
+// listed), a "deny all" or "allow all" first; then the access each
+// listed exception loses, and last the access each exception gains, in
+// runc's order (major, minor, type; "*" first). A new cgroup inherits
+// its parent's allow-all, so create writes "a *:* rwm" to devices.deny
+// and then the allowed devices.
+func setDevicesV1(fs cgfs, dir string, rules []devRule) error {
 	want := emulateDevicesV1(rules)
-	if want.allowDefault {
-		return setDevicesV1(fs, dir, rules)
-	}
-	list, err := fs.readFile(dir, "devices.list")
-	if err != nil {
-		return fmt.Errorf("linux.resources.devices: %w", err)
-	}
-	have, err := parseDevicesList(list)
-	if err != nil || have.allowDefault {
-		return setDevicesV1(fs, dir, rules)
-	}
-	var diff []devRule
-	for k, acc := range want.exceptions {
-		if add := acc &^ have.exceptions[k]; add != 0 {
-			diff = append(diff, devRule{allow: true, typ: k.typ, major: k.major, minor: k.minor, access: add})
+	have := devState{allowDefault: true}
+	if list, err := fs.readFile(dir, "devices.list"); err == nil {
+		if st, err := parseDevicesList(list); err == nil {
+			have = st
 		}
 	}
-	for k, acc := range have.exceptions {
-		if drop := acc &^ want.exceptions[k]; drop != 0 {
-			diff = append(diff, devRule{typ: k.typ, major: k.major, minor: k.minor, access: drop})
+	var writes []devRule
+	if have.allowDefault || have.allowDefault != want.allowDefault {
+		writes = append(writes, devRule{allow: want.allowDefault, typ: 'a', major: -1, minor: -1, access: accAll})
+		have = devState{allowDefault: want.allowDefault}
+	}
+	for _, k := range sortedDevKeys(have.exceptions) {
+		if drop := have.exceptions[k] &^ want.exceptions[k]; drop != 0 {
+			writes = append(writes, devRule{allow: want.allowDefault, typ: k.typ, major: k.major, minor: k.minor, access: drop})
 		}
 	}
-	// Map order is random: sort within allows and denies for stable
-	// writes (and tests).
-	slices.SortStableFunc(diff, func(a, b devRule) int {
-		if a.allow != b.allow {
-			if a.allow {
-				return -1
-			}
-			return 1
+	for _, k := range sortedDevKeys(want.exceptions) {
+		if add := want.exceptions[k] &^ have.exceptions[k]; add != 0 {
+			writes = append(writes, devRule{allow: !want.allowDefault, typ: k.typ, major: k.major, minor: k.minor, access: add})
 		}
-		return strings.Compare(a.String(), b.String())
+	}
+	// Consecutive rules for the same file share one open file.
+	for i := 0; i < len(writes); {
+		j := i
+		var lines []string
+		for ; j < len(writes) && writes[j].allow == writes[i].allow; j++ {
+			lines = append(lines, writes[j].String())
+		}
+		name := "devices.deny"
+		if writes[i].allow {
+			name = "devices.allow"
+		}
+		if err := fs.writeLines(dir, name, lines); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
+		}
+		i = j
+	}
+	return nil
+}
+
+// sortedDevKeys orders exceptions by major, minor and type, "*" (-1)
+// first, as runc writes them.
+func sortedDevKeys(m map[devKey]uint32) []devKey {
+	keys := make([]devKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b devKey) int {
+		if c := cmp.Compare(a.major, b.major); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.minor, b.minor); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.typ, b.typ)
 	})
-	return setDevicesV1(fs, dir, diff)
+	return keys
 }

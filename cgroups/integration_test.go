@@ -187,15 +187,21 @@ func TestIntegrationV1(t *testing.T) {
 	wantFile(t, m.paths["cpuset"], "cpuset.mems", "0")
 	wantFile(t, m.paths["pids"], "pids.max", "128")
 	wantFile(t, m.paths["blkio"], "blkio.throttle.read_bps_device", fmt.Sprintf("%d:%d 1048576", rootDev.Major, rootDev.Minor))
-	wantFile(t, m.paths["devices"], "devices.list", "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rwm")
-	// An update of the device rules writes only the difference (no deny
-	// all first): what the kernel ends up with is the same as a rewrite.
+	// In runc's order, which the kernel keeps.
+	wantFile(t, m.paths["devices"], "devices.list", "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rwm")
+	// New rules for a cgroup that has some write only the difference (no
+	// deny all first): what the kernel ends up with is the same as a rewrite.
 	devs := append(slices.Clone(r.Devices), rspec.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](10), Minor: ptr[int64](200), Access: "rwm"},
 		rspec.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](136), Minor: ptr[int64](-1), Access: "m"})
-	if err := m.Update(&rspec.LinuxResources{Devices: devs}); err != nil {
+	if err := m.Apply(&rspec.LinuxResources{Devices: devs}); err != nil {
 		t.Fatal(err)
 	}
-	wantFile(t, m.paths["devices"], "devices.list", "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rw\nc 10:200 rwm")
+	wantFile(t, m.paths["devices"], "devices.list", "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rw\nc 10:200 rwm")
+	// update leaves the device rules alone, as runc's does.
+	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, m.paths["devices"], "devices.list", "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rw\nc 10:200 rwm")
 	// The intermediate cpuset husk created got its parent's cpus and mems.
 	parentCpuset := filepath.Dir(m.paths["cpuset"])
 	wantFile(t, parentCpuset, "cpuset.cpus", readTrim(t, filepath.Dir(parentCpuset), "cpuset.cpus"))
@@ -501,7 +507,7 @@ func testDeviceFilter(t *testing.T, m *Manager, dir string) {
 		t.Errorf("read /dev/null (allowed): %v", err)
 	}
 	// The default list: exercises every instruction form with the verifier.
-	if err := m.Update(&rspec.LinuxResources{Devices: defaultDevices()}); err != nil {
+	if err := m.Apply(&rspec.LinuxResources{Devices: defaultDevices()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := run("echo x > /dev/null && : < /dev/zero"); err != nil {
@@ -510,8 +516,8 @@ func testDeviceFilter(t *testing.T, m *Manager, dir string) {
 	if err := run(": < /dev/kmsg"); err == nil || !strings.Contains(err.Error(), "Operation not permitted") {
 		t.Errorf("default devices: /dev/kmsg should be denied: %v", err)
 	}
-	// Update replaces the program: everything allowed again.
-	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
+	// Apply replaces the program: everything allowed again.
+	if err := m.Apply(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := run("echo x > /dev/null"); err != nil {

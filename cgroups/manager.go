@@ -43,10 +43,11 @@ type Manager struct {
 
 // New resolves where the container's cgroup goes, touching nothing.
 //
-// cgroupsPath is linux.cgroupsPath from config.json: empty means
-// "/husk/<id>", an absolute path is taken relative to each hierarchy's
-// root, and a relative path is joined to the calling process's own cgroup
-// in that hierarchy (as runc does). Paths containing ".." are rejected.
+// cgroupsPath is linux.cgroupsPath from config.json: an absolute path is
+// taken relative to each hierarchy's root, a relative path is joined to
+// the calling process's own cgroup in that hierarchy (its parent on a
+// cgroup v2 host), and empty means the relative path <id>, all as runc
+// does. Paths containing ".." are rejected.
 func New(h *Hierarchy, cgroupsPath, id string) (*Manager, error) {
 	return newManager(h, cgroupsPath, id, readSelfCgroup, osFS{})
 }
@@ -169,9 +170,11 @@ func (m *Manager) locate(v1, v2 string) (dir string, isV2 bool, ok bool) {
 // Create makes the container's directories in every mounted hierarchy
 // (v1 including named ones, and cgroup2), records which it created, makes
 // new v1 cpusets usable, and on cgroup2 enables the needed controllers in
-// the directories it created. It refuses to reuse an existing container
-// directory, because husk must not modify cgroups it did not create. On
-// error, whatever it created is removed again.
+// the directories it created. A container directory that exists already
+// is used, as runc uses it, if no process is in it (or below it) and it is
+// not frozen; it is not recorded as created, so Destroy leaves it (husk
+// removes only the cgroups it made). On error, whatever it created is
+// removed again.
 func (m *Manager) Create(r *rspec.LinuxResources) (err error) {
 	var created []string
 	defer func() {
@@ -180,6 +183,7 @@ func (m *Manager) Create(r *rspec.LinuxResources) (err error) {
 		}
 	}()
 	createdIn := map[string][]string{} // container dir -> dirs created for it, top-down
+	existing := map[string]bool{}
 	for _, d := range m.dirs() {
 		c, existed, err := m.mkdirAll(d, m.mountOf(d))
 		created = append(created, c...)
@@ -187,22 +191,69 @@ func (m *Manager) Create(r *rspec.LinuxResources) (err error) {
 			return err
 		}
 		if existed {
-			return fmt.Errorf("cgroup %s already exists: husk only uses cgroups it creates (choose another linux.cgroupsPath or remove it)", d)
+			if err := m.checkReusable(d); err != nil {
+				return err
+			}
+			existing[d] = true
 		}
 		createdIn[d] = c
 	}
 	if d, ok := m.paths["cpuset"]; ok {
-		if err := m.initCpuset(createdIn[d], m.mountOf(d)); err != nil {
+		init := createdIn[d]
+		if existing[d] && m.cpusetEmpty(d) {
+			init = []string{d}
+		}
+		if err := m.initCpuset(init, m.mountOf(d)); err != nil {
 			return err
 		}
 	}
 	if d := m.unifiedDir(); d != "" {
-		if err := m.enableV2Controllers(createdIn[d], r); err != nil {
+		if existing[d] {
+			if err := m.checkV2Controllers(d, r); err != nil {
+				return err
+			}
+		} else if err := m.enableV2Controllers(createdIn[d], r); err != nil {
 			return err
 		}
 	}
 	m.created = append(m.created, created...)
 	return nil
+}
+
+// checkReusable refuses an existing container directory that holds
+// processes (here or in a child cgroup) or is frozen, as runc does: the
+// container would share it, or its init would never run.
+func (m *Manager) checkReusable(dir string) error {
+	n := 0
+	if err := m.walkProcs(dir, func(int) { n++ }); err != nil && !isNotExist(err) {
+		return fmt.Errorf("cgroup %s exists: %w", dir, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("cgroup %s exists and is not empty (%d process(es) in it): choose another linux.cgroupsPath", dir, n)
+	}
+	frozen := false
+	if dir == m.paths["freezer"] {
+		s, err := m.fs.readFile(dir, "freezer.state")
+		frozen = err == nil && strings.TrimSpace(s) != "THAWED"
+	} else if dir == m.unifiedDir() {
+		s, err := m.fs.readFile(dir, "cgroup.freeze")
+		frozen = err == nil && strings.TrimSpace(s) == "1"
+	}
+	if frozen {
+		return fmt.Errorf("cgroup %s exists and is frozen: thaw it or choose another linux.cgroupsPath", dir)
+	}
+	return nil
+}
+
+// cpusetEmpty reports whether a v1 cpuset has no CPUs or no memory nodes
+// (a process cannot join it).
+func (m *Manager) cpusetEmpty(dir string) bool {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		if s, err := m.fs.readFile(dir, f); err == nil && strings.TrimSpace(s) == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // mkdirAll creates dir and any missing parents below mnt, returning those
@@ -329,6 +380,54 @@ func (m *Manager) AddProc(pid int) error {
 	p := strconv.Itoa(pid)
 	for _, d := range m.dirs() {
 		if err := m.fs.writeFile(d, "cgroup.procs", p); err != nil {
+			return fmt.Errorf("add pid %d: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// AddProcSub moves pid into sub-cgroups of the container's cgroup, which
+// must exist (runc's exec --cgroup): sub[""] is one relative path for
+// every hierarchy (on a cgroup v2 host the only one used), other keys
+// name a v1 controller ("pids", "name=systemd") whose hierarchy gets its
+// own path, the rest staying in the container's cgroup. A path must stay
+// below the container's cgroup.
+func (m *Manager) AddProcSub(pid int, sub map[string]string) error {
+	targets := map[string]string{} // container dir -> target dir
+	for _, d := range m.dirs() {
+		targets[d] = d
+	}
+	set := func(key, base, rel string) error {
+		t := path.Join(base, rel)
+		if t != base && !strings.HasPrefix(t, base+"/") {
+			return fmt.Errorf("sub-cgroup %q is not below the container's cgroup", rel)
+		}
+		if prev := targets[base]; prev != base && prev != t {
+			return fmt.Errorf("sub-cgroup of %s: %s shares its hierarchy with another controller given a different path", key, base)
+		}
+		targets[base] = t
+		return nil
+	}
+	if rel, ok := sub[""]; ok {
+		for _, d := range m.dirs() {
+			if err := set("", d, rel); err != nil {
+				return err
+			}
+		}
+	} else if m.h.Mode() != Unified {
+		for _, ctrl := range slices.Sorted(maps.Keys(sub)) {
+			base, ok := m.paths[ctrl]
+			if !ok || ctrl == unifiedKey {
+				return fmt.Errorf("sub-cgroup for %q: the container has no cgroup of that controller", ctrl)
+			}
+			if err := set(ctrl, base, sub[ctrl]); err != nil {
+				return err
+			}
+		}
+	}
+	p := strconv.Itoa(pid)
+	for _, d := range slices.Sorted(maps.Keys(targets)) {
+		if err := m.fs.writeFile(targets[d], "cgroup.procs", p); err != nil {
 			return fmt.Errorf("add pid %d: %w", pid, err)
 		}
 	}

@@ -83,27 +83,96 @@ func TestCreateRecordsCreatedAndDestroyRemovesOnlyThose(t *testing.T) {
 	}
 }
 
-func TestCreateRefusesExistingCgroupAndRollsBack(t *testing.T) {
+func TestCreateUsesAnEmptyExistingCgroupButNeverRemovesIt(t *testing.T) {
 	m, f := newFakeManager(t, layoutV1(), "/a/c1")
 	existing := filepath.Join(f.root, "pids/a/c1")
 	f.populate(filepath.Join(f.root, "pids/a"))
 	f.populate(existing)
-	err := m.Create(nil)
-	if err == nil || !strings.Contains(err.Error(), existing+" already exists") {
-		t.Fatalf("err = %v", err)
+	cpuset := filepath.Join(f.root, "cpuset/a/c1") // existing, with no CPUs yet
+	f.populate(filepath.Join(f.root, "cpuset/a"))
+	f.populate(cpuset)
+	r := &rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: ptr[int64](5)}}
+	if err := m.Create(r); err != nil {
+		t.Fatal(err)
 	}
-	// Everything created before the failure is gone again; the machine's is kept.
-	for _, mnt := range []string{"blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory"} {
-		if exists(filepath.Join(f.root, mnt, "a")) {
-			t.Errorf("%s/a left behind", mnt)
-		}
+	if slices.Contains(m.State().Created, existing) || slices.Contains(m.Intent().Created, existing) {
+		t.Errorf("existing cgroup recorded as created: %v", m.State().Created)
+	}
+	// The empty cpuset gets its ancestor's CPUs, so a process can join it.
+	if got := f.get(cpuset, "cpuset.cpus"); got != "0-3" {
+		t.Errorf("existing empty cpuset: cpuset.cpus = %q", got)
+	}
+	if err := m.Apply(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get(existing, "pids.max"); got != "5" {
+		t.Errorf("pids.max = %q", got)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
 	}
 	if !exists(existing) {
 		t.Error("existing cgroup removed")
 	}
-	if len(m.State().Created) != 0 {
-		t.Errorf("Created = %v", m.State().Created)
+	if exists(filepath.Join(f.root, "memory/a/c1")) {
+		t.Error("created cgroup left behind")
 	}
+}
+
+func TestCreateRefusesABusyOrFrozenExistingCgroupAndRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		prep func(f *fakeFS, dir func(h string) string)
+		want string
+	}{
+		{"process in it", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("pids"))
+			f.set(dir("pids"), "cgroup.procs", "4242\n")
+		}, "pids/a/c1 exists and is not empty (1 process(es) in it)"},
+		{"process below it", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("pids"))
+			f.populate(dir("pids") + "/sub")
+			f.set(dir("pids")+"/sub", "cgroup.procs", "4242\n4343\n")
+		}, "pids/a/c1 exists and is not empty (2 process(es) in it)"},
+		{"frozen", func(f *fakeFS, dir func(string) string) {
+			f.populate(dir("freezer"))
+			f.set(dir("freezer"), "freezer.state", "FROZEN\n")
+		}, "freezer/a/c1 exists and is frozen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, f := newFakeManager(t, layoutV1(), "/a/c1")
+			dir := func(h string) string { return filepath.Join(f.root, h, "a/c1") }
+			tc.prep(f, dir)
+			err := m.Create(nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			// Everything created before the failure is gone again; the machine's is kept.
+			for _, mnt := range []string{"blkio", "cpu,cpuacct", "cpuset", "devices", "hugetlb", "memory"} {
+				if exists(filepath.Join(f.root, mnt, "a")) {
+					t.Errorf("%s/a left behind", mnt)
+				}
+			}
+			if len(m.State().Created) != 0 {
+				t.Errorf("Created = %v", m.State().Created)
+			}
+		})
+	}
+}
+
+func TestCreateChecksV2ControllersOfAnExistingCgroup(t *testing.T) {
+	l := layoutV2()
+	m, f := newFakeManager(t, l, "/c1")
+	f.set(filepath.Join(f.root, "unified"), "cgroup.subtree_control", "cpu memory")
+	f.populate(filepath.Join(f.root, "unified/c1"))
+	err := m.Create(&rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: ptr[int64](3)}})
+	if err == nil || !strings.Contains(err.Error(), `linux.resources.pids.limit: cgroup2 controller "pids" is not enabled`) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := m.Create(&rspec.LinuxResources{Memory: &rspec.LinuxMemory{Limit: ptr[int64](1 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f) // the parent is not ours: nothing enabled
 }
 
 func TestDestroyRetriesBusyAndKeepsSharedParents(t *testing.T) {
@@ -436,4 +505,49 @@ func TestIntentListsMissingDirsOnly(t *testing.T) {
 	if got := m.Intent().Created; len(got) != 0 {
 		t.Errorf("after create: intent %v, want none", got)
 	}
+}
+
+func TestAddProcSub(t *testing.T) {
+	m, f := createdFake(t, fakeLayout{v1: []string{"cpu,cpuacct", "pids", "name=systemd"}, unified: []string{}})
+	root := func(p string) string { return filepath.Join(f.root, p) }
+	f.populate(root("pids/c1/sub"))
+	f.takeWrites()
+	// One controller's own sub-cgroup; the others stay in the container's.
+	if err := m.AddProcSub(7, map[string]string{"pids": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "cpu,cpuacct/c1/cgroup.procs=7", "name=systemd/c1/cgroup.procs=7", "pids/c1/sub/cgroup.procs=7", "unified/c1/cgroup.procs=7")
+	// One path for every hierarchy: it must exist in each.
+	err := m.AddProcSub(7, map[string]string{"": "sub"})
+	if err == nil || !strings.Contains(err.Error(), "add pid 7: ") {
+		t.Errorf("missing sub-cgroup: err = %v", err)
+	}
+	f.takeWrites()
+	for _, tc := range []struct {
+		sub  map[string]string
+		want string
+	}{
+		{map[string]string{"": "../other"}, `sub-cgroup "../other" is not below`},
+		{map[string]string{"pids": "/../../x"}, `sub-cgroup "/../../x" is not below`},
+		{map[string]string{"memory": "sub"}, `sub-cgroup for "memory": the container has no cgroup of that controller`},
+		{map[string]string{"unified": "sub"}, `sub-cgroup for "unified"`},
+		{map[string]string{"cpu": "a", "cpuacct": "b"}, "shares its hierarchy"},
+	} {
+		if err := m.AddProcSub(7, tc.sub); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("AddProcSub(%v): err = %v, want %q", tc.sub, err, tc.want)
+		}
+	}
+	wantWrites(t, f)
+
+	// On a cgroup v2 host only the path without a controller counts.
+	m, f = createdFake(t, layoutV2())
+	f.populate(filepath.Join(f.root, "unified/c1/sub"))
+	f.takeWrites()
+	if err := m.AddProcSub(8, map[string]string{"": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddProcSub(8, map[string]string{"pids": "sub"}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "unified/c1/sub/cgroup.procs=8", "unified/c1/cgroup.procs=8")
 }

@@ -52,6 +52,12 @@ func parseProcCgroup(s string) (map[string]string, error) {
 // resolvePaths computes the container's directory in every mounted
 // hierarchy without touching the filesystem (except reading
 // /proc/self/cgroup through self, and only for relative paths).
+//
+// As with runc, an empty cgroupsPath is the relative path <id>, and a
+// relative path is joined to the caller's own cgroup in each hierarchy;
+// on a unified (cgroup v2 only) host to the parent of the caller's
+// cgroup, because the caller's own holds processes (husk itself), so
+// cgroup v2 would let it have no child with controllers enabled.
 func resolvePaths(h *Hierarchy, cgroupsPath, id string, self selfCgroupReader) (map[string]string, error) {
 	if h == nil || (h.Unified == "" && len(h.V1) == 0) {
 		return nil, errors.New("no cgroup hierarchy mounted")
@@ -61,7 +67,7 @@ func resolvePaths(h *Hierarchy, cgroupsPath, id string, self selfCgroupReader) (
 		if id == "" || strings.Contains(id, "/") || id == "." || id == ".." {
 			return nil, fmt.Errorf("cannot derive a cgroup path from container id %q", id)
 		}
-		inner = "/husk/" + id
+		inner = id
 	}
 	for c := range strings.SplitSeq(inner, "/") {
 		if c == ".." {
@@ -97,6 +103,9 @@ func resolvePaths(h *Hierarchy, cgroupsPath, id string, self selfCgroupReader) (
 				return "", fmt.Errorf("own %s cgroup %s is outside the mounted subtree %s", key, parent, root)
 			}
 			parent = strings.TrimPrefix(parent, root)
+		}
+		if h.Mode() == Unified {
+			parent = path.Dir(path.Join("/", parent))
 		}
 		return path.Join(mnt, parent, inner), nil
 	}

@@ -35,11 +35,20 @@ func TestResolvePaths(t *testing.T) {
 		wantErr  string
 	}{
 		{
-			name: "empty means /husk/<id>", h: hybrid, id: "ctr",
+			name: "empty means <id>, relative to own cgroup", h: hybrid, id: "ctr", self: selfHybrid,
 			want: map[string]string{
-				"cpu": "/cg/cpu/husk/ctr", "cpuacct": "/cg/cpuacct/husk/ctr", "memory": "/cg/memory/husk/ctr",
-				"pids": "/cg/pids/husk/ctr", "name=systemd": "/cg/systemd/husk/ctr", "unified": "/cg/unified/husk/ctr",
+				"cpu": "/cg/cpu/ctr", "cpuacct": "/cg/cpuacct/ctr", "memory": "/cg/memory/process_api/be72/ctr",
+				"pids": "/cg/pids/user.slice/session-1.scope/ctr", "name=systemd": "/cg/systemd/user.slice/ctr",
+				"unified": "/cg/unified/user.slice/session-1.scope/ctr",
 			},
+		},
+		{
+			name: "empty on unified: beside own cgroup", h: unified, id: "ctr", self: "0::/user.slice/session-1.scope\n",
+			want: map[string]string{"unified": "/sys/fs/cgroup/user.slice/ctr"},
+		},
+		{
+			name: "empty on unified, own cgroup the root", h: unified, id: "ctr", self: "0::/\n",
+			want: map[string]string{"unified": "/sys/fs/cgroup/ctr"},
 		},
 		{
 			name: "absolute is relative to each root", h: hybrid, path: "/a/b//c/",
@@ -57,8 +66,8 @@ func TestResolvePaths(t *testing.T) {
 			},
 		},
 		{
-			name: "unified relative", h: unified, path: "ctr", self: "0::/system.slice/husk.service\n",
-			want: map[string]string{"unified": "/sys/fs/cgroup/system.slice/husk.service/ctr"},
+			name: "unified relative: beside own cgroup", h: unified, path: "x/ctr", self: "0::/system.slice/husk.service\n",
+			want: map[string]string{"unified": "/sys/fs/cgroup/system.slice/x/ctr"},
 		},
 		{
 			name: "co-mounted legacy", h: legacyComounted, path: "/ctr",

@@ -11,24 +11,48 @@ import (
 // Stats mirrors the "data" of runc's `events --stats` JSON.
 type Stats struct {
 	CPU     CPU                `json:"cpu"`
+	CPUSet  CPUSet             `json:"cpuset"`
 	Memory  Memory             `json:"memory"`
 	Pids    Pids               `json:"pids"`
 	Blkio   Blkio              `json:"blkio"`
 	Hugetlb map[string]Hugetlb `json:"hugetlb"`
+	// IntelRdt is always empty (husk has no Intel RDT support), and
+	// NetworkInterfaces always null (as runc's, outside a netns it
+	// entered): both there so that readers find runc's keys.
+	IntelRdt          struct{} `json:"intel_rdt"`
+	NetworkInterfaces []any    `json:"network_interfaces"`
 }
 
-// CPU holds CPU time and CFS throttling.
+// CPU holds CPU time and CFS throttling, each left out when zero.
 type CPU struct {
-	Usage      CPUUsage   `json:"usage,omitempty"`
-	Throttling Throttling `json:"throttling,omitempty"`
+	Usage      CPUUsage   `json:"usage,omitzero"`
+	Throttling Throttling `json:"throttling,omitzero"`
 }
 
 // CPUUsage is in nanoseconds.
 type CPUUsage struct {
-	Total  uint64   `json:"total,omitempty"`
-	Percpu []uint64 `json:"percpu,omitempty"`
-	Kernel uint64   `json:"kernel"`
-	User   uint64   `json:"user"`
+	Total        uint64   `json:"total,omitempty"`
+	Percpu       []uint64 `json:"percpu,omitempty"`
+	PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
+	PercpuUser   []uint64 `json:"percpu_user,omitempty"`
+	Kernel       uint64   `json:"kernel"`
+	User         uint64   `json:"user"`
+}
+
+// CPUSet is the cpuset controller's state: all of it on v1, the
+// effective CPUs and memory nodes on v2.
+type CPUSet struct {
+	CPUs                  []uint16 `json:"cpus,omitempty"`
+	CPUExclusive          uint64   `json:"cpu_exclusive"`
+	Mems                  []uint16 `json:"mems,omitempty"`
+	MemHardwall           uint64   `json:"mem_hardwall"`
+	MemExclusive          uint64   `json:"mem_exclusive"`
+	MemoryMigrate         uint64   `json:"memory_migrate"`
+	MemorySpreadPage      uint64   `json:"memory_spread_page"`
+	MemorySpreadSlab      uint64   `json:"memory_spread_slab"`
+	MemoryPressure        uint64   `json:"memory_pressure"`
+	SchedLoadBalance      uint64   `json:"sched_load_balance"`
+	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
 }
 
 // Throttling counts CFS periods; ThrottledTime is in nanoseconds.
@@ -42,10 +66,10 @@ type Throttling struct {
 // is reported the same way on v2.
 type Memory struct {
 	Cache     uint64            `json:"cache,omitempty"`
-	Usage     MemoryEntry       `json:"usage,omitempty"`
-	Swap      MemoryEntry       `json:"swap,omitempty"`
-	Kernel    MemoryEntry       `json:"kernel,omitempty"`
-	KernelTCP MemoryEntry       `json:"kernelTCP,omitempty"`
+	Usage     MemoryEntry       `json:"usage,omitzero"`
+	Swap      MemoryEntry       `json:"swap,omitzero"`
+	Kernel    MemoryEntry       `json:"kernel,omitzero"`
+	KernelTCP MemoryEntry       `json:"kernelTCP,omitzero"`
 	Raw       map[string]uint64 `json:"raw,omitempty"`
 }
 
@@ -98,6 +122,7 @@ func (m *Manager) Stats() (*Stats, error) {
 	}{
 		{"cpuacct", "cpu", func(d string, v2 bool) error { return m.cpuUsageStats(d, v2, &s.CPU) }},
 		{"cpu", "cpu", func(d string, v2 bool) error { return m.throttlingStats(d, v2, &s.CPU.Throttling) }},
+		{"cpuset", "cpuset", func(d string, v2 bool) error { return m.cpusetStats(d, v2, &s.CPUSet) }},
 		{"memory", "memory", func(d string, v2 bool) error { return m.memoryStats(d, v2, &s.Memory) }},
 		{"pids", "pids", func(d string, _ bool) error { return m.pidsStats(d, &s.Pids) }},
 		{"blkio", "io", func(d string, v2 bool) error { return m.blkioStats(d, v2, &s.Blkio) }},
@@ -139,16 +164,28 @@ func (m *Manager) cpuUsageStats(dir string, isV2 bool, c *CPU) error {
 		return optional(err)
 	}
 	c.Usage.Total = total
-	if s, err := m.fs.readFile(dir, "cpuacct.usage_percpu"); err == nil {
-		for f := range strings.FieldsSeq(s) {
-			v, err := strconv.ParseUint(f, 10, 64)
-			if err != nil {
-				return fmt.Errorf("%s/cpuacct.usage_percpu: %w", dir, err)
+	for _, f := range []struct {
+		name string
+		out  *[]uint64
+	}{
+		{"cpuacct.usage_percpu", &c.Usage.Percpu},
+		{"cpuacct.usage_percpu_sys", &c.Usage.PercpuKernel},
+		{"cpuacct.usage_percpu_user", &c.Usage.PercpuUser},
+	} {
+		s, err := m.fs.readFile(dir, f.name)
+		if err != nil {
+			if err := optional(err); err != nil {
+				return err
 			}
-			c.Usage.Percpu = append(c.Usage.Percpu, v)
+			continue
 		}
-	} else if err := optional(err); err != nil {
-		return err
+		for field := range strings.FieldsSeq(s) {
+			v, err := strconv.ParseUint(field, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", dir, f.name, err)
+			}
+			*f.out = append(*f.out, v)
+		}
 	}
 	st, err := readKeyValues(m.fs, dir, "cpuacct.stat")
 	if err != nil {
@@ -157,6 +194,92 @@ func (m *Manager) cpuUsageStats(dir string, isV2 bool, c *CPU) error {
 	c.Usage.User = st["user"] * (1e9 / userHZ)
 	c.Usage.Kernel = st["system"] * (1e9 / userHZ)
 	return nil
+}
+
+func (m *Manager) cpusetStats(dir string, isV2 bool, c *CPUSet) error {
+	lists := []struct {
+		v1, v2 string
+		out    *[]uint16
+	}{
+		{"cpuset.cpus", "cpuset.cpus.effective", &c.CPUs},
+		{"cpuset.mems", "cpuset.mems.effective", &c.Mems},
+	}
+	for _, l := range lists {
+		name := l.v1
+		if isV2 {
+			name = l.v2
+		}
+		s, err := m.fs.readFile(dir, name)
+		if err != nil {
+			if err := optional(err); err != nil {
+				return err
+			}
+			continue
+		}
+		if *l.out, err = parseCPUList(strings.TrimSpace(s)); err != nil {
+			return fmt.Errorf("%s/%s: %w", dir, name, err)
+		}
+	}
+	if isV2 {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		out  *uint64
+	}{
+		{"cpuset.cpu_exclusive", &c.CPUExclusive},
+		{"cpuset.mem_hardwall", &c.MemHardwall},
+		{"cpuset.mem_exclusive", &c.MemExclusive},
+		{"cpuset.memory_migrate", &c.MemoryMigrate},
+		{"cpuset.memory_spread_page", &c.MemorySpreadPage},
+		{"cpuset.memory_spread_slab", &c.MemorySpreadSlab},
+		{"cpuset.memory_pressure", &c.MemoryPressure},
+		{"cpuset.sched_load_balance", &c.SchedLoadBalance},
+	} {
+		v, err := readUint(m.fs, dir, f.name)
+		if err != nil {
+			if err := optional(err); err != nil {
+				return err
+			}
+			continue
+		}
+		*f.out = v
+	}
+	if s, err := m.fs.readFile(dir, "cpuset.sched_relax_domain_level"); err == nil {
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s/cpuset.sched_relax_domain_level: %w", dir, err)
+		}
+		c.SchedRelaxDomainLevel = v
+	} else if err := optional(err); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseCPUList parses a cpuset list ("0-3,5").
+func parseCPUList(s string) ([]uint16, error) {
+	var out []uint16
+	if s == "" {
+		return out, nil
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+				return nil, fmt.Errorf("bad range %q", part)
+			}
+		}
+		for v := a; v <= b; v++ {
+			out = append(out, uint16(v))
+		}
+	}
+	return out, nil
 }
 
 func (m *Manager) throttlingStats(dir string, isV2 bool, t *Throttling) error {

@@ -13,6 +13,12 @@ func TestStatsV1(t *testing.T) {
 	cpu, mem, pids, blkio, huge := m.paths["cpuacct"], m.paths["memory"], m.paths["pids"], m.paths["blkio"], m.paths["hugetlb"]
 	f.set(cpu, "cpuacct.usage", "3000\n")
 	f.set(cpu, "cpuacct.usage_percpu", "1000 2000 \n")
+	f.set(cpu, "cpuacct.usage_percpu_sys", "400 500\n")
+	f.set(cpu, "cpuacct.usage_percpu_user", "600 1500\n")
+	cs := m.paths["cpuset"]
+	f.set(cs, "cpuset.cpu_exclusive", "1\n")
+	f.set(cs, "cpuset.sched_load_balance", "1\n")
+	f.set(cs, "cpuset.sched_relax_domain_level", "-1\n")
 	f.set(cpu, "cpuacct.stat", "user 2\nsystem 1\n")
 	f.set(cpu, "cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 777\n")
 	f.set(mem, "memory.usage_in_bytes", "4096\n")
@@ -35,9 +41,11 @@ func TestStatsV1(t *testing.T) {
 	}
 	want := &Stats{
 		CPU: CPU{
-			Usage:      CPUUsage{Total: 3000, Percpu: []uint64{1000, 2000}, User: 20_000_000, Kernel: 10_000_000},
+			Usage: CPUUsage{Total: 3000, Percpu: []uint64{1000, 2000}, PercpuKernel: []uint64{400, 500}, PercpuUser: []uint64{600, 1500},
+				User: 20_000_000, Kernel: 10_000_000},
 			Throttling: Throttling{Periods: 10, ThrottledPeriods: 3, ThrottledTime: 777},
 		},
+		CPUSet: CPUSet{CPUs: []uint16{0, 1, 2, 3}, Mems: []uint16{0}, CPUExclusive: 1, SchedLoadBalance: 1, SchedRelaxDomainLevel: -1},
 		Memory: Memory{
 			Cache:     123,
 			Usage:     MemoryEntry{Limit: 1048576, Usage: 4096, Max: 8192, Failcnt: 2},
@@ -63,7 +71,8 @@ func TestStatsV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"cpu":{"usage":{"total":3000,"percpu":[1000,2000],"kernel":10000000,"user":20000000},"throttling":{"periods":10,"throttledPeriods":3,"throttledTime":777}}`,
+	for _, key := range []string{`"cpu":{"usage":{"total":3000,"percpu":[1000,2000],"percpu_kernel":[400,500],"percpu_user":[600,1500],"kernel":10000000,"user":20000000},"throttling":{"periods":10,"throttledPeriods":3,"throttledTime":777}}`,
+		`"cpuset":{"cpus":[0,1,2,3],"cpu_exclusive":1,"mems":[0],`, `"intel_rdt":{}`, `"network_interfaces":null`,
 		`"pids":{"current":3}`, `"ioServiceBytesRecursive":[{"major":8,"op":"Read","value":100}`, `"hugetlb":{"1GB":{"failcnt":0},"2MB":{"usage":2097152,"failcnt":1}}`,
 		`"raw":{"cache":123`} {
 		if !strings.Contains(string(b), key) {

@@ -17,20 +17,12 @@ func setMemoryV1(fs cgfs, dir string, mem *rspec.LinuxMemory) error {
 	if err := setV1LimitAndSwap(fs, dir, val(mem.Limit), val(mem.Swap)); err != nil {
 		return err
 	}
-	// mem.Kernel is ignored: kmem limits are deprecated and the kernel
-	// rejects them since 5.16.
-	for _, w := range []struct {
-		field, file string
-		v           int64
-	}{
-		{"linux.resources.memory.reservation", "memory.soft_limit_in_bytes", val(mem.Reservation)},
-		{"linux.resources.memory.kernelTCP", "memory.kmem.tcp.limit_in_bytes", val(mem.KernelTCP)},
-	} {
-		if w.v == 0 {
-			continue
-		}
-		if err := fs.writeFile(dir, w.file, itoa(w.v)); err != nil {
-			return fieldErr(w.field, err)
+	// mem.Kernel and mem.KernelTCP are ignored, as by runc (which warns,
+	// as husk's create and update do): kmem limits are deprecated, and the
+	// kernel rejects memory.kmem.limit_in_bytes since 5.16.
+	if v := val(mem.Reservation); v != 0 {
+		if err := fs.writeFile(dir, "memory.soft_limit_in_bytes", itoa(v)); err != nil {
+			return fieldErr("linux.resources.memory.reservation", err)
 		}
 	}
 	// Swappiness is a uint64 in the spec; runc treats the all-ones value

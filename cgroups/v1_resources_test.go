@@ -60,15 +60,16 @@ func TestApplyV1AllResources(t *testing.T) {
 	if err := m.Apply(r); err != nil {
 		t.Fatal(err)
 	}
+	// The device rules as runc writes them: the "b *:0 m" deny agrees with
+	// the default (deny all) and needs no write. kernel and kernelTCP are
+	// ignored.
 	wantWrites(t, f,
 		"devices/c1/devices.deny=a *:* rwm",
 		"devices/c1/devices.allow=c 1:3 rwm",
 		"devices/c1/devices.allow=c 5:* rw",
-		"devices/c1/devices.deny=b *:0 m",
 		"memory/c1/memory.limit_in_bytes=104857600",
 		"memory/c1/memory.memsw.limit_in_bytes=209715200",
 		"memory/c1/memory.soft_limit_in_bytes=52428800",
-		"memory/c1/memory.kmem.tcp.limit_in_bytes=2097152",
 		"memory/c1/memory.swappiness=10",
 		"memory/c1/memory.oom_control=1",
 		"memory/c1/memory.use_hierarchy=1",
@@ -213,7 +214,6 @@ func TestV1ErrorsNameFieldAndFile(t *testing.T) {
 		{&rspec.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, "linux.resources.unified: requires cgroup v2"},
 		{&rspec.LinuxResources{HugepageLimits: []rspec.LinuxHugepageLimit{{Pagesize: "../x", Limit: 1}}}, "linux.resources.hugepageLimits[0].pageSize: invalid"},
 		{&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Type: "p"}}}, `linux.resources.devices[0]: type "p"`},
-		{&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Type: "c", Access: "rx"}}}, `linux.resources.devices[0]: invalid access "rx"`},
 	} {
 		if err := m.Apply(tc.r); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("err = %v, want prefix %q", err, tc.want)
@@ -271,10 +271,20 @@ func TestUpdateWritesOnlySetFields(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A pids limit of 0 is a limit (runc 1.4+, runtime-spec 1.2.1+): 1.
 	wantWrites(t, f,
 		"memory/c1/memory.soft_limit_in_bytes=7",
 		"cpu,cpuacct/c1/cpu.cfs_quota_us=-1",
-		"pids/c1/pids.max=max")
+		"pids/c1/pids.max=1")
+	if err := m.Update(&rspec.LinuxResources{Pids: &rspec.LinuxPids{Limit: ptr[int64](-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f, "pids/c1/pids.max=max")
+	// Device rules are not changed by an update, as by runc's.
+	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f)
 }
 
 func TestV1CPURetriesPeriodAfterQuota(t *testing.T) {
@@ -307,15 +317,40 @@ func TestV1CPURetriesPeriodAfterQuota(t *testing.T) {
 	}
 }
 
-func TestV1DeviceUpdateWritesOnlyTheDifference(t *testing.T) {
+func TestV1DevicesWriteOnlyTheDifferenceInRuncsOrder(t *testing.T) {
 	m, f := createdFake(t, layoutV1())
 	dev := func(allow bool, typ string, major, minor int64, access string) rspec.LinuxDeviceCgroup {
 		return rspec.LinuxDeviceCgroup{Allow: allow, Type: typ, Major: &major, Minor: &minor, Access: access}
 	}
-	// What the kernel lists after create's rules: null (rwm), the ptys,
-	// and mknod of every char device.
-	os.WriteFile(filepath.Join(m.paths["devices"], "devices.list"), []byte("c *:* m\nc 1:3 rwm\nc 136:* rwm\n"), 0o644)
-	err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{
+	list := filepath.Join(m.paths["devices"], "devices.list")
+	// A new cgroup allows all (its parent's): "deny all", then the allowed
+	// devices sorted by major, minor and type, wildcards first; letters
+	// other than r, w and m are ignored (runc ignores them too).
+	if err := m.Apply(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		dev(true, "c", 136, -1, "rwm"),
+		dev(true, "c", 1, 3, "rwm"),
+		dev(true, "c", -1, -1, "m"),
+		dev(true, "b", -1, -1, "m"),
+		dev(true, "c", 10, 200, "rwm"),
+		dev(true, "c", 1, 9, "rwz"),
+		dev(true, "c", 1, 8, "z"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f,
+		"devices/c1/devices.deny=a *:* rwm",
+		"devices/c1/devices.allow=b *:* m",
+		"devices/c1/devices.allow=c *:* m",
+		"devices/c1/devices.allow=c 1:3 rwm",
+		"devices/c1/devices.allow=c 1:9 rw",
+		"devices/c1/devices.allow=c 10:200 rwm",
+		"devices/c1/devices.allow=c 136:* rwm")
+
+	// What the kernel lists then: null (rwm), the ptys, and mknod of every
+	// char device. New rules for it change only what differs.
+	os.WriteFile(list, []byte("c *:* m\nc 1:3 rwm\nc 136:* rwm\n"), 0o644)
+	err := m.Apply(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{
 		{Allow: false, Access: "rwm"},
 		dev(true, "c", -1, -1, "m"),
 		dev(true, "c", 1, 3, "rwm"),
@@ -327,23 +362,23 @@ func TestV1DeviceUpdateWritesOnlyTheDifference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// No "a" deny: the container keeps its devices during the update.
+	// No "a" deny: the container keeps its devices.
 	wantWrites(t, f,
+		"devices/c1/devices.deny=c 136:* m",
 		"devices/c1/devices.allow=b 8:0 r",
-		"devices/c1/devices.allow=c 10:200 rwm",
-		"devices/c1/devices.deny=c 136:* m")
+		"devices/c1/devices.allow=c 10:200 rwm")
 
-	// The default changes (allow all): written in full.
-	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
+	// The default changes (allow all).
+	if err := m.Apply(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}); err != nil {
 		t.Fatal(err)
 	}
 	wantWrites(t, f, "devices/c1/devices.allow=a *:* rwm")
 	// From an allow-all cgroup, whose exceptions are not listed: in full.
-	os.WriteFile(filepath.Join(m.paths["devices"], "devices.list"), []byte("a *:* rwm\n"), 0o644)
-	if err := m.Update(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{dev(true, "c", 1, 3, "r")}}); err != nil {
+	os.WriteFile(list, []byte("a *:* rwm\n"), 0o644)
+	if err := m.Apply(&rspec.LinuxResources{Devices: []rspec.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}, dev(false, "c", 1, 3, "w")}}); err != nil {
 		t.Fatal(err)
 	}
-	wantWrites(t, f, "devices/c1/devices.deny=a *:* rwm", "devices/c1/devices.allow=c 1:3 r")
+	wantWrites(t, f, "devices/c1/devices.allow=a *:* rwm", "devices/c1/devices.deny=c 1:3 w")
 }
 
 func TestEmulateDevicesV1(t *testing.T) {

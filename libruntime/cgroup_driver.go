@@ -24,6 +24,7 @@ type cgroupManager interface {
 	Create(r *rspec.LinuxResources) error
 	Apply(r *rspec.LinuxResources) error
 	AddProc(pid int) error
+	AddProcSub(pid int, sub map[string]string) error
 	Update(r *rspec.LinuxResources) error
 	Destroy() error
 	Freeze() error

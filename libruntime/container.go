@@ -75,6 +75,10 @@ func (c *Container) Status() Status {
 		if !st.Ready {
 			return Creating
 		}
+		// A created container can be paused too (runc can).
+		if c.frozen() {
+			return Paused
+		}
 		return Created
 	}
 	if c.frozen() {
@@ -134,13 +138,18 @@ func (c *Container) ociState(status Status) OCIState {
 	}
 }
 
-// hookState is the state hooks receive on stdin.
+// hookState is the state hooks receive on stdin. A stopped container has
+// no pid (poststop hooks get none, as from runc).
 func (c *Container) hookState(status Status) rspec.State {
+	pid := c.state.InitPid
+	if status == Stopped {
+		pid = 0
+	}
 	return rspec.State{
 		Version:     rspec.Version,
 		ID:          c.id,
 		Status:      rspec.ContainerState(status),
-		Pid:         c.state.InitPid,
+		Pid:         pid,
 		Bundle:      c.state.Bundle,
 		Annotations: c.state.Annotations,
 	}

@@ -25,8 +25,10 @@ type CreateOpts struct {
 	Bundle        string
 	PidFile       string
 	ConsoleSocket string
-	NoPivot       bool
-	NoNewKeyring  bool
+	// PidfdSocket: a unix socket that receives a pidfd of the init.
+	PidfdSocket  string
+	NoPivot      bool
+	NoNewKeyring bool
 	// PreserveFDs: fds 3 .. 3+PreserveFDs-1 of this process stay open in
 	// the container.
 	PreserveFDs int
@@ -76,7 +78,11 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		return nil, false, err
 	}
 	tr.phase("load-config")
-	if o.pipes != nil {
+	if o.pipes != nil && spec.Process.Terminal {
+		// The container's stdio are its terminal: the pipes stay unused
+		// (nothing may read our stdin for them).
+		o.pipes.unused = true
+	} else if o.pipes != nil {
 		uid, gid, err := hostRoot(spec)
 		if err == nil {
 			err = o.pipes.chown(uid, gid)
@@ -99,6 +105,15 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 		}
 		defer conn.Close()
 		console = conn
+	}
+	var pidfdSock *unixSock
+	if o.PidfdSocket != "" {
+		conn, err := dialUnix(o.PidfdSocket)
+		if err != nil {
+			return nil, false, fmt.Errorf("--pidfd-socket: %w", err)
+		}
+		defer conn.Close()
+		pidfdSock = conn
 	}
 
 	h, err := r.hierarchy()
@@ -147,6 +162,14 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 				<-cgPending
 			}
 			c.abort(child, cg, s != nil && s.reaped)
+			// A container whose init was started is deleted as any other:
+			// its poststop hooks run (runc's destroy), their failure a
+			// warning next to the error.
+			if child != nil {
+				if herr := c.runPoststop(context.WithoutCancel(ctx), spec.Hooks); herr != nil {
+					r.log.Warnf("%v", herr)
+				}
+			}
 		}
 	}()
 	if mntns, _ := hasNamespace(spec, rspec.MountNamespace); !mntns {
@@ -196,6 +219,9 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 	// (the plan, the spawn): the two run on different CPUs. husk-init
 	// waits for its cgroup before it does anything.
 	res := resourcesWithDevices(spec, containerDevices(spec))
+	if setsKernelMemory(res) {
+		r.log.Warnf("%s", kernelMemoryIgnored)
+	}
 	cgPending = make(chan error, 1)
 	if useCgroups {
 		go func() {
@@ -280,19 +306,33 @@ func (r *Runtime) create(ctx context.Context, id string, o CreateOpts) (_ *Conta
 			return nil, false, err
 		}
 	}
+	if pidfdSock != nil {
+		if err := sendPidfd(pidfdSock, "standard", c.state.InitPid, c.state.InitStart); err != nil {
+			return nil, false, err
+		}
+	}
+	if err := child.Send(initproc.MsgDone, s.startContainerState()); err != nil {
+		return nil, false, err
+	}
+	tr.phase("ready")
+	// runc runs poststart hooks here, once its init waits for start (the
+	// spec would have them after the user's process is executed): a
+	// failing one fails create, and the container is removed.
+	if h := spec.Hooks; h != nil && len(h.Poststart) > 0 {
+		if err := r.runHooks(ctx, "poststart", h.Poststart, c.hookState(Created)); err != nil {
+			return nil, false, err
+		}
+		tr.phase("poststart")
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.state.InitPid); err != nil {
 			return nil, false, err
 		}
 	}
-	if err := child.Send(initproc.MsgDone, nil); err != nil {
-		return nil, false, err
-	}
 	child.Close()
 	// Whoever reaps the init (our caller's reaper, or its subreaper once
 	// we are gone) does not need Go's handle on it.
 	child.Proc.Release()
-	tr.phase("ready")
 	return c, !pl.forks, nil
 }
 
@@ -408,6 +448,12 @@ func (s *setup) parentStep(kind int) error {
 		}
 	case waitTimens:
 		return writeProcFile(pid, "timens_offsets", timensOffsets(s.spec.Linux.TimeOffsets), "linux.timeOffsets")
+	case waitNetdev:
+		// After the fork into a pid namespace the init is husk-init's child.
+		if st := s.c.state; st.InitPid != 0 {
+			pid = st.InitPid
+		}
+		return moveNetDevices(pid, s.spec.Linux.NetDevices)
 	}
 	return nil
 }
@@ -429,10 +475,11 @@ func (s *setup) initFailed(err error) error {
 }
 
 // hooks runs prestart and createRuntime hooks, then gives husk-init the
-// state for the hooks it runs inside the container.
+// state for the createContainer hooks it runs inside the container. The
+// container is being created for all three (runc's "creating").
 func (s *setup) hooks() error {
 	h := s.spec.Hooks
-	state := s.c.hookState(Created)
+	state := s.c.hookState(Creating)
 	if err := s.c.rt.runHooks(s.ctx, "prestart", h.Prestart, state); err != nil {
 		return err
 	}
@@ -444,6 +491,26 @@ func (s *setup) hooks() error {
 		return err
 	}
 	return s.child.Send(initproc.MsgAck, data)
+}
+
+// startContainerState is the state husk-init gives the startContainer
+// hooks it runs in the container: created, with the init's pid as the
+// container sees it (runc's init puts its own getpid there). Nil without
+// such hooks.
+func (s *setup) startContainerState() []byte {
+	h := s.spec.Hooks
+	if h == nil || len(h.StartContainer) == 0 {
+		return nil
+	}
+	state := s.c.hookState(Created)
+	if pid, err := nsPid(state.Pid); err == nil {
+		state.Pid = pid
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		return nil
+	}
+	return data
 }
 
 func (s *setup) sendConsole(master *os.File) error {

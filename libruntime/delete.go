@@ -9,8 +9,9 @@ import (
 )
 
 // Delete removes a container: its processes (a running one only with
-// force), its cgroup and its state; then it runs the poststop hooks.
-// A created container is deleted without force, as runc does.
+// force), its cgroup and its state; then it runs the poststop hooks, up
+// to the first that fails (a *HookError). A created container is deleted
+// without force, as runc does.
 func (c *Container) Delete(ctx context.Context, force bool) error {
 	tr := c.rt.tracer.begin("delete")
 	defer tr.end()
@@ -23,6 +24,13 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	if (status == Running || status == Paused) && !force {
 		return fmt.Errorf("cannot delete container %s that is %s (stop it first, or use --force): %w",
 			c.id, status, ErrRunning)
+	}
+	if status == Paused {
+		// A frozen process acts on SIGKILL only once thawed (the v1
+		// freezer): kill everything while frozen, then thaw, as runc does.
+		if err := c.killFrozen(); err != nil {
+			return fmt.Errorf("delete %s: %w", c.id, err)
+		}
 	}
 	if status != Stopped {
 		if err := c.killInit(unix.SIGKILL, true); err != nil && !errors.Is(err, ErrNotRunning) {
@@ -53,9 +61,21 @@ func (c *Container) Delete(ctx context.Context, force bool) error {
 	if err := removeDir(c.dir); err != nil {
 		return fmt.Errorf("delete %s: %w", c.id, err)
 	}
-	if h := c.state.Hooks; h != nil {
-		c.rt.runHooksWarn(ctx, "poststop", h.Poststop, c.hookState(Stopped))
-	}
+	err = c.runPoststop(ctx, c.state.Hooks)
 	tr.phase("poststop")
-	return nil
+	return err
+}
+
+// killFrozen sends SIGKILL to every process of a paused container, then
+// thaws it so that they die.
+func (c *Container) killFrozen() error {
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	kerr := cg.KillAll()
+	if err := cg.Thaw(); err != nil {
+		return fmt.Errorf("thaw: %w", err)
+	}
+	return kerr
 }

@@ -7,12 +7,12 @@ import (
 func i64(v int64) *int64 { return &v }
 
 // alwaysAllowed are the device cgroup rules every container gets after its
-// configured ones, as with runc: creating any node (the "m" rules), the
-// default devices, the console and ptys, and /dev/net/tun.
+// configured ones and its default devices, as runc's default list:
+// creating any node (the "m" rules), the ptys, /dev/ptmx and /dev/net/tun.
+// Not /dev/console (5:1): a container's console is a pty (136:*).
 var alwaysAllowed = []rspec.LinuxDeviceCgroup{
 	{Allow: true, Type: "c", Access: "m"},
 	{Allow: true, Type: "b", Access: "m"},
-	{Allow: true, Type: "c", Major: i64(5), Minor: i64(1), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(136), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(5), Minor: i64(2), Access: "rwm"},
 	{Allow: true, Type: "c", Major: i64(10), Minor: i64(200), Access: "rwm"},
@@ -40,4 +40,15 @@ func resourcesWithDevices(s *rspec.Spec, devs []containerDevice) *rspec.LinuxRes
 	rules = append(rules, alwaysAllowed...)
 	r.Devices = rules
 	return &r
+}
+
+// kernelMemoryIgnored is the warning for linux.resources.memory.kernel
+// and kernelTCP, which husk ignores as runc does (kernel memory limits
+// are deprecated; Linux 5.16 and later refuse them).
+const kernelMemoryIgnored = "linux.resources.memory.kernel and kernelTCP are ignored (kernel memory limits are obsolete)"
+
+// setsKernelMemory reports whether r asks for a kernel memory limit.
+func setsKernelMemory(r *rspec.LinuxResources) bool {
+	// Kernel is deprecated in the runtime spec: read only to warn.
+	return r != nil && r.Memory != nil && (r.Memory.Kernel != nil || r.Memory.KernelTCP != nil)
 }

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,6 +22,7 @@ type ExecOpts struct {
 	Process               *rspec.Process
 	ProcessFile           string // names the source in errors ("exec.json")
 	ConsoleSocket         string
+	PidfdSocket           string // receives a pidfd of the process
 	PidFile               string
 	Detach                bool
 	PreserveFDs           int
@@ -35,10 +33,13 @@ type ExecOpts struct {
 	// Pipes: as RunOpts.Pipes, for a process that is not detached and has
 	// no terminal.
 	Pipes bool
-	// SubCgroups puts the process in existing sub-cgroups of the
-	// container's (`exec --cgroup`): a controller's path below the
-	// container's cgroup of it, or under "" for every controller.
+	// SubCgroups puts the process in sub-cgroups of the container's
+	// cgroup (runc's exec --cgroup): key "" for the same one in every
+	// hierarchy, else a v1 controller's name (see cgroups.AddProcSub).
 	SubCgroups map[string]string
+	// IgnorePaused lets the process join a paused container (where it is
+	// frozen at once); otherwise exec refuses a paused container.
+	IgnorePaused bool
 }
 
 // Exec runs another process in the container's namespaces and cgroup, set
@@ -48,8 +49,8 @@ type ExecOpts struct {
 func (c *Container) Exec(ctx context.Context, o ExecOpts) (int, error) {
 	var sigs chan os.Signal
 	if !o.Detach {
-		// The exec'd process may be our grandchild (pid namespace): as a
-		// subreaper we inherit it and can wait for it.
+		// The exec'd process is our child (husk-init forks it with
+		// CLONE_PARENT); as a subreaper we also get its orphans.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
@@ -111,8 +112,7 @@ func (c *Container) execPipes() (*stdioPipes, error) {
 
 // ExecStart starts the process and returns its host pid once it has been
 // set up; it does not wait for it. Its exit is collected by the runtime's
-// Reaper (the caller must be a subreaper: with a pid namespace the process
-// is husk-init's child, not ours).
+// Reaper (the process is our child).
 func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	tr := c.rt.tracer.begin("exec")
 	defer tr.end()
@@ -123,8 +123,11 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	if err := specs.ValidateProcess(o.Process, file); err != nil {
 		return -1, err
 	}
+	if c.Status() == Paused && !o.IgnorePaused {
+		return -1, fmt.Errorf("cannot exec in container %s: it is paused (--ignore-paused to exec anyway)", c.id)
+	}
 	switch status := c.Status(); status {
-	case Created, Running:
+	case Created, Running, Paused:
 	default:
 		return -1, fmt.Errorf("cannot exec in container %s: it is %s", c.id, status)
 	}
@@ -142,6 +145,15 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		}
 		defer conn.Close()
 		console = conn
+	}
+	var pidfdSock *unixSock
+	if o.PidfdSocket != "" {
+		conn, err := dialUnix(o.PidfdSocket)
+		if err != nil {
+			return -1, fmt.Errorf("--pidfd-socket: %w", err)
+		}
+		defer conn.Close()
+		pidfdSock = conn
 	}
 	pidfd, err := pidfdOf(c.state.InitPid, c.state.InitStart)
 	if err != nil {
@@ -208,8 +220,7 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 		if !s.reaped {
 			c.rt.reaper.Wait(child.Proc.Pid)
 		} else if proc.state.InitPid != 0 {
-			// The forked process outlived husk-init and is ours now (we
-			// are a subreaper; ECHILD when detached): leaving its zombie
+			// The forked process is our child (CLONE_PARENT): leaving its zombie
 			// to whoever adopts us next would keep the container's init
 			// from finishing its death.
 			c.rt.reaper.Wait(proc.state.InitPid)
@@ -228,6 +239,11 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	}
 	for _, w := range pl.setupWarnings {
 		c.rt.log.Warnf("%s", w)
+	}
+	if pidfdSock != nil {
+		if err := sendPidfd(pidfdSock, "setns", proc.state.InitPid, proc.state.InitStart); err != nil {
+			return fail(err)
+		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, proc.state.InitPid); err != nil {
@@ -248,58 +264,13 @@ func (c *Container) ExecStart(ctx context.Context, o ExecOpts) (int, error) {
 	return proc.state.InitPid, nil
 }
 
-// joinCgroup puts pid in the container's cgroups or, with subs, in
-// sub-cgroups of them that must exist (as runc's exec --cgroup).
-func (c *Container) joinCgroup(pid int, subs map[string]string) error {
-	if len(subs) == 0 {
-		cg, err := c.cgroup()
-		if err != nil {
-			return err
-		}
-		return cg.AddProc(pid)
-	}
-	dirs, err := subCgroupDirs(c.state.Cgroup.Paths, subs)
+func (c *Container) joinCgroup(pid int, sub map[string]string) error {
+	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
-	for _, d := range dirs {
-		f, err := os.OpenFile(filepath.Join(d, "cgroup.procs"), os.O_WRONLY, 0)
-		if err == nil {
-			_, err = f.WriteString(strconv.Itoa(pid))
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("add pid %d to %s: %w", pid, d, err)
-		}
+	if len(sub) > 0 {
+		return cg.AddProcSub(pid, sub)
 	}
-	return nil
-}
-
-// subCgroupDirs are the cgroup directories of a process put in the
-// sub-cgroups subs (controller -> path, "" for all) of the container's
-// cgroups paths (controller -> directory), each below its own.
-func subCgroupDirs(paths, subs map[string]string) ([]string, error) {
-	for ctrl := range subs {
-		if _, ok := paths[ctrl]; !ok && ctrl != "" {
-			return nil, fmt.Errorf("--cgroup: unknown controller %s", ctrl)
-		}
-	}
-	var dirs []string
-	for ctrl, base := range paths {
-		sub, ok := subs[ctrl]
-		if !ok {
-			sub = subs[""]
-		}
-		dir := filepath.Join(base, sub)
-		if dir != base && !strings.HasPrefix(dir, base+"/") {
-			return nil, fmt.Errorf("--cgroup: %s is not below the container's cgroup", sub)
-		}
-		if !slices.Contains(dirs, dir) {
-			dirs = append(dirs, dir)
-		}
-	}
-	slices.Sort(dirs)
-	return dirs, nil
+	return cg.AddProc(pid)
 }

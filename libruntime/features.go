@@ -23,6 +23,7 @@ func Features() *features.Features {
 		MountOptions:  mountOptionNames(),
 		Linux: &features.Linux{
 			Capabilities: append([]string(nil), specs.Capabilities...),
+			NetDevices:   &features.NetDevices{Enabled: &yes},
 			Cgroup: &features.Cgroup{
 				V1: &yes, V2: &yes, Systemd: &yes, SystemdUser: &no, Rdma: &yes,
 			},

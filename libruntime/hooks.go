@@ -31,14 +31,24 @@ func (r *Runtime) runHooks(ctx context.Context, kind string, hooks []rspec.Hook,
 	return nil
 }
 
-// runHooksWarn runs every hook of a kind whose failures the spec makes
-// warnings (poststart, poststop): a failing hook does not stop the others.
-func (r *Runtime) runHooksWarn(ctx context.Context, kind string, hooks []rspec.Hook, state rspec.State) {
-	for i := range hooks {
-		if err := r.runHooks(ctx, kind, hooks[i:i+1], state); err != nil {
-			r.log.Warnf("%s", strings.Replace(err.Error(), kind+"[0]", fmt.Sprintf("%s[%d]", kind, i), 1))
-		}
+// HookError is what Delete returns when a poststop hook failed: the
+// container is gone all the same. `husk delete` fails with it and `husk
+// run` only warns about it, as runc does.
+type HookError struct{ Err error }
+
+func (e *HookError) Error() string { return e.Err.Error() }
+func (e *HookError) Unwrap() error { return e.Err }
+
+// runPoststop runs the poststop hooks of a container that is gone, up to
+// the first that fails.
+func (c *Container) runPoststop(ctx context.Context, hooks *rspec.Hooks) error {
+	if hooks == nil || len(hooks.Poststop) == 0 {
+		return nil
 	}
+	if err := c.rt.runHooks(ctx, "poststop", hooks.Poststop, c.hookState(Stopped)); err != nil {
+		return &HookError{err}
+	}
+	return nil
 }
 
 // runHook runs one hook: state on stdin, output kept for the error. It is
@@ -55,9 +65,11 @@ func (r *Runtime) runHook(ctx context.Context, h rspec.Hook, state []byte) error
 	if len(args) == 0 {
 		args = []string{h.Path}
 	}
+	// Without an env of its own a hook inherits ours, as runc's do (Go's
+	// exec.Cmd with a nil Env); an empty one is empty.
 	env := h.Env
 	if env == nil {
-		env = []string{}
+		env = os.Environ()
 	}
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {

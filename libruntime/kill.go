@@ -8,15 +8,28 @@ import (
 )
 
 // Kill sends sig to the container's init, or with all to every process in
-// the container's cgroup.
+// the container's cgroup. As with runc, SIGKILL to a container sharing
+// the host's pid namespace kills every process of its cgroup (its init
+// gone or not: the others outlive it), and SIGKILL thaws a paused
+// container so that it acts on it. Signal 0 checks that the init exists.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
+	if sig == unix.SIGKILL && !c.state.PidNS && len(c.state.Cgroup.Paths) > 0 {
+		all = true
+	}
+	var err error
 	if all {
-		return c.killAll(sig)
+		err = c.killAll(sig)
+	} else if err = c.killInit(sig, false); err != nil {
+		err = fmt.Errorf("container %s: %w", c.id, err)
 	}
-	if err := c.killInit(sig, false); err != nil {
-		return fmt.Errorf("container %s: %w", c.id, err)
+	if err == nil && sig == unix.SIGKILL && c.frozen() {
+		if cg, cerr := c.cgroup(); cerr == nil {
+			if terr := cg.Thaw(); terr != nil {
+				c.rt.log.Warnf("container %s: thaw after SIGKILL: %v", c.id, terr)
+			}
+		}
 	}
-	return nil
+	return err
 }
 
 // killInit signals the init and with wait set waits (up to 10 s) until it

@@ -29,7 +29,8 @@ func (c *Container) freeze(freeze bool) error {
 	if !freeze {
 		want, verb = Paused, "resume"
 	}
-	if status != want {
+	// runc pauses a created container as well as a running one.
+	if status != want && !(freeze && status == Created) {
 		return fmt.Errorf("cannot %s container %s: it is %s, not %s", verb, c.id, status, want)
 	}
 	cg, err := c.cgroup()
@@ -79,7 +80,11 @@ func (c *Container) OOMKills() (uint64, error) {
 }
 
 // Update changes the resources of a container that has not stopped, and
-// records them, so later updates start from the current values.
+// records them, so later updates start from the current values. As with
+// runc, linux.resources.devices is not changed (the rules are create's),
+// and kernel memory limits are ignored with a warning. When a write
+// fails, those before it have taken effect: a warning says so, before the
+// error, and the recorded resources stay the old ones.
 func (c *Container) Update(r *rspec.LinuxResources) error {
 	d, err := c.lock()
 	if err != nil {
@@ -89,11 +94,23 @@ func (c *Container) Update(r *rspec.LinuxResources) error {
 	if status := c.Status(); status == Stopped || status == Creating {
 		return fmt.Errorf("cannot update container %s: it is %s", c.id, status)
 	}
+	if r == nil {
+		r = &rspec.LinuxResources{}
+	}
+	if setsKernelMemory(r) {
+		c.rt.log.Warnf("%s", kernelMemoryIgnored)
+	}
+	if r.Devices != nil {
+		cp := *r
+		cp.Devices = nil
+		r = &cp
+	}
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
 	if err := cg.Update(r); err != nil {
+		c.rt.log.Warnf("update %s failed part way: resources written before the failure keep their new values, the container's recorded resources the old ones", c.id)
 		return fmt.Errorf("update %s: %w", c.id, err)
 	}
 	cfg, err := c.Config()
@@ -120,7 +137,6 @@ func mergeResources(dst, src *rspec.LinuxResources) {
 		setPtr(&d.Limit, m.Limit)
 		setPtr(&d.Reservation, m.Reservation)
 		setPtr(&d.Swap, m.Swap)
-		setPtr(&d.KernelTCP, m.KernelTCP)
 		setPtr(&d.Swappiness, m.Swappiness)
 		setPtr(&d.DisableOOMKiller, m.DisableOOMKiller)
 		setPtr(&d.UseHierarchy, m.UseHierarchy)
@@ -171,9 +187,6 @@ func mergeResources(dst, src *rspec.LinuxResources) {
 	}
 	if src.HugepageLimits != nil {
 		dst.HugepageLimits = src.HugepageLimits
-	}
-	if src.Devices != nil {
-		dst.Devices = src.Devices
 	}
 	if src.Network != nil {
 		dst.Network = src.Network

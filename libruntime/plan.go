@@ -99,6 +99,12 @@ func (p *planner) compileCreate(startListener *os.File) (err error) {
 	if err := p.namespaces(); err != nil {
 		return err
 	}
+	if err := p.intelRdt(); err != nil {
+		return err
+	}
+	if err := p.network(); err != nil {
+		return err
+	}
 	p.trustedHandles()
 	if err := p.rootfsSetup(); err != nil {
 		return err
@@ -106,13 +112,16 @@ func (p *planner) compileCreate(startListener *os.File) (err error) {
 	if err := p.process(); err != nil {
 		return err
 	}
+	// As runc does, the filter is in place before the container counts
+	// as created: a profile under which the init cannot finish fails
+	// create, and startContainer hooks run under it.
+	if err := p.lateSeccomp(); err != nil {
+		return err
+	}
 	listenFD := p.file(startListener)
 	p.add("init", initproc.Ready{})
 	p.add("start", initproc.WaitStart{Listener: listenFD})
 	if err := p.hooks("startContainer", p.startContainerHooks()); err != nil {
-		return err
-	}
-	if err := p.lateSeccomp(); err != nil {
 		return err
 	}
 	p.exec()
@@ -168,9 +177,20 @@ func (p *planner) hooks(kind string, hooks []rspec.Hook) error {
 			timeout = *h.Timeout
 		}
 		p.add(fmt.Sprintf("hooks.%s[%d]", kind, i),
-			initproc.RunHook{Path: h.Path, Args: args, Env: h.Env, Timeout: int64(timeout)})
+			initproc.RunHook{Path: h.Path, Args: args, Env: p.hookEnv(kind, h), Timeout: int64(timeout)})
 	}
 	return nil
+}
+
+// hookEnv is the environment of a hook run in the container. A hook
+// without env of its own inherits the init's, as runc's do: none while
+// the container is set up (createContainer), the process's (process.env,
+// with HOME) once it is about to be executed (startContainer).
+func (p *planner) hookEnv(kind string, h rspec.Hook) []string {
+	if h.Env == nil && kind == "startContainer" {
+		return p.spec.Process.Env
+	}
+	return h.Env
 }
 
 func (p *planner) exec() {

@@ -43,6 +43,8 @@ type host interface {
 	// idmappedTree clones a bind source into a detached mount, id-mapped
 	// through a user namespace, with the mount attributes set.
 	idmappedTree(r idmapRequest) (*os.File, error)
+	// userNSMappings reads the uid and gid maps of user namespace ns.
+	userNSMappings(ns *os.File) (uid, gid []rspec.LinuxIDMapping, err error)
 }
 
 // idmapRequest is an id-mapped bind to prepare: the source (a host path),
@@ -188,4 +190,32 @@ func (theHost) idmappedTree(r idmapRequest) (*os.File, error) {
 		return nil, err
 	}
 	return tree, nil
+}
+
+// userNSMappings reads the maps of a user namespace through a process in
+// it: a namespace file has no maps of its own.
+func (theHost) userNSMappings(ns *os.File) ([]rspec.LinuxIDMapping, []rspec.LinuxIDMapping, error) {
+	var want unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &want); err != nil {
+		return nil, nil, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/ns/user", &st) != nil || st.Dev != want.Dev || st.Ino != want.Ino {
+			continue
+		}
+		uid, err1 := nsutil.ReadIDMap("/proc/" + e.Name() + "/uid_map")
+		gid, err2 := nsutil.ReadIDMap("/proc/" + e.Name() + "/gid_map")
+		if err1 == nil && err2 == nil {
+			return uid, gid, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("no process in the user namespace to read its mappings from")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/husk-runtime/husk/libruntime/initproc"
 	"github.com/husk-runtime/husk/nsutil"
+	"github.com/husk-runtime/husk/specs"
 )
 
 // Kinds of OpWaitParent: what husk does before it answers.
@@ -20,6 +21,9 @@ const (
 	waitCgroup = 1
 	// husk-init unshared its time namespace; husk writes the offsets.
 	waitTimens = 2
+	// The container's init is in its network namespace; husk moves
+	// linux.netDevices there.
+	waitNetdev = 3
 )
 
 // parentWrites are the flags of an op after which husk writes husk-init's
@@ -79,9 +83,23 @@ func (p *planner) namespaces() error {
 				return err
 			}
 		}
+		if t == rspec.UserNamespace {
+			if err := p.checkJoinedMappings(f); err != nil {
+				f.Close()
+				return fmt.Errorf("linux.namespaces[%d] (%s): %w", i, path, err)
+			}
+		}
 		flag, _ := nsutil.CloneFlag(t)
 		fd := p.file(f)
-		p.add(fmt.Sprintf("linux.namespaces[%d] (%s)", i, path), initproc.Setns{FD: fd, Type: int64(flag)})
+		what := fmt.Sprintf("linux.namespaces[%d] (%s)", i, path)
+		p.add(what, initproc.Setns{FD: fd, Type: int64(flag)})
+		if t == rspec.UserNamespace {
+			// Root in the namespace joined, as after creating one: what
+			// is made from here on (mounts, device nodes, directories)
+			// belongs to ids it maps.
+			p.add(what, initproc.Setresgid{GID: 0})
+			p.add(what, initproc.Setresuid{UID: 0})
+		}
 	}
 
 	var unshare uintptr
@@ -124,17 +142,21 @@ func (p *planner) namespaces() error {
 // and fork) and id maps needing newuidmap keep the general path.
 func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespaceType]int) bool {
 	var flags uintptr
+	_, userns := index[rspec.UserNamespace]
 	for _, ns := range l.Namespaces {
 		if ns.Path != "" || ns.Type == rspec.TimeNamespace {
 			return false
 		}
-		if ns.Type != rspec.CgroupNamespace {
+		// With a user namespace, the IPC namespace waits until husk-init
+		// is root in it: its mqueue filesystem is owned by whoever made
+		// it (an unmapped host root would show as nobody).
+		if ns.Type != rspec.CgroupNamespace && !(userns && ns.Type == rspec.IPCNamespace) {
 			f, _ := nsutil.CloneFlag(ns.Type)
 			flags |= f
 		}
 	}
 	attr := &syscall.SysProcAttr{Cloneflags: flags}
-	if _, ok := index[rspec.UserNamespace]; ok {
+	if userns {
 		// husk-init must be root in the namespace to keep its
 		// capabilities across its exec.
 		if nsutil.NeedHelpers(l.UIDMappings, l.GIDMappings) ||
@@ -151,10 +173,32 @@ func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespace
 	if _, ok := index[rspec.CgroupNamespace]; ok {
 		p.add("linux.namespaces (cgroup)", initproc.Unshare{Clone: unix.CLONE_NEWCGROUP})
 	}
+	if _, ok := index[rspec.IPCNamespace]; ok && userns {
+		p.add("linux.namespaces (ipc)", initproc.Unshare{Clone: unix.CLONE_NEWIPC})
+	}
 	_, p.pidns = index[rspec.PIDNamespace]
 	p.clone = attr
 	p.add("init", initproc.ReportPid{})
 	return true
+}
+
+// checkJoinedMappings checks uid and gid mappings given with a user
+// namespace to join, as runc does: they must be the namespace's own (a
+// warning says they are redundant), else the config is refused.
+func (p *planner) checkJoinedMappings(ns *os.File) error {
+	l := p.spec.Linux
+	if len(l.UIDMappings) == 0 && len(l.GIDMappings) == 0 {
+		return nil
+	}
+	uid, gid, err := p.host.userNSMappings(ns)
+	if err != nil {
+		return fmt.Errorf("read the mappings of the user namespace: %w", err)
+	}
+	if !nsutil.SameIDMaps(uid, l.UIDMappings) || !nsutil.SameIDMaps(gid, l.GIDMappings) {
+		return fmt.Errorf("linux.uidMappings/gidMappings differ from the mappings of the user namespace joined (give none)")
+	}
+	p.warnings = append(p.warnings, "linux.uidMappings/gidMappings are given with a user namespace to join: they are its own, and ignored (give none)")
+	return nil
 }
 
 // checkNetSysctls refuses net.* sysctls when the network namespace the
@@ -163,7 +207,7 @@ func (p *planner) cloneNamespaces(l *rspec.Linux, index map[rspec.LinuxNamespace
 func (p *planner) checkNetSysctls(ns *os.File) error {
 	var keys []string
 	for k := range p.spec.Linux.Sysctl {
-		if strings.HasPrefix(k, "net.") {
+		if strings.HasPrefix(specs.SysctlName(k), "net.") {
 			keys = append(keys, k)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libruntime/initproc"
+	"github.com/husk-runtime/husk/specs"
 )
 
 var propagationFlags = map[string]uint64{
@@ -168,7 +169,7 @@ func (p *planner) rootfsSetup() error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := l.Sysctl[k]
-		p.add(fmt.Sprintf("linux.sysctl[%q]", k), initproc.Sysctl{Key: strings.ReplaceAll(k, ".", "/"), Value: v})
+		p.add(fmt.Sprintf("linux.sysctl[%q]", k), initproc.Sysctl{Key: specs.SysctlPath(k), Value: v})
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libruntime/initproc"
@@ -26,8 +27,9 @@ type fakeHost struct {
 	files      map[string]bool // isDir: false means a file; missing: ENOENT
 	ownNetns   bool
 	mountPoint string
-	usernses   []string       // mappings asked of mappedUserns
-	trees      []idmapRequest // asked of idmappedTree
+	usernses   []string               // mappings asked of mappedUserns
+	trees      []idmapRequest         // asked of idmappedTree
+	nsMaps     []rspec.LinuxIDMapping // of a user namespace joined
 }
 
 func newFakeHost() *fakeHost {
@@ -67,6 +69,10 @@ func (h *fakeHost) mappedUserns(uids, gids []rspec.LinuxIDMapping) (*os.File, er
 func (h *fakeHost) idmappedTree(r idmapRequest) (*os.File, error) {
 	h.trees = append(h.trees, r)
 	return os.Open(os.DevNull)
+}
+
+func (h *fakeHost) userNSMappings(*os.File) ([]rspec.LinuxIDMapping, []rspec.LinuxIDMapping, error) {
+	return h.nsMaps, h.nsMaps, nil
 }
 
 // planFor compiles the create plan of spec on h.
@@ -501,29 +507,91 @@ func TestWithHome(t *testing.T) {
 	}
 }
 
-// exec --cgroup: sub-cgroups below the container's own, per controller
-// or for all of them.
-func TestSubCgroupDirs(t *testing.T) {
-	paths := map[string]string{"pids": "/cg/pids/c", "cpu": "/cg/cpu,cpuacct/c", "cpuacct": "/cg/cpu,cpuacct/c"}
-	for _, tc := range []struct {
-		subs map[string]string
-		want []string
-		err  string
-	}{
-		{map[string]string{"pids": "sub"}, []string{"/cg/cpu,cpuacct/c", "/cg/pids/c/sub"}, ""},
-		{map[string]string{"": "a/b"}, []string{"/cg/cpu,cpuacct/c/a/b", "/cg/pids/c/a/b"}, ""},
-		{map[string]string{"memory": "x"}, nil, "unknown controller memory"},
-		{map[string]string{"pids": "../other"}, nil, "not below"},
-	} {
-		got, err := subCgroupDirs(paths, tc.subs)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%v: %v, want an error with %q", tc.subs, err, tc.err)
-			}
-			continue
+func TestPlanSeccompBeforeReady(t *testing.T) {
+	s := defaultSpec()
+	s.Process.NoNewPrivileges = true
+	s.Linux.Seccomp = &rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow,
+		Syscalls: []rspec.LinuxSyscall{{Names: []string{"umask"}, Action: rspec.ActErrno}}}
+	s.Hooks = &rspec.Hooks{StartContainer: []rspec.Hook{{Path: "/bin/hook"}}}
+	p := mustPlan(t, s, newFakeHost())
+	sec, ready, wait := index(p, initproc.OpSeccomp), index(p, initproc.OpReady), index(p, initproc.OpWaitStart)
+	hook, exec := lastIndex(p, initproc.OpRunHook), index(p, initproc.OpExec)
+	if sec < 0 || lastIndex(p, initproc.OpSeccomp) != sec {
+		t.Fatalf("want one OpSeccomp, plan %v", p.plan.Ops)
+	}
+	if !(sec < ready && ready < wait && wait < hook && hook < exec) {
+		t.Errorf("order seccomp %d, ready %d, wait start %d, startContainer hook %d, exec %d", sec, ready, wait, hook, exec)
+	}
+}
+
+// A hook run in the container without an env of its own inherits the
+// init's: none during setup (createContainer), the process's at start.
+func TestPlanHookEnv(t *testing.T) {
+	s := defaultSpec()
+	s.Process.Env = []string{"PATH=/bin", "HOME=/root"}
+	s.Hooks = &rspec.Hooks{
+		CreateContainer: []rspec.Hook{{Path: "/bin/cc"}},
+		StartContainer:  []rspec.Hook{{Path: "/bin/sc"}, {Path: "/bin/sc2", Env: []string{"A=1"}}, {Path: "/bin/sc3", Env: []string{}}},
+	}
+	p := mustPlan(t, s, newFakeHost())
+	var got []string
+	for _, op := range p.plan.Ops {
+		if op.Code == initproc.OpRunHook {
+			env, _ := op.S[2].(initproc.List)
+			got = append(got, strings.Join(env, ","))
 		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("%v: %v, %v; want %v", tc.subs, got, err, tc.want)
-		}
+	}
+	want := []string{"", "PATH=/bin,HOME=/root", "A=1", ""}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("hook envs %q, want %q", got, want)
+	}
+}
+
+// Joining a user namespace: husk-init becomes root in it (what it makes
+// then belongs to ids it maps); mappings given with it must be its own
+// (a warning), as runc checks.
+func TestPlanJoinUserNamespace(t *testing.T) {
+	maps := []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	join := func(given []rspec.LinuxIDMapping) *rspec.Spec {
+		s := defaultSpec()
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace, Path: "/proc/42/ns/user"})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = given, given
+		return s
+	}
+	h := newFakeHost()
+	h.nsMaps = maps
+	p := mustPlan(t, join(nil), h)
+	setns, gid, uid := index(p, initproc.OpSetns), index(p, initproc.OpSetresgid), index(p, initproc.OpSetresuid)
+	if setns < 0 || gid != setns+1 || uid != setns+2 || len(p.warnings) != 0 {
+		t.Errorf("setns %d, setresgid %d, setresuid %d, warnings %q", setns, gid, uid, p.warnings)
+	}
+	if p := mustPlan(t, join(maps), h); len(p.warnings) != 1 {
+		t.Errorf("matching mappings: warnings %q", p.warnings)
+	}
+	other := []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	if _, err := planFor(t, join(other), h); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("other mappings: %v", err)
+	}
+}
+
+// With a user namespace, the IPC namespace is made once husk-init is root
+// in it, so that its mqueue filesystem belongs to the container's root.
+func TestPlanIPCAfterUserNamespace(t *testing.T) {
+	s := defaultSpec()
+	s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.UserNamespace})
+	s.Linux.UIDMappings = []rspec.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = s.Linux.UIDMappings
+	p := mustPlan(t, s, newFakeHost())
+	if p.clone == nil || p.clone.Cloneflags&unix.CLONE_NEWIPC != 0 || p.clone.Cloneflags&unix.CLONE_NEWUSER == 0 {
+		t.Fatalf("clone attributes %+v", p.clone)
+	}
+	i := index(p, initproc.OpUnshare)
+	if i < 0 || p.plan.Ops[i].A[0] != unix.CLONE_NEWIPC {
+		t.Errorf("no unshare of the IPC namespace: %v", p.plan.Ops)
+	}
+	// Without a user namespace, clone makes it.
+	p = mustPlan(t, defaultSpec(), newFakeHost())
+	if p.clone == nil || p.clone.Cloneflags&unix.CLONE_NEWIPC == 0 {
+		t.Errorf("clone flags without a user namespace: %#x", p.clone.Cloneflags)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,19 +98,6 @@ func waitExit(pidfd int, timeoutMs int) bool {
 	}
 }
 
-// waitSettled waits until pid is not running on a CPU (it blocked or
-// exited), or for at most limit.
-func waitSettled(pid int, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		st, err := readStat(pid)
-		if err != nil || st.state != 'R' {
-			return
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-}
-
 // writeProcFile writes value to /proc/<pid>/<name> of a process husk
 // started and has not reaped. A pidfd taken first and checked after the
 // open proves the file belongs to that process and not to a later one
@@ -135,4 +121,23 @@ func writeProcFile(pid int, name, value, what string) error {
 		return fmt.Errorf("%s: write %s: %w", what, path, err)
 	}
 	return nil
+}
+
+// nsPid returns pid as its own (innermost) pid namespace numbers it: the
+// last field of NSpid in /proc/<pid>/status.
+func nsPid(pid int) (int, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.Atoi(f[len(f)-1])
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no NSpid", pid)
 }

@@ -2,6 +2,7 @@ package libruntime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,15 +20,18 @@ type RunOpts struct {
 	// output closes, as runc does in the foreground; without, the
 	// container gets Stdin, Stdout and Stderr themselves.
 	Pipes bool
+	// NoSubreaper: do not become a subreaper. The container's init is
+	// our child all the same; orphans go to the system's reaper.
+	NoSubreaper bool
 }
 
 // Run creates and starts a container and, unless detached, waits for it,
 // forwarding the signals this process receives to the container's init.
 // It returns the container's exit code (128+n for death by signal n).
 func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
-	if !o.Detach {
-		// The init may be our grandchild (pid namespace): as a subreaper
-		// we inherit it and can wait for it.
+	if !o.Detach && !o.NoSubreaper {
+		// The container's processes that lose their parent come to us,
+		// as to runc, and are reaped.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return -1, fmt.Errorf("become subreaper: %w", err)
 		}
@@ -63,7 +67,7 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	}
 	c, _, err := r.create(ctx, id, co)
 	if pipes != nil {
-		if err != nil {
+		if err != nil || pipes.unused {
 			pipes.close()
 		} else {
 			pipes.start(o.Stdin, o.Stdout, o.Stderr)
@@ -87,7 +91,12 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	code, err := r.waitForwarding(c.state.InitPid, c.state.InitStart, sigs)
 	tr.phase("wait")
 	if !o.Keep {
-		if derr := c.Delete(context.WithoutCancel(ctx), true); derr != nil && err == nil {
+		derr := c.Delete(context.WithoutCancel(ctx), true)
+		var herr *HookError
+		if errors.As(derr, &herr) {
+			// The container is gone; runc only warns here.
+			r.log.Warnf("%v", derr)
+		} else if derr != nil && err == nil {
 			err = derr
 		}
 		tr.phase("delete")

@@ -42,7 +42,8 @@ type Runtime struct {
 	reaper Reaper
 
 	// systemd reaches systemd for the systemd cgroup driver (nil: none).
-	systemd systemd.Connector
+	systemd    systemd.Connector
+	debugSteps bool
 
 	hierOnce sync.Once
 	hier     *cgroups.Hierarchy
@@ -66,6 +67,12 @@ func WithTracer(t *Tracer) Option {
 	return func(r *Runtime) { r.tracer = t }
 }
 
+// WithDebugSteps makes the runtime log each phase of a command, and each
+// op husk-init executes, as a debug message to its Logger.
+func WithDebugSteps() Option {
+	return func(r *Runtime) { r.debugSteps = true }
+}
+
 // New returns a Runtime keeping container state under root. The directory
 // is created when the first container is.
 func New(root string, opts ...Option) (*Runtime, error) {
@@ -79,6 +86,13 @@ func New(root string, opts ...Option) (*Runtime, error) {
 	r := &Runtime{root: abs, log: nopLogger{}, reaper: waitReaper{}}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.debugSteps {
+		t := &Tracer{debug: r.log}
+		if r.tracer != nil {
+			t.w = r.tracer.w
+		}
+		r.tracer = t
 	}
 	return r, nil
 }

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Start lets a created container's init exec the user's process, then
-// runs the poststart hooks.
+// Start lets a created container's init exec the user's process. (Its
+// poststart hooks ran at the end of create, where runc runs them.)
 func (c *Container) Start(ctx context.Context) error {
 	tr := c.rt.tracer.begin("start")
 	defer tr.end()
@@ -28,13 +27,6 @@ func (c *Container) Start(ctx context.Context) error {
 		return err
 	}
 	tr.phase("release")
-	if h := c.state.Hooks; h != nil && len(h.Poststart) > 0 {
-		// Poststart hooks expect a started process: let it run until it
-		// first waits for something (or exits), for at most 50 ms.
-		waitSettled(c.state.InitPid, 50*time.Millisecond)
-		c.rt.runHooksWarn(ctx, "poststart", h.Poststart, c.hookState(Running))
-	}
-	tr.phase("poststart")
 	return nil
 }
 

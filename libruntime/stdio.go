@@ -20,6 +20,9 @@ type stdioPipes struct {
 	child  [3]*os.File // the process's ends: stdin's read end, stdout's and stderr's write ends
 	parent [3]*os.File // ours
 	copies sync.WaitGroup
+	// unused: the process has a terminal instead (create found
+	// process.terminal); the pipes are only closed.
+	unused bool
 }
 
 // newStdioPipes makes the pipes; start copies once the process has them.
@@ -96,9 +99,10 @@ func (p *stdioPipes) close() {
 }
 
 // hostRoot is the host uid and gid of the container's root: its user
-// namespace's mapping of 0, or 0.
+// namespace's mapping of 0, or 0 without a user namespace (mappings
+// without one are ignored, as by runc).
 func hostRoot(s *rspec.Spec) (uid, gid int, err error) {
-	if s.Linux == nil {
+	if userns, _ := hasNamespace(s, rspec.UserNamespace); !userns {
 		return 0, 0, nil
 	}
 	find := func(m []rspec.LinuxIDMapping) (int, error) {

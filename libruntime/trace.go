@@ -18,6 +18,9 @@ import (
 type Tracer struct {
 	mu sync.Mutex
 	w  io.Writer
+	// debug, if set, also gets each phase as a debug message (husk
+	// --debug: runc logs each setup step).
+	debug Logger
 }
 
 // NewTracer returns a Tracer writing to w.
@@ -32,6 +35,12 @@ type traceLine struct {
 }
 
 func (t *Tracer) write(l traceLine) {
+	if t.debug != nil {
+		t.debug.Debugf("%s: %s: %s (%.3f ms)", l.Cmd, l.Proc, l.Phase, l.Ms)
+	}
+	if t.w == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	data, _ := json.Marshal(l)

@@ -43,3 +43,20 @@ func (s *unixSock) sendFile(data []byte, f *os.File) error {
 }
 
 func (s *unixSock) Close() error { return unix.Close(s.fd) }
+
+// sendPidfd sends a pidfd of pid (which started at start) over sock, with
+// name as the message, as runc does for --pidfd-socket: "standard" for a
+// container's init, "setns" for an exec'd process. husk sends it itself;
+// the socket is never handed to the container.
+func sendPidfd(sock *unixSock, name string, pid int, start uint64) error {
+	fd, err := pidfdOf(pid, start)
+	if err != nil {
+		return fmt.Errorf("--pidfd-socket: pidfd of %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	if err := sock.sendFile([]byte(name), f); err != nil {
+		return fmt.Errorf("--pidfd-socket: %w", err)
+	}
+	return nil
+}

@@ -130,3 +130,55 @@ func writeAt(dir *os.File, name, data string) error {
 	}
 	return nil
 }
+
+// ParseIDMap parses the format of /proc/<pid>/uid_map.
+func ParseIDMap(data string) ([]rspec.LinuxIDMapping, error) {
+	var out []rspec.LinuxIDMapping
+	for _, line := range strings.Split(data, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("bad id map line %q", line)
+		}
+		var n [3]uint32
+		for i := range f {
+			v, err := strconv.ParseUint(f[i], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("bad id map line %q", line)
+			}
+			n[i] = uint32(v)
+		}
+		out = append(out, rspec.LinuxIDMapping{ContainerID: n[0], HostID: n[1], Size: n[2]})
+	}
+	return out, nil
+}
+
+// ReadIDMap reads a uid_map or gid_map file.
+func ReadIDMap(path string) ([]rspec.LinuxIDMapping, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIDMap(string(data))
+}
+
+// SameIDMaps tells whether a and b hold the same mappings, in any order.
+func SameIDMaps(a, b []rspec.LinuxIDMapping) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+outer:
+	for _, x := range a {
+		for j, y := range b {
+			if !used[j] && x == y {
+				used[j] = true
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
+}

@@ -31,3 +31,17 @@ func TestProcIDMaps(t *testing.T) {
 		t.Fatalf("ProcIDMaps = %+v", got)
 	}
 }
+
+func TestParseAndCompareIDMaps(t *testing.T) {
+	m, err := ParseIDMap("         0     100000      65536\n     65536 1 2\n")
+	if err != nil || len(m) != 2 || m[0] != (rspec.LinuxIDMapping{ContainerID: 0, HostID: 100000, Size: 65536}) {
+		t.Fatalf("ParseIDMap: %v %v", m, err)
+	}
+	if _, err := ParseIDMap("0 1\n"); err == nil {
+		t.Error("a short line parsed")
+	}
+	rev := []rspec.LinuxIDMapping{m[1], m[0]}
+	if !SameIDMaps(m, rev) || SameIDMaps(m, m[:1]) || SameIDMaps(m, []rspec.LinuxIDMapping{m[0], m[0]}) {
+		t.Error("SameIDMaps")
+	}
+}

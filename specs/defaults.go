@@ -8,10 +8,10 @@ import (
 )
 
 // Default returns the config that `husk spec` writes: what `runc spec`
-// (runc 1.1.5) writes, with ociVersion set to the runtime-spec version
-// husk is built against, and without an ambient capability set, as runc
-// writes it since 1.2 (one without an inheritable set only draws a warning
-// for each capability, which the kernel does not raise). rootless=true gives the `runc spec --rootless`
+// (runc 1.5.3) writes, with ociVersion set to the runtime-spec version
+// husk is built against: no ambient capability set, as runc writes it
+// since 1.2 (one without an inheritable set only draws a warning for each
+// capability, which the kernel does not raise). rootless=true gives the `runc spec --rootless`
 // variant, mapping root in the container to the calling user and group.
 // Every call returns a fresh value that the caller may modify.
 func Default(rootless bool) *rspec.Spec {

@@ -90,7 +90,7 @@ func TestFastDecodeRealistic(t *testing.T) {
 
 // TestFastDecodeUsedByParse checks the wiring in decode.
 func TestFastDecodeUsedByParse(t *testing.T) {
-	data, err := os.ReadFile("testdata/runc-spec-1.1.5.json")
+	data, err := os.ReadFile("testdata/runc-spec-1.5.3.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +443,7 @@ func TestFastDecodeCases(t *testing.T) {
 // config with each byte position's value swapped for a few interesting
 // ones: a cheap, deterministic complement to the fuzzer.
 func TestFastDecodeMutations(t *testing.T) {
-	data, err := os.ReadFile("testdata/runc-spec-rootless-1.1.5.json")
+	data, err := os.ReadFile("testdata/runc-spec-rootless-1.5.3.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +502,7 @@ var fuzzTemplates = []string{
 }
 
 func BenchmarkFastDecode(b *testing.B) {
-	for _, f := range []string{"runc-spec-1.1.5.json", "docker-20.10-synth.json"} {
+	for _, f := range []string{"runc-spec-1.5.3.json", "docker-20.10-synth.json"} {
 		data, err := os.ReadFile(filepath.Join("testdata", f))
 		if err != nil {
 			b.Fatal(err)

@@ -7,7 +7,7 @@ import (
 )
 
 func FuzzParse(f *testing.F) {
-	for _, p := range []string{"testdata/runc-spec-1.1.5.json", "testdata/runc-spec-rootless-1.1.5.json"} {
+	for _, p := range []string{"testdata/runc-spec-1.5.3.json", "testdata/runc-spec-rootless-1.5.3.json"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -27,6 +27,7 @@ func validSpec() *rspec.Spec {
 	s.Process.IOPriority = &rspec.LinuxIOPriority{Class: rspec.IOPRIO_CLASS_BE, Priority: 4}
 	s.Process.Rlimits = append(s.Process.Rlimits, rspec.POSIXRlimit{Type: "RLIMIT_NPROC", Soft: 10, Hard: 20})
 	s.Process.Capabilities.Inheritable = []string{"CAP_CHOWN"}
+	s.Process.Capabilities.Ambient = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	s.Domainname = "example.org"
 	s.Mounts = append(s.Mounts,
 		rspec.Mount{Destination: "/data", Type: "bind", Source: "/srv/data", Options: []string{"rbind", "ro"}},

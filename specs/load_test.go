@@ -71,7 +71,7 @@ func TestParseTypeErrors(t *testing.T) {
 }
 
 func TestParseAcceptsUnknownFields(t *testing.T) {
-	data, err := os.ReadFile("testdata/runc-spec-1.1.5.json")
+	data, err := os.ReadFile("testdata/runc-spec-1.5.3.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestParseAcceptsUnknownFields(t *testing.T) {
 }
 
 func TestParseRuncSpecs(t *testing.T) {
-	for _, f := range []string{"testdata/runc-spec-1.1.5.json", "testdata/runc-spec-rootless-1.1.5.json"} {
+	for _, f := range []string{"testdata/runc-spec-1.5.3.json", "testdata/runc-spec-rootless-1.5.3.json"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func TestParseRuncSpecs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if s.Version != "1.0.2-dev" || s.Process.Args[0] != "sh" {
+		if s.Version != "1.3.0" || s.Process.Args[0] != "sh" {
 			t.Errorf("%s decoded wrongly: %+v", f, s)
 		}
 	}

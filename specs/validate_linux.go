@@ -142,10 +142,11 @@ func checkUserMappings(l *rspec.Linux) error {
 		{"linux.gidMappings", "gid", l.GIDMappings},
 	}
 	for _, m := range maps {
-		switch {
-		case userns == nil && len(m.m) > 0:
-			return fieldErrorf(m.field, `requires a user namespace (add {"type":"user"} to linux.namespaces)`)
-		case userns != nil && userns.Path == "" && len(m.m) == 0:
+		// Mappings without a user namespace are ignored, as by runc.
+		if userns == nil {
+			continue
+		}
+		if userns.Path == "" && len(m.m) == 0 {
 			return fieldErrorf(m.field, "a new user namespace needs at least one %s mapping", m.kind)
 		}
 		if err := checkMappings(m.field, m.m); err != nil {
@@ -193,10 +194,17 @@ func checkSysctl(l *rspec.Linux) error {
 	// Sorted so that the error reported does not depend on map order.
 	for _, k := range sortedKeys(l.Sysctl) {
 		p := key("linux.sysctl", k)
-		if strings.Contains(k, "/") || strings.Contains(k, "..") {
-			return fieldErrorf(p, `invalid name: must not contain "/" or ".."`)
+		for _, c := range strings.Split(SysctlPath(k), "/") {
+			if c == "" || c == "." || c == ".." {
+				return fieldErrorf(p, "invalid name: empty, \".\" or \"..\" component")
+			}
 		}
-		ns := sysctlNamespace(k)
+		name := SysctlName(k)
+		// As runc: kernel.hostname is the hostname field's business.
+		if name == "kernel.hostname" {
+			return fieldErrorf(p, "not allowed: it conflicts with the hostname field")
+		}
+		ns := sysctlNamespace(name)
 		if ns == "" {
 			return fieldErrorf(p, "not namespaced, refusing to set a host-wide sysctl from a container")
 		}
@@ -207,8 +215,36 @@ func checkSysctl(l *rspec.Linux) error {
 	return nil
 }
 
-// sysctlNamespace returns the namespace that isolates sysctl k, or "" for
-// sysctls that are global to the host. The list follows runc's.
+// SysctlName is a sysctl's name in its dotted form: a key written with
+// slashes (net/ipv4/conf/eth0.100/forwarding, as sysctl.d allows) has
+// its dots and slashes swapped, as runc does.
+func SysctlName(k string) string {
+	if i := strings.IndexAny(k, "./"); i < 0 || k[i] == '.' {
+		return k
+	}
+	return swapDotsSlashes(k)
+}
+
+// SysctlPath is the file of sysctl k under /proc/sys.
+func SysctlPath(k string) string {
+	return swapDotsSlashes(SysctlName(k))
+}
+
+func swapDotsSlashes(k string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.':
+			return '/'
+		case '/':
+			return '.'
+		}
+		return r
+	}, k)
+}
+
+// sysctlNamespace returns the namespace that isolates sysctl k (dotted),
+// or "" for sysctls that are global to the host. The list follows runc's:
+// user.* (ucounts) are per user namespace.
 func sysctlNamespace(k string) rspec.LinuxNamespaceType {
 	switch {
 	case strings.HasPrefix(k, "net."):
@@ -216,8 +252,10 @@ func sysctlNamespace(k string) rspec.LinuxNamespaceType {
 	case strings.HasPrefix(k, "kernel.shm"), strings.HasPrefix(k, "kernel.msg"),
 		k == "kernel.sem", strings.HasPrefix(k, "fs.mqueue."):
 		return rspec.IPCNamespace
-	case k == "kernel.hostname", k == "kernel.domainname":
+	case k == "kernel.domainname":
 		return rspec.UTSNamespace
+	case strings.HasPrefix(k, "user."):
+		return rspec.UserNamespace
 	}
 	return ""
 }

@@ -1,8 +1,6 @@
 package specs
 
 import (
-	"strings"
-
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -30,9 +28,7 @@ func checkResources(r *rspec.LinuxResources) error {
 		default:
 			return fieldErrorf(p+".type", "unknown device type %q (want a, c or b)", d.Type)
 		}
-		if strings.Trim(d.Access, "rwm") != "" {
-			return fieldErrorf(p+".access", "%q may only contain the letters r, w and m", d.Access)
-		}
+		// Letters of access other than r, w and m are ignored, as by runc.
 	}
 	if err := checkMemory(r.Memory); err != nil {
 		return err
@@ -40,10 +36,10 @@ func checkResources(r *rspec.LinuxResources) error {
 	if err := checkCPU(r.CPU); err != nil {
 		return err
 	}
-	// Several clients send a pids limit of 0 for "not set", and runc skips
-	// zero limits, so 0 is accepted and means unset rather than "no fork".
+	// A limit of 0 is a limit (written as 1, as runc 1.4+ does, since
+	// runtime-spec 1.2.1 says so); -1 is none.
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit < -1 {
-		return fieldErrorf(f+".pids.limit", "must be -1 (unlimited), 0 (unset) or a positive number, got %d", *r.Pids.Limit)
+		return fieldErrorf(f+".pids.limit", "must be -1 (unlimited) or a number of processes, got %d", *r.Pids.Limit)
 	}
 	return checkBlockIO(r.BlockIO)
 }

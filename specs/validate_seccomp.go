@@ -50,9 +50,8 @@ func checkSeccomp(sc *rspec.LinuxSeccomp) error {
 		// including the ones that hand the notify fd over, would block.
 		return fieldErrorf(f+".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
 	}
-	if sc.DefaultErrnoRet != nil && !takesErrno(sc.DefaultAction) {
-		return fieldErrorf(f+".defaultErrnoRet", "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not %s", sc.DefaultAction)
-	}
+	// A defaultErrnoRet or errnoRet for an action that returns no errno
+	// is ignored, as runc does.
 	for i, a := range sc.Architectures {
 		if !slices.Contains(seccompArches[:], a) {
 			return fieldErrorf(index(f+".architectures", i), "unknown architecture %q", a)
@@ -63,19 +62,18 @@ func checkSeccomp(sc *rspec.LinuxSeccomp) error {
 			return fieldErrorf(index(f+".flags", i), "unknown flag %q (want SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW or SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)", fl)
 		}
 	}
-	notify := slices.IndexFunc(sc.Syscalls, func(s rspec.LinuxSyscall) bool { return s.Action == rspec.ActNotify })
-	switch {
-	case notify >= 0 && sc.ListenerPath == "":
-		return fieldErrorf(f+".listenerPath", "required because %s.action is SCMP_ACT_NOTIFY", index(f+".syscalls", notify))
-	case notify < 0 && sc.ListenerPath != "":
-		return fieldErrorf(f+".listenerPath", "set, but no syscall uses SCMP_ACT_NOTIFY")
-	case sc.ListenerPath != "":
+	// A listenerPath (and listenerMetadata) without a notify rule is
+	// unused, as with runc: no listener is made.
+	notify := slices.IndexFunc(sc.Syscalls, func(s rspec.LinuxSyscall) bool {
+		return s.Action == rspec.ActNotify && len(s.Names) > 0
+	})
+	if notify >= 0 {
+		if sc.ListenerPath == "" {
+			return fieldErrorf(f+".listenerPath", "required because %s.action is SCMP_ACT_NOTIFY", index(f+".syscalls", notify))
+		}
 		if err := checkAbs(f+".listenerPath", sc.ListenerPath); err != nil {
 			return err
 		}
-	}
-	if sc.ListenerMetadata != "" && sc.ListenerPath == "" {
-		return fieldErrorf(f+".listenerMetadata", "set without listenerPath")
 	}
 	for i, s := range sc.Syscalls {
 		if err := checkSyscall(index(f+".syscalls", i), s); err != nil {
@@ -86,9 +84,7 @@ func checkSeccomp(sc *rspec.LinuxSeccomp) error {
 }
 
 func checkSyscall(p string, s rspec.LinuxSyscall) error {
-	if len(s.Names) == 0 {
-		return fieldErrorf(p+".names", "must list at least one syscall")
-	}
+	// A rule with no names adds nothing (runc accepts it).
 	for j, n := range s.Names {
 		if n == "" {
 			return fieldErrorf(index(p+".names", j), "empty syscall name")
@@ -102,9 +98,6 @@ func checkSyscall(p string, s rspec.LinuxSyscall) error {
 	}
 	if err := checkAction(p+".action", s.Action); err != nil {
 		return err
-	}
-	if s.ErrnoRet != nil && !takesErrno(s.Action) {
-		return fieldErrorf(p+".errnoRet", "only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not %s", s.Action)
 	}
 	for j, a := range s.Args {
 		ap := index(p+".args", j)
@@ -126,8 +119,4 @@ func checkAction(field string, a rspec.LinuxSeccompAction) error {
 		return fieldErrorf(field, "unknown action %q", a)
 	}
 	return nil
-}
-
-func takesErrno(a rspec.LinuxSeccompAction) bool {
-	return a == rspec.ActErrno || a == rspec.ActTrace
 }

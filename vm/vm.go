@@ -151,6 +151,8 @@ func Launch(ctx context.Context, c Config) (_ *VM, err error) {
 		return nil, v.bootError("agent ready", bootCtx, err)
 	}
 	v.times.Ready = time.Now()
+	// Best effort: only memory is at stake.
+	_ = v.releaseBootImages()
 	return v, nil
 }
 

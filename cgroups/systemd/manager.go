@@ -202,12 +202,17 @@ func (m *Manager) joinMissing(pid int) error {
 }
 
 // Update changes the unit's properties, then writes the resources through
-// the cgroupfs. On cgroup v1 systemd rewrites a devices cgroup starting
-// with "deny all": the container is frozen meanwhile (as runc does), so
-// no access fails in between.
+// the cgroupfs. Device rules stay as create set them: runc's update leaves
+// them alone too (and systemd would rewrite a v1 devices cgroup starting
+// with "deny all").
 func (m *Manager) Update(r *rspec.LinuxResources) error {
 	if r == nil {
 		return nil
+	}
+	if len(r.Devices) > 0 {
+		cp := *r
+		cp.Devices = nil
+		r = &cp
 	}
 	defer m.closeBus()
 	bus, err := m.connect()
@@ -219,21 +224,7 @@ func (m *Manager) Update(r *rspec.LinuxResources) error {
 		return err
 	}
 	if len(props) > 0 {
-		thaw := false
-		if len(r.Devices) > 0 && m.h.Mode() != cgroups.Unified {
-			if frozen, ferr := m.Frozen(); ferr == nil && !frozen {
-				if m.Freeze() == nil {
-					thaw = true
-				}
-			}
-		}
-		err = bus.SetUnitProperties(m.unit.Name, props)
-		if thaw {
-			if terr := m.Thaw(); terr != nil && err == nil {
-				err = terr
-			}
-		}
-		if err != nil {
+		if err := bus.SetUnitProperties(m.unit.Name, props); err != nil {
 			return fmt.Errorf("set properties of systemd unit %s: %w", m.unit.Name, err)
 		}
 	}

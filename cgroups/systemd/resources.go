@@ -160,7 +160,7 @@ func (c *converter) resourceProperties(r *rspec.LinuxResources) ([]Property, *rs
 		}
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
-		add("TasksMax", limitValue(*p.Limit))
+		add("TasksMax", tasksMax(*p.Limit))
 	}
 	if b := r.BlockIO; b != nil {
 		props = append(props, c.ioProperties(b)...)
@@ -177,6 +177,15 @@ func (c *converter) resourceProperties(r *rspec.LinuxResources) ([]Property, *rs
 
 // limitValue maps a limit to its property value: -1 (and any other value
 // not above zero) is "no limit".
+// tasksMax is TasksMax for linux.resources.pids.limit: as pids.max, a
+// limit of 0 is 1 (systemd refuses 0), a negative one none.
+func tasksMax(limit int64) uint64 {
+	if limit == 0 {
+		return 1
+	}
+	return limitValue(limit)
+}
+
 func limitValue(v int64) uint64 {
 	if v <= 0 {
 		return infinity

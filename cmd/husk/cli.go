@@ -39,6 +39,7 @@ type flagDef struct {
 	value   string // default
 	env     string // environment variable giving the default
 	usage   string
+	hidden  bool // accepted, not listed in the help (as runc hides some)
 }
 
 type command struct {
@@ -61,6 +62,7 @@ type flagValue struct {
 	def  *flagDef
 	s    string
 	list []string
+	set  bool // given on the command line
 }
 
 func (v *flagValue) String() string { return v.s }
@@ -86,6 +88,7 @@ func (v *flagValue) Set(s string) error {
 	}
 	v.s = s
 	v.list = append(v.list, s)
+	v.set = true
 	return nil
 }
 
@@ -199,32 +202,54 @@ func (c *ctx) Tail() []string {
 	return c.args[1:]
 }
 
-var errHelp = errors.New("help requested")
+// argCounts are the positional arguments each command takes, min and max
+// (-1: no maximum), as runc checks them.
+var argCounts = map[string][2]int{
+	"create": {1, 1}, "start": {1, 1}, "run": {1, 1}, "exec": {1, -1}, "state": {1, 1}, "list": {0, 0},
+	"ps": {1, -1}, "kill": {1, 2}, "pause": {1, 1}, "resume": {1, 1}, "update": {1, 1}, "events": {1, 1},
+	"delete": {1, 1}, "spec": {0, 0}, "features": {0, 0},
+}
+
+// exitUsage is runc's exit status for an unknown command or help topic.
+const exitUsage = 3
+
+// globalFlagError is a bad global flag: reported on stderr, not in --log.
+type globalFlagError struct{ err error }
+
+func (e globalFlagError) Error() string { return e.err.Error() }
 
 // runCLI runs the command line args (without the program name).
 func runCLI(args []string, out io.Writer) error {
 	global, rest, err := parseFlags("husk", globalFlagDefs, args)
-	if errors.Is(err, flag.ErrHelp) || (err == nil && len(rest) > 0 && rest[0] == "help") {
+	if errors.Is(err, flag.ErrHelp) {
 		usage(out)
 		return nil
 	}
 	if err != nil {
-		return err
+		// As runc: the usage, and the error on stderr only (the global
+		// flags that would say where the log goes are in doubt).
+		fmt.Fprintf(out, "Incorrect Usage. %v\n\n", err)
+		usage(out)
+		return globalFlagError{err}
 	}
 	if b, _ := strconv.ParseBool(global["version"].s); b {
 		printVersion(out)
 		return nil
 	}
+	// No command: the help, as runc prints it.
 	if len(rest) == 0 {
 		usage(out)
-		return errors.New("no command given")
+		return nil
+	}
+	if rest[0] == "help" || rest[0] == "h" {
+		return help(out, rest[1:])
 	}
 	if rest[0] == "vm" {
 		return execVM()
 	}
 	cmd := findCommand(rest[0])
 	if cmd == nil {
-		return fmt.Errorf("unknown command %q (see husk --help)", rest[0])
+		return codeError{err: fmt.Errorf("unknown command %q (see husk --help)", rest[0]), code: exitUsage}
 	}
 	if err := checkGlobal(global); err != nil {
 		return err
@@ -234,16 +259,52 @@ func runCLI(args []string, out io.Writer) error {
 		commandUsage(out, cmd)
 		return nil
 	}
-	if errors.Is(err, errTwoForms) {
-		commandUsage(out, cmd)
-	}
 	if err != nil {
+		// A bad flag (or one given in two forms, --env and -e): the
+		// usage, as runc prints it.
+		fmt.Fprintf(out, "Incorrect Usage: %v\n\n", err)
+		commandUsage(out, cmd)
 		return fmt.Errorf("%s: %w", cmd.name, err)
+	}
+	if err := checkArgs(cmd, len(pos)); err != nil {
+		fmt.Fprint(out, "Incorrect Usage.\n\n")
+		commandUsage(out, cmd)
+		return err
 	}
 	if wantsVM(cmd, global, values, pos) {
 		return execVM()
 	}
 	return cmd.action(&ctx{cmd: cmd, values: values, global: global, args: pos, out: out})
+}
+
+// help is `husk help [command]`: a command's help, or the global one.
+func help(out io.Writer, topics []string) error {
+	if len(topics) == 0 {
+		usage(out)
+		return nil
+	}
+	cmd := findCommand(topics[0])
+	if cmd == nil {
+		return codeError{err: fmt.Errorf("no help topic for %q", topics[0]), code: exitUsage}
+	}
+	commandUsage(out, cmd)
+	return nil
+}
+
+// checkArgs checks the number of positional arguments of cmd.
+func checkArgs(cmd *command, n int) error {
+	c, ok := argCounts[cmd.name]
+	switch {
+	case !ok:
+		return nil
+	case c[0] == c[1] && n != c[0]:
+		return fmt.Errorf("%s: takes exactly %d argument(s), got %d", cmd.name, c[0], n)
+	case n < c[0]:
+		return fmt.Errorf("%s: takes at least %d argument(s), got %d", cmd.name, c[0], n)
+	case c[1] >= 0 && n > c[1]:
+		return fmt.Errorf("%s: takes at most %d argument(s), got %d", cmd.name, c[1], n)
+	}
+	return nil
 }
 
 func findCommand(name string) *command {
@@ -260,12 +321,17 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
 	}
+	fmt.Fprintf(w, "  %-9s %s\n", "help, h", "list the commands, or print the help of one")
 	fmt.Fprint(w, "\nglobal flags:\n")
-	printFlags(w, globalFlagDefs)
+	printFlags(w, append(globalFlagDefs[:len(globalFlagDefs):len(globalFlagDefs)],
+		flagDef{kind: boolFlag, name: "help", aliases: []string{"h"}, usage: "print this help"}))
 }
 
 func commandUsage(w io.Writer, c *command) {
 	fmt.Fprintf(w, "usage: husk %s [flags] %s\n\n%s\n", c.name, c.args, c.usage)
+	if d := commandHelp[c.name]; d != "" {
+		fmt.Fprintf(w, "\n%s\n", d)
+	}
 	if len(c.flags) > 0 {
 		fmt.Fprint(w, "\nflags:\n")
 		printFlags(w, c.flags)
@@ -276,6 +342,9 @@ func printFlags(w io.Writer, defs []flagDef) {
 	sorted := append([]flagDef(nil), defs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
 	for _, d := range sorted {
+		if d.hidden {
+			continue
+		}
 		names := "--" + d.name
 		for _, a := range d.aliases {
 			names += ", -" + a

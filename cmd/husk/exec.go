@@ -21,6 +21,7 @@ var execCommand = &command{
 	flags: []flagDef{
 		{kind: stringFlag, name: "process", aliases: []string{"p"}, usage: "process.json with the whole process (other process flags are ignored)"},
 		{kind: stringFlag, name: "console-socket", usage: "unix socket that receives the pty master"},
+		{kind: stringFlag, name: "pidfd-socket", usage: "unix socket that receives a pidfd of the process"},
 		{kind: stringFlag, name: "cwd", usage: "working directory in the container"},
 		{kind: stringsFlag, name: "env", aliases: []string{"e"}, usage: "add an environment variable (NAME=value)"},
 		{kind: boolFlag, name: "tty", aliases: []string{"t"}, usage: "allocate a pseudo-terminal"},
@@ -33,8 +34,8 @@ var execCommand = &command{
 		{kind: boolFlag, name: "no-new-privs", usage: "set no_new_privs"},
 		{kind: stringsFlag, name: "cap", aliases: []string{"c"}, usage: "add a capability"},
 		{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the process"},
-		{kind: stringFlag, name: "cgroup", usage: "accepted for runc compatibility; the process joins the container's cgroup"},
-		{kind: boolFlag, name: "ignore-paused", usage: "accepted for runc compatibility"},
+		{kind: stringsFlag, name: "cgroup", usage: "run the process in an existing sub-cgroup of the container's: PATH, or CONTROLLER[,CONTROLLER...]:PATH (cgroup v1; repeatable)"},
+		{kind: boolFlag, name: "ignore-paused", usage: "exec in a paused container too (the process is frozen with it)"},
 	},
 	action: func(c *ctx) error {
 		if _, err := needID(c); err != nil {
@@ -73,12 +74,14 @@ func execAction(c *ctx) error {
 		Process:       proc,
 		ProcessFile:   file,
 		ConsoleSocket: c.String("console-socket"),
+		PidfdSocket:   c.String("pidfd-socket"),
 		PidFile:       c.String("pid-file"),
 		Detach:        c.Bool("detach"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		Stdin:         os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Pipes:      true,
-		SubCgroups: subs,
+		Pipes:        true,
+		SubCgroups:   subs,
+		IgnorePaused: c.Bool("ignore-paused"),
 	}
 	if o.ConsoleSocket == "" && !o.Detach && proc.Terminal {
 		tty, err := newTTYAttach()
@@ -212,3 +215,6 @@ func execProcess(c *ctx, ct *libruntime.Container) (*rspec.Process, string, erro
 	}
 	return &p, "", nil
 }
+
+// subCgroups parses --cgroup as runc does: one PATH (for every hierarchy,
+// and the only form cgroup v2 knows), or CONTROLLER[,CONTROLLER...]:PATH

@@ -16,6 +16,7 @@ var createFlags = []flagDef{
 	{kind: stringFlag, name: "bundle", aliases: []string{"b"}, value: ".", usage: "path to the bundle directory"},
 	{kind: stringFlag, name: "pid-file", usage: "write the container init's host pid to this file"},
 	{kind: stringFlag, name: "console-socket", usage: "unix socket that receives the pty master (process.terminal)"},
+	{kind: stringFlag, name: "pidfd-socket", usage: "unix socket that receives a pidfd of the container's init"},
 	{kind: boolFlag, name: "no-pivot", usage: "use MS_MOVE and chroot instead of pivot_root"},
 	{kind: boolFlag, name: "no-new-keyring", usage: "keep the caller's session keyring"},
 	{kind: intFlag, name: "preserve-fds", usage: "pass this many extra fds (from 3) to the container"},
@@ -26,6 +27,9 @@ var createFlags = []flagDef{
 func createSetup(c *ctx) (string, libruntime.CreateOpts, *libruntime.Runtime, error) {
 	id, err := needID(c)
 	if err != nil {
+		return "", libruntime.CreateOpts{}, nil, err
+	}
+	if err := checkRootless(c); err != nil {
 		return "", libruntime.CreateOpts{}, nil, err
 	}
 	o, err := createOpts(c)
@@ -45,6 +49,7 @@ func createOpts(c *ctx) (libruntime.CreateOpts, error) {
 		Bundle:        c.String("bundle"),
 		PidFile:       c.String("pid-file"),
 		ConsoleSocket: c.String("console-socket"),
+		PidfdSocket:   c.String("pidfd-socket"),
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   n,
@@ -90,6 +95,7 @@ var runCommand = &command{
 	flags: append([]flagDef{
 		{kind: boolFlag, name: "detach", aliases: []string{"d"}, usage: "do not wait for the container"},
 		{kind: boolFlag, name: "keep", usage: "do not delete the container after it exits"},
+		{kind: boolFlag, name: "no-subreaper", usage: "do not become a subreaper (orphans of the container go to the system's)"},
 	}, createFlags...),
 	action: func(c *ctx) error {
 		id, o, rt, err := createSetup(c)
@@ -113,7 +119,8 @@ var runCommand = &command{
 		}
 		// In the foreground the container's stdio are pipes of its own
 		// (as with runc), copied to and from ours.
-		code, err := rt.Run(bgContext(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep"), Pipes: true})
+		code, err := rt.Run(bgContext(), id, libruntime.RunOpts{CreateOpts: o, Detach: detach, Keep: c.Bool("keep"),
+			Pipes: true, NoSubreaper: c.Bool("no-subreaper")})
 		if err != nil {
 			return err
 		}
@@ -129,7 +136,9 @@ var killCommand = &command{
 	usage: "send a signal (default SIGTERM) to a container's init",
 	args:  "<container-id> [signal]",
 	flags: []flagDef{
-		{kind: boolFlag, name: "all", aliases: []string{"a"}, usage: "signal every process in the container"},
+		// Hidden as in runc, whose --all is obsolete; husk's signals
+		// every process of the container's cgroup.
+		{kind: boolFlag, name: "all", aliases: []string{"a"}, usage: "signal every process in the container", hidden: true},
 	},
 	action: func(c *ctx) error {
 		sig := unix.SIGTERM
@@ -191,11 +200,11 @@ func load(c *ctx) (*libruntime.Container, error) {
 	return rt.Load(id)
 }
 
-// parseSignal accepts what runc accepts: a number, or a name with or
-// without the SIG prefix, in any case.
+// parseSignal accepts what runc accepts: a number (0 checks that the
+// init exists), or a name with or without the SIG prefix, in any case.
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal number %d", n)
 		}
 		return unix.Signal(n), nil

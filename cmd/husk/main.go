@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -28,8 +29,9 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// codeError is a failure that exits with its own code (runc's exec exits
-// 255 when the process could not be started).
+// codeError is a failure that exits with its own code, runc's for it
+// rather than 1: 3 for an unknown command or help topic, 255 for exec
+// (the process could not be started).
 type codeError struct {
 	err  error
 	code int
@@ -42,10 +44,14 @@ func main() {
 	err := runCLI(os.Args[1:], os.Stdout)
 	var ee exitError
 	var ce codeError
+	var ge globalFlagError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
 		os.Exit(ee.code)
+	case errors.As(err, &ge):
+		fmt.Fprintf(os.Stderr, "husk: %v\n", err)
+		os.Exit(1)
 	case errors.As(err, &ce):
 		logger().Errorf("%v", ce.err)
 		os.Exit(ce.code)
@@ -61,9 +67,9 @@ var globalFlagDefs = []flagDef{
 	{kind: stringFlag, name: "log-format", value: "text", usage: "log format: text or json"},
 	{kind: boolFlag, name: "debug", usage: "log debug messages"},
 	{kind: boolFlag, name: "systemd-cgroup", usage: "place containers in systemd units (linux.cgroupsPath \"slice:prefix:name\"), through husk-systemd"},
-	{kind: stringFlag, name: "rootless", value: "auto", usage: "accepted for runc compatibility"},
-	{kind: stringFlag, name: "criu", usage: "accepted for runc compatibility (checkpoint/restore is not supported)"},
-	{kind: stringFlag, name: "trace", env: "HUSK_TRACE", usage: "append a JSON line per phase with its duration to this file"},
+	{kind: stringFlag, name: "rootless", value: "auto", usage: "true, false or auto (accepted for runc compatibility)"},
+	// husk's own; not listed, so that the help names runc's flags only.
+	{kind: stringFlag, name: "trace", env: "HUSK_TRACE", usage: "append a JSON line per phase with its duration to this file", hidden: true},
 	{kind: boolFlag, name: "version", aliases: []string{"v"}, usage: "print the version"},
 }
 
@@ -107,7 +113,25 @@ func runtime(c *ctx) (*libruntime.Runtime, error) {
 		}
 		opts = append(opts, libruntime.WithTracer(libruntime.NewTracer(f)))
 	}
+	if c.Bool("debug") {
+		// Each step of the command, and each op of husk-init, as a debug
+		// line in the log.
+		opts = append(opts, libruntime.WithDebugSteps())
+	}
 	return libruntime.New(c.String("root"), opts...)
+}
+
+// checkRootless checks --rootless as runc does where it uses it (create
+// and run): true, false or auto.
+func checkRootless(c *ctx) error {
+	v := c.String("rootless")
+	if v == "" || v == "auto" {
+		return nil
+	}
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("--rootless: %q is not true, false or auto", v)
+	}
+	return nil
 }
 
 // bgContext is the context of a command: husk's commands are short and are

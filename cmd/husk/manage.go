@@ -115,11 +115,14 @@ var updateCommand = &command{
 		{kind: stringFlag, name: "memory", usage: "memory limit in bytes (k, m, g suffixes)"},
 		{kind: stringFlag, name: "memory-reservation", usage: "memory soft limit"},
 		{kind: stringFlag, name: "memory-swap", usage: "memory+swap limit (-1: unlimited)"},
-		{kind: stringFlag, name: "kernel-memory", usage: "accepted and ignored (kernel memory limits are gone from Linux)"},
-		{kind: stringFlag, name: "kernel-memory-tcp", usage: "kernel TCP buffer limit"},
-		{kind: stringFlag, name: "cpu-shares", usage: "CPU shares (relative weight)"},
+		// Obsolete in runc, hidden as there.
+		{kind: stringFlag, name: "kernel-memory", usage: "accepted and ignored (kernel memory limits are gone from Linux)", hidden: true},
+		{kind: stringFlag, name: "kernel-memory-tcp", usage: "kernel TCP buffer limit", hidden: true},
+		{kind: stringFlag, name: "cpu-share", usage: "CPU shares (relative weight)"},
 		{kind: stringFlag, name: "cpu-period", usage: "CFS period in microseconds"},
 		{kind: stringFlag, name: "cpu-quota", usage: "CFS quota in microseconds (-1: none)"},
+		{kind: stringFlag, name: "cpu-burst", usage: "CFS burst in microseconds"},
+		{kind: stringFlag, name: "cpu-idle", usage: "1: the cgroup's tasks are SCHED_IDLE, 0: they are not"},
 		{kind: stringFlag, name: "cpu-rt-period", usage: "realtime period in microseconds"},
 		{kind: stringFlag, name: "cpu-rt-runtime", usage: "realtime runtime in microseconds"},
 		{kind: stringFlag, name: "cpuset-cpus", usage: "CPUs to run on (0-3,5)"},
@@ -142,10 +145,12 @@ var updateCommand = &command{
 	},
 }
 
-// updateResources reads --resources, then applies the flags over it.
+// updateResources reads --resources, or else the flags (as runc, which
+// ignores the other flags with a resources file).
 func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 	var r rspec.LinuxResources
-	if path := c.String("resources"); path != "" {
+	path := c.String("resources")
+	if path != "" {
 		var data []byte
 		var err error
 		if path == "-" {
@@ -164,6 +169,9 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 		if c.String(name) != "" {
 			return nil, fmt.Errorf("--%s: Intel RDT is not supported", name)
 		}
+	}
+	if path != "" {
+		return &r, nil
 	}
 	mem := func() *rspec.LinuxMemory {
 		if r.Memory == nil {
@@ -184,6 +192,7 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 		{"memory", func(v int64) { mem().Limit = &v }},
 		{"memory-reservation", func(v int64) { mem().Reservation = &v }},
 		{"memory-swap", func(v int64) { mem().Swap = &v }},
+		{"kernel-memory", func(v int64) { mem().Kernel = &v }},
 		{"kernel-memory-tcp", func(v int64) { mem().KernelTCP = &v }},
 		{"cpu-quota", func(v int64) { cpu().Quota = &v }},
 		{"cpu-rt-runtime", func(v int64) { cpu().RealtimeRuntime = &v }},
@@ -202,8 +211,9 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 		flag string
 		set  func(uint64)
 	}{
-		{"cpu-shares", func(v uint64) { cpu().Shares = &v }},
+		{"cpu-share", func(v uint64) { cpu().Shares = &v }},
 		{"cpu-period", func(v uint64) { cpu().Period = &v }},
+		{"cpu-burst", func(v uint64) { cpu().Burst = &v }},
 		{"cpu-rt-period", func(v uint64) { cpu().RealtimePeriod = &v }},
 	}
 	for _, f := range uints {
@@ -214,6 +224,13 @@ func updateResources(c *ctx) (*rspec.LinuxResources, error) {
 			}
 			f.set(v)
 		}
+	}
+	if s := c.String("cpu-idle"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--cpu-idle: %q is not a number", s)
+		}
+		cpu().Idle = &v
 	}
 	if s := c.String("cpuset-cpus"); s != "" {
 		cpu().Cpus = s

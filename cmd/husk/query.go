@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/husk-runtime/husk/libruntime"
 	"github.com/husk-runtime/husk/specs"
 )
 
@@ -46,6 +47,13 @@ var listCommand = &command{
 		if err != nil {
 			return err
 		}
+		// As runc: a state root given with --root must exist; the
+		// default one may not yet (no container was created).
+		if c.global["root"].set {
+			if _, err := os.Stat(rt.Root()); err != nil {
+				return fmt.Errorf("list: %w", err)
+			}
+		}
 		cts, err := rt.List()
 		if err != nil {
 			return err
@@ -57,17 +65,29 @@ var listCommand = &command{
 			}
 			return nil
 		}
-		if format == "json" {
-			states := make([]any, 0, len(cts))
-			for _, ct := range cts {
-				states = append(states, ct.OCIState())
+		// The owner is the state directory's, by name, as runc lists it.
+		// A VM container's state is husk-vm's to tell; one that went
+		// away meanwhile is not listed.
+		states := make([]libruntime.OCIState, 0, len(cts))
+		for _, ct := range cts {
+			s := ct.OCIState()
+			if isVMContainer(rt.Root(), ct.ID()) {
+				if s, err = vmState(rt.Root(), ct.ID()); err != nil {
+					if !isVMContainer(rt.Root(), ct.ID()) {
+						continue
+					}
+					return err
+				}
 			}
+			s.Owner = ct.Owner()
+			states = append(states, s)
+		}
+		if format == "json" {
 			return json.NewEncoder(w).Encode(states)
 		}
 		tw := tabwriter.NewWriter(w, 12, 1, 3, ' ', 0)
 		fmt.Fprint(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
-		for _, ct := range cts {
-			s := ct.OCIState()
+		for _, s := range states {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle,
 				s.Created.Format(time.RFC3339Nano), s.Owner)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/husk-runtime/husk/libruntime"
 	"github.com/husk-runtime/husk/specs"
 )
 
@@ -33,8 +34,7 @@ func wantsVM(cmd *command, global, values map[string]*flagValue, pos []string) b
 		if len(pos) == 0 || specs.ValidateID(pos[0]) != nil {
 			return false
 		}
-		_, err := os.Stat(filepath.Join(global["root"].s, pos[0], vmStateFile))
-		return err == nil
+		return isVMContainer(global["root"].s, pos[0])
 	}
 	return false
 }
@@ -52,26 +52,58 @@ func bundleWantsVM(bundle string) bool {
 	return json.Unmarshal(data, &c) == nil && c.Annotations[vmAnnotation] == "true"
 }
 
-// execVM replaces husk with husk-vm: the one next to husk (after
-// symlinks), else the one on PATH.
+// execVM replaces husk with husk-vm.
 func execVM() error {
-	path := ""
+	path, err := vmBinary()
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(path, append([]string{"husk-vm"}, os.Args[1:]...), os.Environ())
+}
+
+// vmBinary is husk-vm: the one next to husk (after symlinks), else the
+// one on PATH.
+func vmBinary() (string, error) {
 	if exe, err := os.Executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = real
 		}
 		if p := filepath.Join(filepath.Dir(exe), "husk-vm"); isExecutable(p) {
-			path = p
+			return p, nil
 		}
 	}
-	if path == "" {
-		p, err := exec.LookPath("husk-vm")
-		if err != nil {
-			return fmt.Errorf("a VM container needs husk-vm, installed next to husk or on PATH: %w", err)
-		}
-		path = p
+	p, err := exec.LookPath("husk-vm")
+	if err != nil {
+		return "", fmt.Errorf("a VM container needs husk-vm, installed next to husk or on PATH: %w", err)
 	}
-	return syscall.Exec(path, append([]string{"husk-vm"}, os.Args[1:]...), os.Environ())
+	return p, nil
+}
+
+// isVMContainer: the state directory of container id under root is a VM
+// container's.
+func isVMContainer(root, id string) bool {
+	_, err := os.Stat(filepath.Join(root, id, vmStateFile))
+	return err == nil
+}
+
+// vmState is a VM container's state as `husk-vm state` reports it.
+func vmState(root, id string) (libruntime.OCIState, error) {
+	var st libruntime.OCIState
+	path, err := vmBinary()
+	if err != nil {
+		return st, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(path, "--root", root, "state", id)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return st, fmt.Errorf("state of VM container %s: %w: %s", id, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return st, fmt.Errorf("state of VM container %s: %w", id, err)
+	}
+	return st, nil
 }
 
 func isExecutable(p string) bool {

@@ -221,6 +221,7 @@ type (
 		Mode  int64  `op:"a0"` // MPOL_* mode | MPOL_F_* flags
 		Nodes []byte `op:"s0"` // nodemask in whole longs; none: no nodes
 	}
+	LoopbackUp struct{}
 )
 
 // NewOp lays typed arguments out as an op; what names it in errors.

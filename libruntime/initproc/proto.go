@@ -63,6 +63,7 @@ const (
 	OpMkdir
 	OpMountTree
 	OpMempolicy
+	OpLoopbackUp
 	opMax
 )
 

@@ -38,7 +38,7 @@ func TestProtoMatchesHeader(t *testing.T) {
 		OpRootReadonly, OpRootPropagationAfter, OpSysctl, OpRlimit, OpPersonality, OpSched,
 		OpIoprio, OpAffinity, OpKeyring, OpConsole, OpSetgroups, OpSetresgid, OpSetresuid, OpCaps,
 		OpNoNewPrivs, OpLsmAttr, OpSeccomp, OpUmask, OpChdir, OpStdioConsole, OpLookupExec, OpCloexecFrom, OpDropHandles, OpReady,
-		OpWaitStart, OpExec, OpMkdir, OpMountTree, OpMempolicy, opMax}
+		OpWaitStart, OpExec, OpMkdir, OpMountTree, OpMempolicy, OpLoopbackUp, opMax}
 	if len(ops) != len(goOps) {
 		t.Fatalf("proto.h has %d op codes (incl. OP_MAX), proto.go %d", len(ops), len(goOps))
 	}
@@ -93,7 +93,7 @@ var allArgs = []Args{
 	RunHook{}, PivotRoot{}, MoveRoot{}, Chroot{}, Mask{}, Readonly{}, RootReadonly{}, RootPropagationAfter{},
 	Sysctl{}, Rlimit{}, Personality{}, Sched{}, Ioprio{}, Affinity{}, Keyring{}, Console{}, Setgroups{},
 	Setresgid{}, Setresuid{}, Caps{}, NoNewPrivs{}, LsmAttr{}, Seccomp{}, Umask{}, Chdir{}, StdioConsole{},
-	LookupExec{}, CloexecFrom{}, DropHandles{}, Ready{}, WaitStart{}, Exec{}, Mkdir{}, MountTree{}, Mempolicy{},
+	LookupExec{}, CloexecFrom{}, DropHandles{}, Ready{}, WaitStart{}, Exec{}, Mkdir{}, MountTree{}, Mempolicy{}, LoopbackUp{},
 }
 
 // Each argument's slot in args.go is the one its ARG_<OP>_<FIELD> macro in

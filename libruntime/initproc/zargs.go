@@ -351,3 +351,7 @@ func (a Mempolicy) op(what string) Op {
 	op.S[0] = Blob(a.Nodes)
 	return op
 }
+
+func (a LoopbackUp) op(what string) Op {
+	return Op{Code: OpLoopbackUp, What: what}
+}

@@ -60,9 +60,8 @@ func parseAction(field string, a rspec.LinuxSeccompAction, errnoField string, er
 	default:
 		return 0, fmt.Errorf("%s: unknown action %q", field, a)
 	}
-	if errnoRet != nil {
-		return 0, fmt.Errorf("%s: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not %s", errnoField, a)
-	}
+	// An errnoRet for an action that returns no errno is ignored, as runc
+	// (libseccomp) ignores it.
 	return act, nil
 }
 

@@ -99,6 +99,12 @@ func compile(s *rspec.LinuxSeccomp, host *arch) (*Filter, error) {
 		return nil, err
 	}
 	f := &Filter{}
+	if s.Flags == nil {
+		// No flags at all (not even an empty list): runc's default,
+		// SPEC_ALLOW, which spares the container the speculative store
+		// bypass mitigation seccomp would otherwise force on it.
+		f.Flags = unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+	}
 	waitKillable := -1
 	for i, name := range s.Flags {
 		bit, ok := filterFlags[name]
@@ -146,7 +152,7 @@ func (f *Filter) addSyscall(p string, sc rspec.LinuxSyscall, def action, targets
 		return err
 	}
 	if len(sc.Names) == 0 {
-		return fmt.Errorf("%s.names: must list at least one syscall", p)
+		return nil // a rule for no syscall: nothing to add, as with runc
 	}
 	if act == unix.SECCOMP_RET_USER_NOTIF {
 		f.Notify = true

@@ -150,10 +150,6 @@ func TestCompileErrors(t *testing.T) {
 		{"default missing", func(s *rspec.LinuxSeccomp) { s.DefaultAction = "" }, "linux.seccomp.defaultAction: required"},
 		{"default notify", func(s *rspec.LinuxSeccomp) { s.DefaultAction = rspec.ActNotify },
 			"linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action"},
-		{"default errno with allow", func(s *rspec.LinuxSeccomp) {
-			s.DefaultAction = rspec.ActAllow
-			s.DefaultErrnoRet = ptr(uint(1))
-		}, "linux.seccomp.defaultErrnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not SCMP_ACT_ALLOW"},
 		{"default errno too large", func(s *rspec.LinuxSeccomp) { s.DefaultErrnoRet = ptr(uint(4096)) },
 			"linux.seccomp.defaultErrnoRet: 4096 is out of range [0, 4095] for SCMP_ACT_ERRNO"},
 		{"trace data too large", func(s *rspec.LinuxSeccomp) {
@@ -173,9 +169,6 @@ func TestCompileErrors(t *testing.T) {
 		{"action unknown", func(s *rspec.LinuxSeccomp) { s.Syscalls[3].Action = "SCMP_ACT_FOO" },
 			`linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"`},
 		{"action missing", func(s *rspec.LinuxSeccomp) { s.Syscalls[0].Action = "" }, "linux.seccomp.syscalls[0].action: required"},
-		{"errnoRet with allow", func(s *rspec.LinuxSeccomp) { s.Syscalls[0].ErrnoRet = ptr(uint(1)) },
-			"linux.seccomp.syscalls[0].errnoRet: only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not SCMP_ACT_ALLOW"},
-		{"no names", func(s *rspec.LinuxSeccomp) { s.Syscalls[2].Names = nil }, "linux.seccomp.syscalls[2].names: must list at least one syscall"},
 		{"empty name", func(s *rspec.LinuxSeccomp) { s.Syscalls[0].Names[1] = "" }, "linux.seccomp.syscalls[0].names[1]: empty syscall name"},
 		{"op unknown", func(s *rspec.LinuxSeccomp) { s.Syscalls[2].Args[0].Op = "SCMP_CMP_XOR" },
 			`linux.seccomp.syscalls[2].args[0].op: unknown operator "SCMP_CMP_XOR"`},
@@ -196,6 +189,48 @@ func TestCompileErrors(t *testing.T) {
 	}
 	if _, err := compile(nil, archX86_64); err == nil {
 		t.Fatal("nil profile compiles")
+	}
+}
+
+// What cannot apply is ignored, as runc (libseccomp) ignores it: an errno
+// for an action without one, a rule naming no syscall.
+func TestCompileIgnores(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		plain, ignored func(*rspec.LinuxSeccomp)
+	}{
+		{"default errno with allow",
+			func(s *rspec.LinuxSeccomp) { s.DefaultAction = rspec.ActAllow },
+			func(s *rspec.LinuxSeccomp) { s.DefaultErrnoRet = ptr(uint(1)) }},
+		{"errnoRet with allow", func(*rspec.LinuxSeccomp) {}, func(s *rspec.LinuxSeccomp) { s.Syscalls[0].ErrnoRet = ptr(uint(1)) }},
+		{"no names", func(*rspec.LinuxSeccomp) {}, func(s *rspec.LinuxSeccomp) {
+			s.Syscalls = append(s.Syscalls, rspec.LinuxSyscall{Action: rspec.ActKill})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			tc.plain(s)
+			want := mustCompile(t, s, archX86_64)
+			tc.ignored(s)
+			got := mustCompile(t, s, archX86_64)
+			if !slices.Equal(got.Bytes(), want.Bytes()) || got.Flags != want.Flags || got.Notify != want.Notify {
+				t.Error("the filter changed")
+			}
+		})
+	}
+}
+
+// Without any flags a filter gets runc's default, SPEC_ALLOW; an empty
+// list means none.
+func TestDefaultFlags(t *testing.T) {
+	s := base()
+	s.Flags = nil
+	if f := mustCompile(t, s, archX86_64); f.Flags != unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW {
+		t.Errorf("nil flags: %#x", f.Flags)
+	}
+	s.Flags = []rspec.LinuxSeccompFlag{}
+	if f := mustCompile(t, s, archX86_64); f.Flags != 0 {
+		t.Errorf("empty flags: %#x", f.Flags)
 	}
 }
 

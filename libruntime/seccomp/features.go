@@ -7,7 +7,8 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
 
-// Features lists what Compile accepts, for `husk features`.
+// Features lists what Compile accepts, for `husk features`, sorted as
+// runc sorts them (flags in the spec's order).
 func Features() *features.Seccomp {
 	enabled := true
 	f := &features.Seccomp{
@@ -22,13 +23,18 @@ func Features() *features.Seccomp {
 			string(rspec.OpGreaterEqual), string(rspec.OpGreaterThan), string(rspec.OpMaskedEqual),
 		},
 	}
+	sort.Strings(f.Actions)
+	sort.Strings(f.Operators)
 	for _, a := range arches {
 		f.Archs = append(f.Archs, string(a.name))
 	}
-	for flag := range filterFlags {
-		f.KnownFlags = append(f.KnownFlags, string(flag))
+	sort.Strings(f.Archs)
+	for _, flag := range []rspec.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC", rspec.LinuxSeccompFlagSpecAllow,
+		rspec.LinuxSeccompFlagLog, rspec.LinuxSeccompFlagWaitKillableRecv} {
+		if _, ok := filterFlags[flag]; ok {
+			f.KnownFlags = append(f.KnownFlags, string(flag))
+		}
 	}
-	sort.Strings(f.KnownFlags)
 	f.SupportedFlags = f.KnownFlags
 	return f
 }

@@ -147,6 +147,12 @@ func (c *container) Delete(ctx context.Context) error {
 	c.lmu.Lock()
 	err := c.lc.Delete(ctx, true)
 	c.lmu.Unlock()
+	var herr *libruntime.HookError
+	if errors.As(err, &herr) {
+		// The container is gone; a failing poststop hook is a warning.
+		c.b.log.Warnf("container %s: %v", c.id, err)
+		err = nil
+	}
 	if err != nil && !errors.Is(err, libruntime.ErrNotExist) {
 		return wrap(err)
 	}

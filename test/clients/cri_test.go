@@ -188,14 +188,16 @@ func testCRI(t *testing.T, bins containerdBins) {
 	})
 	t.Run("stop_pod_after_exit", func(t *testing.T) {
 		// The case: StopPodSandbox right after a container of the
-		// pod has exited (it SIGKILLs the pod's containers).
+		// pod has exited (it SIGKILLs the pod's containers). The container
+		// shares the host's pid namespace: husk, as runc 1.5.3, kills what
+		// is left in its cgroup and succeeds.
 		id, release := exited(t, "pod-stop-after-exit")
 		releaseSoon(release)
 		if _, err := rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {
 			t.Fatalf("StopPodSandbox right after a container exited: %v", err)
 		}
 		exitCode(t, id)
-		argv.wantHuskSaid(t, "kill", id, "container not running")
+		argv.wantHuskKilled(t, id)
 		if _, err := rs.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
 			t.Fatalf("RemovePodSandbox: %v", err)
 		}

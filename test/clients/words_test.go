@@ -91,6 +91,26 @@ func (a *argvLog) wantHuskSaid(t *testing.T, cmd, id, words string) {
 	t.Errorf("no failed husk %s of %s saying %q; calls: %q", cmd, id, words, seen)
 }
 
+// wantHuskKilled checks that husk was called with `kill id 9` (not the
+// shim's kill --all) and succeeded: runc 1.5.3's answer to a SIGKILL of a
+// container without a pid namespace of its own once its init has exited
+// (it signals every process left in the container's cgroup), which the
+// clients take as done as they take "container not running".
+func (a *argvLog) wantHuskKilled(t *testing.T, id string) {
+	t.Helper()
+	var seen []string
+	for _, c := range a.calls(t) {
+		if huskCommand(c.argv) != "kill" || !slices.Contains(c.argv, id) || slices.Contains(c.argv, "--all") {
+			continue
+		}
+		if c.done && c.rc == 0 && (slices.Contains(c.argv, "9") || slices.Contains(c.argv, "KILL") || slices.Contains(c.argv, "SIGKILL")) {
+			return
+		}
+		seen = append(seen, a.shape(c)+" -> "+a.normalize(c.err))
+	}
+	t.Errorf("no successful husk kill of %s with SIGKILL; calls: %q", id, seen)
+}
+
 // runcWordsCases are the conditions under which runc prints the words
 // clients look for (runc-words.md: which client, where, what it does),
 // each as the command that meets the condition. TestRuncWords runs each

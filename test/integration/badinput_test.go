@@ -133,7 +133,7 @@ func TestBadContainerIDs(t *testing.T) {
 	hh := newH(t)
 	b := hh.bundle(nil, "true")
 	before := takeSnapshot(t)
-	cgBefore := cgroupPresence(t, "/husk/x", "/husk/a/b", "/husk/a", "/x")
+	cgBefore := cgroupPresence(t, "x", "a/b", "a", "/x")
 	for _, bad := range []string{"../x", "a/b", "", ".", "..", "with space", "semi;colon", strings.Repeat("x", 1100)} {
 		r := hh.husk("create", "--bundle", b, bad)
 		if r.code == 0 {
@@ -212,5 +212,5 @@ func TestDuplicateID(t *testing.T) {
 		t.Errorf("state of the first container changed:\n%s\n%s", stateBefore, now)
 	}
 	hh.must("delete", "--force", name)
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }

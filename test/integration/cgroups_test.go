@@ -107,7 +107,8 @@ func TestCgroupLimits(t *testing.T) {
 	hh := newH(t)
 	name, st, out := cgroupRunning(hh, withLimits)
 	inside, procCgroup, _ := strings.Cut(out, "--\n")
-	cg := "/husk/" + name
+	cg := name // the default: <name>, relative (see cgroupIn)
+	want := relativeCgroups(t, cg)
 	for _, f := range limitFiles() {
 		if got := readTrim(t, filepath.Join(cgroupDir(t, f.ctrl, cg), f.file)); got != f.want {
 			t.Errorf("host %s/%s: %q, want %q", f.ctrl, f.file, got, f.want)
@@ -120,8 +121,8 @@ func TestCgroupLimits(t *testing.T) {
 		t.Errorf("the container may run on other CPUs than cpuset 0: %q", inside)
 	}
 
-	// Every hierarchy, the unified one included, has the container at cg,
-	// from inside and from outside.
+	// Every hierarchy, the unified one included, has the container at cg
+	// (below our own cgroup there), from inside and from outside.
 	hostView, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -132,15 +133,15 @@ func TestCgroupLimits(t *testing.T) {
 			t.Errorf("%s /proc/<pid>/cgroup has no cgroup2 line: %q", what, text)
 		}
 		for ctrl, p := range m {
-			if p != cg {
-				t.Errorf("%s: %q hierarchy at %q, want %q", what, ctrl, p, cg)
+			if p != want[ctrl] {
+				t.Errorf("%s: %q hierarchy at %q, want %q", what, ctrl, p, want[ctrl])
 			}
 		}
 	}
 	for _, m := range cgroupMounts(t) {
-		procs := readTrim(t, filepath.Join(m, cg, "cgroup.procs"))
-		if !strings.Contains("\n"+procs+"\n", fmt.Sprintf("\n%d\n", st.Pid)) {
-			t.Errorf("init %d not in %s", st.Pid, filepath.Join(m, cg, "cgroup.procs"))
+		procsFile := filepath.Join(cgroupIn(t, m, cg), "cgroup.procs")
+		if procs := readTrim(t, procsFile); !strings.Contains("\n"+procs+"\n", fmt.Sprintf("\n%d\n", st.Pid)) {
+			t.Errorf("init %d not in %s", st.Pid, procsFile)
 		}
 	}
 	hh.must("delete", "--force", name)
@@ -176,78 +177,42 @@ func TestCgroupAbsolutePath(t *testing.T) {
 	if got := readTrim(t, filepath.Join(cgroupDir(t, memCtrl, cg), memFile)); got != strconv.Itoa(64<<20) {
 		t.Errorf("memory limit at %s: %q", cg, got)
 	}
-	if _, err := os.Stat(cgroupDir(t, memCtrl, "/husk/"+name)); err == nil {
-		t.Errorf("a cgroup /husk/%s was made although cgroupsPath is %s", name, cg)
+	if _, err := os.Stat(cgroupDir(t, memCtrl, name)); err == nil {
+		t.Errorf("a cgroup %s was made at the default place although cgroupsPath is %s", name, cg)
 	}
 	hh.must("delete", "--force", name)
 	assertNoCgroup(t, cg)
 }
 
-// ownCgroupIn returns this process's cgroup in the hierarchy mounted at
-// mnt, from its /proc/self/cgroup entries.
-func ownCgroupIn(own map[string]string, mnt string) (string, bool) {
-	base := filepath.Base(mnt)
-	for ctrls, p := range own {
-		if ctrls == "" && (base == "unified" || pureV2()) {
-			return p, true
-		}
-		for _, c := range strings.Split(ctrls, ",") {
-			if c != "" && (c == base || c == "name="+base) {
-				return p, true
-			}
-		}
-	}
-	return "", false
-}
-
 func TestCgroupRelativePath(t *testing.T) {
 	hh := newH(t)
-	own, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ownPaths := parseCgroupFile(string(own))
 	parentName := fmt.Sprintf("husk-rel-%d", os.Getpid())
 	rel := parentName + "/c"
-	mounts := cgroupMounts(t)
-	t.Cleanup(func() {
-		for _, m := range mounts {
-			if p, ok := ownCgroupIn(ownPaths, m); ok {
-				os.Remove(filepath.Join(m, p, rel))
-				os.Remove(filepath.Join(m, p, parentName))
-			}
-		}
-	})
+	removeCgroupLater(t, parentName)
+	removeCgroupLater(t, rel)
 	name, _, out := cgroupRunning(hh, func(s *rspec.Spec) {
 		withLimits(s)
 		s.Linux.CgroupsPath = rel
 	})
 	_, procCgroup, _ := strings.Cut(out, "--\n")
 	inside := parseCgroupFile(strings.TrimSuffix(procCgroup, "END\n"))
-	if len(inside) != len(ownPaths) {
-		t.Errorf("hierarchies inside %v, ours %v", inside, ownPaths)
+	want := relativeCgroups(t, rel)
+	if len(inside) != len(want) {
+		t.Errorf("hierarchies inside %v, want %v", inside, want)
 	}
-	for ctrls, p := range ownPaths {
-		if want := path.Join(p, rel); inside[ctrls] != want {
-			t.Errorf("%q hierarchy at %q, want %q (relative to our own %q)", ctrls, inside[ctrls], want, p)
+	for ctrls, p := range want {
+		if inside[ctrls] != p {
+			t.Errorf("%q hierarchy at %q, want %q (relative to our own cgroup)", ctrls, inside[ctrls], p)
 		}
 	}
 	memCtrl, memFile := memoryLimitFile()
-	memPath := path.Join(ownPaths[memCtrl], rel)
-	if got := readTrim(t, filepath.Join(cgroupDir(t, memCtrl, memPath), memFile)); got != strconv.Itoa(64<<20) {
-		t.Errorf("memory limit at %s: %q", memPath, got)
+	if got := readTrim(t, filepath.Join(cgroupDir(t, memCtrl, rel), memFile)); got != strconv.Itoa(64<<20) {
+		t.Errorf("memory limit at %s: %q", rel, got)
 	}
 	hh.must("delete", "--force", name)
-	for _, m := range mounts {
-		p, ok := ownCgroupIn(ownPaths, m)
-		if !ok {
-			t.Errorf("no cgroup of ours in %s", m)
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(m, p, rel)); err == nil {
-			t.Errorf("cgroup %s left behind in %s", path.Join(p, rel), m)
-		}
-	}
+	// Its parent too: husk made it.
+	assertNoCgroup(t, rel)
+	assertNoCgroup(t, parentName)
 }
 
 func TestCgroupNamespace(t *testing.T) {
@@ -273,7 +238,7 @@ func TestCgroupNamespace(t *testing.T) {
 		}
 	}
 	hh.must("delete", "--force", name)
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 func TestCgroupPidsLimitEnforced(t *testing.T) {
@@ -321,7 +286,7 @@ func TestCgroupRemovedWithChildren(t *testing.T) {
 	hh.must("create", "--bundle", b, name)
 	hh.must("start", name)
 	hh.waitStatus(name, "running")
-	procs := filepath.Join(cgroupDir(t, ctrlDir("pids"), "/husk/"+name), "cgroup.procs")
+	procs := filepath.Join(cgroupDir(t, ctrlDir("pids"), name), "cgroup.procs")
 	for i := 0; ; i++ {
 		if n := len(strings.Fields(readTrim(t, procs))); n == 4 {
 			break

@@ -57,7 +57,7 @@ func TestConcurrentLifecycles(t *testing.T) {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = uniqueID("conc")
-		removeCgroupLater(t, "/husk/"+names[i])
+		removeCgroupLater(t, names[i])
 	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -118,7 +118,7 @@ func TestConcurrentLifecycles(t *testing.T) {
 		t.Errorf("state root entries left: %v", e)
 	}
 	for _, name := range names {
-		assertNoCgroup(t, "/husk/"+name)
+		assertNoCgroup(t, name)
 	}
 	hh.assertClean("", "", filepath.Dir(bundles[0]), before)
 }
@@ -130,7 +130,7 @@ func TestConcurrentCreateSameID(t *testing.T) {
 	b := hh.bundle(nil, "sleep", "1000")
 	for round := 0; round < 8; round++ {
 		name := id(t)
-		removeCgroupLater(t, "/husk/"+name)
+		removeCgroupLater(t, name)
 		var wg sync.WaitGroup
 		results := make([]result, 2)
 		errs := make([]error, 2)
@@ -172,7 +172,7 @@ func TestConcurrentCreateSameID(t *testing.T) {
 			hh.waitStatus(name, "running")
 		}
 		hh.must("delete", "--force", name)
-		assertNoCgroup(t, "/husk/"+name)
+		assertNoCgroup(t, name)
 	}
 	if out := hh.must("list", "-q"); out != "" {
 		t.Errorf("list at the end: %q", out)

@@ -126,7 +126,7 @@ func TestExecDetached(t *testing.T) {
 	}()
 	hh.must("delete", "--force", name)
 	<-reaped
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 func TestExecRefused(t *testing.T) {

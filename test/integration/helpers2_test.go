@@ -228,7 +228,7 @@ func takeSnapshot(t *testing.T) hostSnapshot {
 }
 
 // assertClean checks that container name left nothing: no state
-// directory, no cgroup under cgPath (default /husk/<name>), no new host
+// directory, no cgroup under cgPath (default <name>, see cgroupIn), no new host
 // mount, no new husk-init process and no process rooted in rootfs (if
 // given). A process that is already dying gets a second to go.
 func (hh *h) assertClean(name, cgPath, rootfs string, before hostSnapshot) {
@@ -240,7 +240,7 @@ func (hh *h) assertClean(name, cgPath, rootfs string, before hostSnapshot) {
 		}
 	}
 	if cgPath == "" && name != "" {
-		cgPath = "/husk/" + name
+		cgPath = name
 	}
 	if cgPath != "" {
 		assertNoCgroup(t, cgPath)
@@ -381,10 +381,13 @@ func readHookLog(t *testing.T, path string) []hookRecord {
 // removeCgroupLater removes cgroup path (left empty by a failed test)
 // from every hierarchy when the test ends.
 func removeCgroupLater(t *testing.T, path string) {
-	mounts := cgroupMounts(t)
+	var dirs []string
+	for _, m := range cgroupMounts(t) {
+		dirs = append(dirs, cgroupIn(t, m, path))
+	}
 	t.Cleanup(func() {
-		for _, m := range mounts {
-			os.Remove(filepath.Join(m, path))
+		for _, d := range dirs {
+			os.Remove(d)
 		}
 	})
 }

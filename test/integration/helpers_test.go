@@ -37,11 +37,12 @@ func cgroupMounts(t *testing.T) []string {
 	return out
 }
 
-// assertNoCgroup fails if any hierarchy still has the cgroup path.
+// assertNoCgroup fails if any hierarchy still has the cgroup path
+// (relative: as husk resolves it, see cgroupIn).
 func assertNoCgroup(t *testing.T, path string) {
 	t.Helper()
 	for _, m := range cgroupMounts(t) {
-		if _, err := os.Stat(filepath.Join(m, path)); err == nil {
+		if _, err := os.Stat(cgroupIn(t, m, path)); err == nil {
 			t.Errorf("cgroup %s left behind in %s", path, m)
 		}
 	}
@@ -56,8 +57,9 @@ func cgroupPresence(t *testing.T, paths ...string) map[string]bool {
 	seen := map[string]bool{}
 	for _, m := range cgroupMounts(t) {
 		for _, p := range paths {
-			_, err := os.Stat(filepath.Join(m, p))
-			seen[filepath.Join(m, p)] = err == nil
+			dir := cgroupIn(t, m, p)
+			_, err := os.Stat(dir)
+			seen[dir] = err == nil
 		}
 	}
 	return seen
@@ -102,11 +104,11 @@ func ctrlDir(v1 string) string {
 func cgroupDir(t *testing.T, ctrl, path string) string {
 	t.Helper()
 	if ctrl == "" && pureV2() {
-		return filepath.Join("/sys/fs/cgroup", path)
+		return cgroupIn(t, "/sys/fs/cgroup", path)
 	}
 	for _, m := range cgroupMounts(t) {
 		if filepath.Base(m) == ctrl {
-			return filepath.Join(m, path)
+			return cgroupIn(t, m, path)
 		}
 	}
 	t.Skipf("no %s cgroup hierarchy on this machine", ctrl)

@@ -60,14 +60,15 @@ func TestHooksAllKinds(t *testing.T) {
 	if data, _ := os.ReadFile(hostLog); strings.Contains(string(data), "startContainer") {
 		t.Errorf("startContainer hook ran before start: %q", data)
 	}
+	// As runc does, poststart hooks run at the end of create, once the
+	// init waits for start.
+	if data, _ := os.ReadFile(hostLog); !strings.Contains(string(data), "poststart") {
+		t.Errorf("poststart hook did not run during create: %q", data)
+	}
 	initMnt := nsLink(t, strconv.Itoa(created.Pid), "mnt")
 	hh.must("start", name)
 	hh.waitStatus(name, "running")
-	waitFileContains(t, hostLog, "poststart")
-	if _, err := os.Stat(filepath.Join(logDir, "process-ran")); err != nil {
-		// The process may still be starting: poststart only needs it executed.
-		pollUntil(t, func() bool { _, err := os.Stat(filepath.Join(logDir, "process-ran")); return err == nil })
-	}
+	pollUntil(t, func() bool { _, err := os.Stat(filepath.Join(logDir, "process-ran")); return err == nil })
 	hh.must("kill", name, "KILL")
 	hh.waitStatus(name, "stopped")
 	hh.must("delete", name)
@@ -77,7 +78,7 @@ func TestHooksAllKinds(t *testing.T) {
 	for _, r := range recs {
 		order = append(order, r.name)
 	}
-	want := []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+	want := []string{"prestart", "createRuntime", "createContainer", "poststart", "startContainer", "poststop"}
 	if !reflect.DeepEqual(order, want) {
 		t.Fatalf("hooks ran in order %v, want %v", order, want)
 	}
@@ -104,9 +105,11 @@ func TestHooksAllKinds(t *testing.T) {
 			t.Errorf("%s ran in mount namespace %s, want %s", r.name, extra[3], wantMnt)
 		}
 		st := r.state
+		// runc's states: the container is being created until its init
+		// waits for start, created after.
 		wantStatus := map[string]string{
-			"prestart": "created", "createRuntime": "created", "createContainer": "created",
-			"startContainer": "created", "poststart": "running", "poststop": "stopped",
+			"prestart": "creating", "createRuntime": "creating", "createContainer": "creating",
+			"poststart": "created", "startContainer": "created", "poststop": "stopped",
 		}[r.name]
 		if string(st.Status) != wantStatus {
 			t.Errorf("%s: state status %q, want %q", r.name, st.Status, wantStatus)
@@ -114,8 +117,17 @@ func TestHooksAllKinds(t *testing.T) {
 		if st.ID != name || st.Bundle != b || !reflect.DeepEqual(st.Annotations, annotations) || st.Version == "" {
 			t.Errorf("%s: state %+v, want id %s, bundle %s, annotations %v", r.name, st, name, b, annotations)
 		}
-		if r.name != "poststop" && st.Pid != created.Pid {
-			t.Errorf("%s: state pid %d, want the init's %d", r.name, st.Pid, created.Pid)
+		// The init's pid, as the hook's pid namespace numbers it: 1 in
+		// the container's own; a stopped container has none.
+		wantPid := created.Pid
+		switch r.name {
+		case "startContainer":
+			wantPid = 1
+		case "poststop":
+			wantPid = 0
+		}
+		if st.Pid != wantPid {
+			t.Errorf("%s: state pid %d, want %d", r.name, st.Pid, wantPid)
 		}
 	}
 }
@@ -168,44 +180,57 @@ func TestHookFailureFailsCreate(t *testing.T) {
 	}
 }
 
-// A failing poststart hook is a warning: start succeeds, the container
-// runs, later poststart hooks run. Likewise for poststop and delete.
-func TestHookPoststartPoststopFailureWarns(t *testing.T) {
+// A failing poststart hook fails create, as in runc (and runtime-spec
+// 1.3: an error, the container stopped): nothing is left, and the
+// poststop hooks run. Later poststart hooks do not.
+func TestHookPoststartFailureFailsCreate(t *testing.T) {
 	hh := newH(t)
 	log := filepath.Join(hh.dir, "hooks.log")
 	b := hh.bundle(func(s *rspec.Spec) {
 		s.Hooks = &rspec.Hooks{
 			Poststart: []rspec.Hook{failHook("poststart-broken", 1), logHook("/bin/sh", "poststart2", log)},
-			Poststop:  []rspec.Hook{failHook("poststop-broken", 2), logHook("/bin/sh", "poststop2", log)},
+			Poststop:  []rspec.Hook{logHook("/bin/sh", "poststop", log)},
+		}
+	}, "sleep", "1000")
+	before := takeSnapshot(t)
+	name := id(t)
+	r := hh.husk("create", "--bundle", b, name)
+	if r.code == 0 || !strings.Contains(r.stderr, "hooks.poststart[0]") || !strings.Contains(r.stderr, "poststart-broken") {
+		t.Fatalf("create with a failing poststart hook: %s, want an error naming it", r)
+	}
+	data, _ := os.ReadFile(log)
+	if strings.Contains(string(data), "poststart2") || !strings.Contains(string(data), "poststop") {
+		t.Errorf("hooks after the failing poststart hook: %q, want the poststop hook only", data)
+	}
+	hh.assertClean(name, "", filepath.Join(b, "rootfs"), before)
+}
+
+// A failing poststop hook fails delete (runc's exit 1) once the container
+// is gone; the poststop hooks after it do not run.
+func TestHookPoststopFailureFailsDelete(t *testing.T) {
+	hh := newH(t)
+	log := filepath.Join(hh.dir, "hooks.log")
+	b := hh.bundle(func(s *rspec.Spec) {
+		s.Hooks = &rspec.Hooks{
+			Poststop: []rspec.Hook{failHook("poststop-broken", 2), logHook("/bin/sh", "poststop2", log)},
 		}
 	}, "sleep", "1000")
 	name := id(t)
 	hh.must("create", "--bundle", b, name)
-	r := hh.husk("start", name)
-	if r.code != 0 {
-		t.Fatalf("start with a failing poststart hook: %s", r)
-	}
-	if !strings.Contains(r.stderr, "hooks.poststart[0]") || !strings.Contains(r.stderr, "poststart-broken") {
-		t.Errorf("start did not warn about the failing poststart hook: %s", r)
-	}
-	if st := hh.state(name); st.Status != "running" {
-		t.Errorf("container after a failing poststart hook: %+v", st)
-	}
-	waitFileContains(t, log, "poststart2")
+	hh.must("start", name)
 	hh.must("kill", name, "KILL")
 	hh.waitStatus(name, "stopped")
-	r = hh.husk("delete", name)
-	if r.code != 0 {
-		t.Fatalf("delete with a failing poststop hook: %s", r)
+	r := hh.husk("delete", name)
+	if r.code == 0 || !strings.Contains(r.stderr, "hooks.poststop[0]") || !strings.Contains(r.stderr, "poststop-broken") {
+		t.Errorf("delete with a failing poststop hook: %s, want an error naming it", r)
 	}
-	if !strings.Contains(r.stderr, "hooks.poststop[0]") {
-		t.Errorf("delete did not warn about the failing poststop hook: %s", r)
+	if data, _ := os.ReadFile(log); len(data) != 0 {
+		t.Errorf("a poststop hook after the failing one ran: %q", data)
 	}
-	waitFileContains(t, log, "poststop2")
 	if r := hh.husk("state", name); r.code == 0 {
 		t.Errorf("container still exists after delete: %s", r)
 	}
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 // sleepers lists processes running `sleep <arg>`.

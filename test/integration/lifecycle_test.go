@@ -11,6 +11,7 @@ import (
 	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 type ociState struct {
@@ -149,7 +150,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(hh.root, name)); !os.IsNotExist(err) {
 		t.Errorf("state directory left after delete: %v", err)
 	}
-	assertNoCgroup(t, "/husk/"+name)
+	assertNoCgroup(t, name)
 }
 
 func TestRunExitCode(t *testing.T) {
@@ -219,4 +220,158 @@ func TestListAndState(t *testing.T) {
 	}
 	hh.must("delete", "--force", a)
 	hh.must("delete", "--force", c)
+}
+
+// In the foreground, run and exec give the process pipes of husk's, as
+// runc does, never husk's own descriptors (here: files of the caller's).
+func TestForegroundStdioPipes(t *testing.T) {
+	hh := newH(t)
+	probe := `for fd in 0 1 2; do readlink /proc/self/fd/$fd; done`
+	r := hh.run(nil, "sh", "-c", probe)
+	if r.code != 0 || strings.Count(r.stdout, "pipe:") != 3 {
+		t.Errorf("run: %s, want three pipes", r)
+	}
+	name, _ := hh.startSleeper(nil)
+	r = hh.husk("exec", name, "sh", "-c", probe)
+	if r.code != 0 || strings.Count(r.stdout, "pipe:") != 3 {
+		t.Errorf("exec: %s, want three pipes", r)
+	}
+	hh.must("delete", "--force", name)
+}
+
+// runc reads no ociVersion; neither does husk.
+func TestAnyOCIVersion(t *testing.T) {
+	hh := newH(t)
+	for _, v := range []string{"1.0.0", "9.0.0", "not-a-version"} {
+		if r := hh.run(func(s *rspec.Spec) { s.Version = v }, "true"); r.code != 0 {
+			t.Errorf("ociVersion %q: %s", v, r)
+		}
+	}
+}
+
+// --pidfd-socket: the socket gets a pidfd of the init (create) or of the
+// exec'd process, with runc's names; husk sends it from outside.
+func TestPidfdSocket(t *testing.T) {
+	hh := newH(t)
+	sock := filepath.Join(hh.dir, "pidfd.sock")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 4); err != nil {
+		t.Fatal(err)
+	}
+	recv := func() (string, int) {
+		t.Helper()
+		c, _, err := unix.Accept(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(c)
+		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			t.Fatalf("no descriptor with %q", buf[:n])
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		return string(buf[:n]), fds[0]
+	}
+	check := func(what string, gotName string, pidfd int, wantName string, wantPid int) {
+		t.Helper()
+		defer unix.Close(pidfd)
+		data, _ := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pidfd))
+		if gotName != wantName || !strings.Contains(string(data), "Pid:\t"+strconv.Itoa(wantPid)+"\n") {
+			t.Errorf("%s: %q with fdinfo %q, want %q for pid %d", what, gotName, data, wantName, wantPid)
+		}
+	}
+	b := hh.bundle(nil, "sleep", "1000")
+	name := id(t)
+	done := make(chan result, 1)
+	go func() { done <- hh.husk("create", "--pidfd-socket", sock, "--bundle", b, name) }()
+	gotName, pidfd := recv()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	check("create", gotName, pidfd, "standard", hh.state(name).Pid)
+	hh.must("start", name)
+
+	pidFile := filepath.Join(hh.dir, "exec.pid")
+	go func() {
+		done <- hh.husk("exec", "-d", "--pid-file", pidFile, "--pidfd-socket", sock, name, "sleep", "1000")
+	}()
+	gotName, pidfd = recv()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("exec: %s", r)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(readTrim(t, pidFile)))
+	check("exec", gotName, pidfd, "setns", pid)
+	// The detached process is re-parented to us: reap it as a shim
+	// would, so that the init can die.
+	reaped := make(chan struct{})
+	go func() {
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		close(reaped)
+	}()
+	hh.must("delete", "--force", name)
+	<-reaped
+}
+
+// kill with signal 0 checks that the init exists, as with runc.
+func TestKillSignalZero(t *testing.T) {
+	hh := newH(t)
+	name, _ := hh.startSleeper(nil)
+	hh.must("kill", name, "0")
+	hh.must("kill", name, "KILL")
+	hh.waitStatus(name, "stopped")
+	if r := hh.husk("kill", name, "0"); r.code == 0 {
+		t.Errorf("kill 0 of a stopped container: %s", r)
+	}
+	hh.must("delete", name)
+}
+
+// SIGKILL to a container sharing the host's pid namespace kills every
+// process of its cgroup, even once its init is gone (runc does).
+func TestKillHostPidnsInitGone(t *testing.T) {
+	hh := newH(t)
+	name, _ := hh.startSleeper(func(s *rspec.Spec) {
+		var nss []rspec.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != rspec.PIDNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		s.Linux.Namespaces = nss
+	})
+	pidFile := filepath.Join(hh.dir, "exec.pid")
+	hh.must("exec", "-d", "--pid-file", pidFile, name, "sleep", "1001")
+	pid, _ := strconv.Atoi(readTrim(t, pidFile))
+	hh.must("kill", name, "KILL")
+	hh.waitStatus(name, "stopped")
+	hh.must("kill", name, "KILL")
+	// The exec'd sleep is ours (re-parented to the subreaper): reaped
+	// here once the second kill got it.
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil || !ws.Signaled() || ws.Signal() != unix.SIGKILL {
+		t.Errorf("the exec'd process: %v, status %v", err, ws)
+	}
+	hh.must("delete", name)
+}
+
+// list: a --root that does not exist is an error (runc's), the default
+// root may not exist yet.
+func TestListMissingRoot(t *testing.T) {
+	hh := newH(t)
+	r := hh.husk("--root", filepath.Join(hh.dir, "no", "such"), "list")
+	if r.code == 0 {
+		t.Errorf("list with a missing --root: %s", r)
+	}
 }

@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -20,7 +22,7 @@ func TestManageCommands(t *testing.T) {
 		s.Linux.Resources.Memory = &rspec.LinuxMemory{Limit: i64p(64 << 20)}
 		s.Linux.Resources.Pids = &rspec.LinuxPids{Limit: pidsLimit(20)}
 	})
-	cg := "/husk/" + name
+	cg := name // the default: <name>, relative (see cgroupIn)
 
 	// pause / resume: the freezer, and the status.
 	var freezer, frozen, thawed string
@@ -106,4 +108,47 @@ func TestManageCommands(t *testing.T) {
 	if _, err := os.Stat(cgroupDir(t, memCtrl, cg)); err == nil {
 		t.Errorf("cgroup %s left behind", cg)
 	}
+}
+
+// delete --force of a paused container kills it although it is frozen
+// (runc thaws it): at once, leaving no process and no cgroup.
+func TestDeleteForcePaused(t *testing.T) {
+	hh := newH(t)
+	name, st := hh.startSleeper(nil)
+	hh.must("pause", name)
+	start := time.Now()
+	hh.must("delete", "--force", name)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("delete --force of a paused container took %v", d)
+	}
+	// Gone, or a zombie its reaper has yet to collect.
+	if data, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/stat"); err == nil {
+		if f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:])); len(f) > 0 && f[0] != "Z" {
+			t.Errorf("the init (pid %d) outlived delete --force: state %s", st.Pid, f[0])
+		}
+	}
+	assertNoCgroup(t, "/husk/"+name)
+}
+
+// A created container can be paused and resumed, as with runc; it is
+// created again after resume, and start then runs it.
+func TestPauseCreated(t *testing.T) {
+	hh := newH(t)
+	b := hh.bundle(nil, "sleep", "1000")
+	name := id(t)
+	hh.must("create", "--bundle", b, name)
+	hh.must("pause", name)
+	if s := hh.state(name).Status; s != "paused" {
+		t.Errorf("status of a paused created container: %q", s)
+	}
+	if r := hh.husk("start", name); r.code == 0 {
+		t.Errorf("start of a paused container succeeded: %s", r)
+	}
+	hh.must("resume", name)
+	if s := hh.state(name).Status; s != "created" {
+		t.Errorf("status after resume: %q", s)
+	}
+	hh.must("start", name)
+	hh.waitStatus(name, "running")
+	hh.must("delete", "--force", name)
 }

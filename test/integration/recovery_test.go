@@ -109,6 +109,9 @@ func TestCreateKilledAtEvents(t *testing.T) {
 	rootfs := filepath.Join(b, "rootfs")
 	mounts := cgroupMounts(t)
 	sort.Strings(mounts)
+	// Where the containers' cgroups (the default, <name>) go in the first
+	// and last hierarchy; looked up once, the checks below spin.
+	first, last := cgroupIn(t, mounts[0], ""), cgroupIn(t, mounts[len(mounts)-1], "")
 	for _, ev := range []struct {
 		name string
 		at   func(name string) bool
@@ -120,10 +123,10 @@ func TestCreateKilledAtEvents(t *testing.T) {
 		// husk makes the container's cgroup directories in the order of
 		// their paths: watch the first.
 		{"first-cgroup-dir", func(name string) bool {
-			return syscall.Access(filepath.Join(mounts[0], "husk", name), 0) == nil
+			return syscall.Access(filepath.Join(first, name), 0) == nil
 		}},
 		{"init-in-cgroup", func(name string) bool {
-			data, _ := os.ReadFile(filepath.Join(mounts[len(mounts)-1], "husk", name, "cgroup.procs"))
+			data, _ := os.ReadFile(filepath.Join(last, name, "cgroup.procs"))
 			return len(strings.TrimSpace(string(data))) > 0
 		}},
 		{"init-pid-recorded", func(name string) bool {

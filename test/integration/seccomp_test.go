@@ -158,3 +158,38 @@ func TestSeccompBadInput(t *testing.T) {
 		t.Errorf("failed runs left state: %v", ents)
 	}
 }
+
+// A profile under which husk-init cannot finish (every syscall but write
+// refused, exit_group included) fails at once, as with runc: the filter
+// is in place before the container counts as created, and husk-init
+// still exits. Nothing is left.
+func TestSeccompAllDeniedFailsFast(t *testing.T) {
+	hh := newH(t)
+	start := time.Now()
+	r := hh.run(withSeccomp(&rspec.LinuxSeccomp{DefaultAction: rspec.ActErrno,
+		Syscalls: []rspec.LinuxSyscall{{Names: []string{"write"}, Action: rspec.ActAllow}}}), "true")
+	if r.code == 0 {
+		t.Errorf("run under an all-denying profile: %s", r)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("run took %v", d)
+	}
+	if ents, _ := os.ReadDir(hh.root); len(ents) != 0 {
+		t.Errorf("the failed run left state: %v", ents)
+	}
+}
+
+// startContainer hooks run under the container's filter, as in runc: a
+// hook making a syscall the profile kills is killed, and so is the
+// container's start (its init exits 255).
+func TestSeccompCoversStartContainerHooks(t *testing.T) {
+	hh := newH(t)
+	r := hh.run(func(s *rspec.Spec) {
+		withSeccomp(&rspec.LinuxSeccomp{DefaultAction: rspec.ActAllow,
+			Syscalls: []rspec.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: rspec.ActKillProcess}}})(s)
+		s.Hooks = &rspec.Hooks{StartContainer: []rspec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "mkdir /tmp/x"}}}}
+	}, "echo", "process-ran")
+	if r.code != 255 || strings.Contains(r.stdout, "process-ran") {
+		t.Errorf("run with a startContainer hook the filter kills: %s, want exit 255 without the process", r)
+	}
+}

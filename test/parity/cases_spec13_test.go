@@ -25,6 +25,10 @@ func needResctrl() string {
 	return ""
 }
 
+// pLinks lists the container's network devices (name and state, without
+// a veth's peer index) and their IPv4 addresses.
+const pLinks = `echo '=== links'; ip -o link | awk '{sub(/@.*/, "", $2); print $2, $3}'; echo '=== addrs'; ip -o -4 addr | awk '{print $2, $4}'`
+
 const pTime = `echo '=== time'; cat /proc/self/timens_offsets 2>&1`
 
 func spec13Cases() []*Case {
@@ -150,9 +154,9 @@ func spec13Cases() []*Case {
 			Spec: func(s *rspec.Spec) { s.Linux.IntelRdt = &rspec.LinuxIntelRdt{ClosID: "parity"} }},
 		&Case{Name: "spec13/intel-rdt/without-resctrl", Script: "echo ok",
 			Spec: func(s *rspec.Spec) { s.Linux.IntelRdt = &rspec.LinuxIntelRdt{L3CacheSchema: "L3:0=f"} }},
-		&Case{Name: "spec13/net-devices/missing-device", Script: "echo '=== links'; ip -o link | awk '{print $2}'",
+		&Case{Name: "spec13/net-devices/missing-device", Script: pLinks,
 			Spec: func(s *rspec.Spec) { s.Linux.NetDevices = map[string]rspec.LinuxNetDevice{"pnodev0": {Name: "eth9"}} }},
-		&Case{Name: "spec13/net-devices/dummy", Script: "echo '=== links'; ip -o link | awk '{print $2}'",
+		&Case{Name: "spec13/net-devices/dummy", Script: pLinks,
 			Spec:  func(s *rspec.Spec) { s.Linux.NetDevices = map[string]rspec.LinuxNetDevice{"{netdev}": {Name: "eth9"}} },
 			Steps: []Step{makeDummy(), runStep(), dropDummy()}},
 		&Case{Name: "spec13/net-devices/without-netns", Script: "echo ok",
@@ -164,21 +168,30 @@ func spec13Cases() []*Case {
 	return cs
 }
 
-// makeDummy adds a dummy network device {netdev} on the host, for
-// linux.netDevices to move into the container.
+// makeDummy adds a network device {netdev} on the host, for
+// linux.netDevices to move into the container: a dummy device, or where
+// the kernel has none, one end of a veth pair (its peer {netdev}p stays
+// on the host; the pair goes when the container's end does). The device
+// gets an address, which a move keeps.
 func makeDummy() Step {
-	return HostDo{Fn: func(x *Exec) string {
-		out, err := exec.Command("ip", "link", "add", x.B.NetDev, "type", "dummy").CombinedOutput()
-		if err != nil {
-			return "ip link add: " + string(out)
+	return HostDo{Key: "netdev-made", Fn: func(x *Exec) string {
+		if exec.Command("ip", "link", "add", x.B.NetDev, "type", "dummy").Run() != nil {
+			out, err := exec.Command("ip", "link", "add", x.B.NetDev, "type", "veth", "peer", "name", x.B.NetDev+"p").CombinedOutput()
+			if err != nil {
+				return "ip link add: " + string(out)
+			}
 		}
-		return ""
+		if out, err := exec.Command("ip", "addr", "add", "192.0.2.7/24", "dev", x.B.NetDev).CombinedOutput(); err != nil {
+			return "ip addr add: " + string(out)
+		}
+		return "ok"
 	}}
 }
 
-// dropDummy removes the dummy device if it is back on the host.
+// dropDummy removes the device (and a veth peer) if it is back on the host.
 func dropDummy() Step {
 	return HostDo{Key: "netdev-on-host-after", Fn: func(x *Exec) string {
+		exec.Command("ip", "link", "del", x.B.NetDev+"p").Run()
 		if exec.Command("ip", "link", "show", x.B.NetDev).Run() != nil {
 			return "gone"
 		}

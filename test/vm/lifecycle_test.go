@@ -2,6 +2,7 @@ package vm
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,6 +91,16 @@ func TestLifecycleCommands(t *testing.T) {
 	e.must("start", cid)
 	if st := e.status(cid); st != "running" {
 		t.Fatalf("after start: %s", st)
+	}
+	var listed []struct {
+		ID, Status, Bundle string
+		Pid                int
+	}
+	if err := json.Unmarshal([]byte(e.must("list", "--format", "json")), &listed); err != nil || len(listed) != 1 {
+		t.Fatalf("list: %v %+v", err, listed)
+	}
+	if l := listed[0]; l.ID != cid || l.Status != "running" || l.Pid != pid || l.Bundle != b {
+		t.Errorf("list: %+v, want %s running with pid %d in %s", l, cid, pid, b)
 	}
 	if out := e.must("exec", cid, "echo", "hi"); out != "hi\n" {
 		t.Errorf("exec echo: %q", out)

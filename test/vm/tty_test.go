@@ -3,6 +3,7 @@ package vm
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -82,4 +83,106 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 		t.Fatal(err)
 	}
 	return master, slave
+}
+
+// A detached VM container with a terminal gets it as runc's clients
+// expect (containerd's runc shim, conmon): the pty master arrives on
+// --console-socket, the container's shell answers on it, a resize of the
+// master reaches the guest's terminal.
+func TestCreateConsoleSocket(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle(func(s *rspec.Spec) { s.Process.Terminal = true }, "sh")
+	if r := e.husk(nil, "create", "--vm", "--bundle", b, id()); r.code == 0 || !strings.Contains(r.stderr, "--console-socket") {
+		t.Errorf("create of a terminal container without --console-socket: %s", r)
+	}
+	sockPath := e.dir + "/console.sock"
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sockPath, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		defer close(got)
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 64), oob)
+		if err != nil {
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) == 1 {
+			if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
+				got <- os.NewFile(uintptr(fds[0]), "master")
+			}
+		}
+	}()
+	cid := id()
+	e.must("create", "--vm", "--bundle", b, "--console-socket", sockPath, cid)
+	var master *os.File
+	select {
+	case master = <-got:
+	case <-time.After(10 * time.Second):
+	}
+	if master == nil {
+		t.Fatal("no pty master arrived on the console socket")
+	}
+	defer master.Close()
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 41, Col: 97}); err != nil {
+		t.Fatal(err)
+	}
+	e.must("start", cid)
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil || strings.Contains(out.String(), "done-42") {
+				return
+			}
+		}
+	}()
+	master.WriteString("tty; echo done-$((6*7))\r")
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no answer from the container's shell: %q", out.String())
+	}
+	if !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "done-42") {
+		t.Errorf("terminal: %q, want a /dev/pts tty and done-42", out.String())
+	}
+	// The size given before start, then a resize while the shell runs.
+	waitSize(t, master, "41 97")
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 23, Col: 77}); err != nil {
+		t.Fatal(err)
+	}
+	waitSize(t, master, "23 77")
+	master.WriteString("exit 4\r")
+	e.waitStatus(cid, "stopped", 60*time.Second)
+	e.must("delete", cid)
+	e.noTrace(cid)
+}
+
+// waitSize asks the shell on master for its terminal's size until it
+// answers want ("rows cols").
+func waitSize(t *testing.T, master *os.File, want string) {
+	t.Helper()
+	var got bytes.Buffer
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(got.String(), "\n"+want+"\r"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal's size is not %s: %q", want, got.String())
+		}
+		master.WriteString("stty size\r")
+		time.Sleep(300 * time.Millisecond)
+		n, _ := master.Read(buf)
+		got.Write(buf[:n])
+	}
 }

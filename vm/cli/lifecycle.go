@@ -16,6 +16,7 @@ import (
 
 	"github.com/husk-runtime/husk/specs"
 	"github.com/husk-runtime/husk/vm"
+	"github.com/husk-runtime/husk/vm/sandbox"
 )
 
 // createOpts are the flags of create and run.
@@ -43,8 +44,24 @@ func (o *createOpts) check() error {
 	if o.preserveFDs != 0 {
 		return errors.New("--preserve-fds: a VM container cannot inherit host file descriptors")
 	}
-	if o.consoleSocket != "" {
-		return errors.New("--console-socket: not supported for a VM container yet; run it in the foreground (husk run --vm) to give it husk's terminal")
+	return nil
+}
+
+// checkTerminal: a detached container with a terminal has it through
+// --console-socket, and only such a container takes one (as runc).
+func (o *createOpts) checkTerminal(detached bool) error {
+	spec, err := specs.Load(o.bundle)
+	if err != nil {
+		return err
+	}
+	terminal := spec.Process != nil && spec.Process.Terminal
+	switch {
+	case terminal && detached && o.consoleSocket == "":
+		return errors.New("process.terminal: a detached container with a terminal needs --console-socket")
+	case !terminal && o.consoleSocket != "":
+		return errors.New("--console-socket: process.terminal is false, there is no terminal to send")
+	case !detached && o.consoleSocket != "":
+		return errors.New("--console-socket: only for a detached container (create, run -d)")
 	}
 	return nil
 }
@@ -62,6 +79,9 @@ func cmdRun(g *global, args []string, out io.Writer) error {
 		return err
 	}
 	if err := o.check(); err != nil {
+		return err
+	}
+	if err := o.checkTerminal(o.detach); err != nil {
 		return err
 	}
 	if o.detach {
@@ -129,6 +149,9 @@ func cmdCreate(g *global, args []string, out io.Writer) error {
 	if err := o.check(); err != nil {
 		return err
 	}
+	if err := o.checkTerminal(true); err != nil {
+		return err
+	}
 	return spawnSupervisor(g, id, o)
 }
 
@@ -161,6 +184,13 @@ func spawnSupervisor(g *global, id string, o createOpts) error {
 	if o.start {
 		args = append(args, "--start")
 	}
+	if o.consoleSocket != "" {
+		sock, err := filepath.Abs(o.consoleSocket)
+		if err != nil {
+			return err
+		}
+		args = append(args, "--console-socket", sock)
+	}
 	cmd := exec.Command(exe, append(args, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{w}
@@ -188,10 +218,11 @@ func spawnSupervisor(g *global, id string, o createOpts) error {
 
 // cmdSupervise is the detached supervisor of create and run -d.
 func cmdSupervise(g *global, args []string, out io.Writer) error {
-	var bundle string
+	var bundle, consoleSocket string
 	var start bool
 	f := newFlags("supervise")
 	f.str(&bundle, "", "bundle")
+	f.str(&consoleSocket, "", "console-socket")
 	f.boolean(&start, "start")
 	if err := f.parse(args); err != nil {
 		return err
@@ -218,7 +249,19 @@ func cmdSupervise(g *global, args []string, out io.Writer) error {
 		return fail(fmt.Errorf("--trace: %w", err))
 	}
 	ctx := context.Background()
-	s, err := startSupervisor(ctx, superviseOpts{root: g.root, id: id, bundle: bundle, stdio: stdio(), tr: tr})
+	so := superviseOpts{root: g.root, id: id, bundle: bundle, stdio: stdio(), tr: tr}
+	if consoleSocket != "" {
+		// The container's terminal: a pty of ours, whose master goes to
+		// the console socket.
+		tty, slave, err := consoleTTY(consoleSocket)
+		if err != nil {
+			tr.end()
+			return fail(err)
+		}
+		defer slave.Close()
+		so.tty, so.stdio = tty, sandbox.IO{Stdin: slave, Stdout: slave}
+	}
+	s, err := startSupervisor(ctx, so)
 	if err != nil {
 		tr.end()
 		return fail(err)

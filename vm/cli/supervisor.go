@@ -86,6 +86,7 @@ type supervisor struct {
 	sb      *sandbox.Sandbox
 	init    *sandbox.Process
 	srv     *ttrpc.Server
+	conns   connCount // the clients on srv's socket
 	ioDone  chan struct{}
 	// shutdown is closed when a command asks for the VM's end (delete).
 	shutdown     chan struct{}
@@ -116,7 +117,7 @@ func startSupervisor(ctx context.Context, o superviseOpts) (_ *supervisor, err e
 		return nil, err
 	}
 	if spec.Process.Terminal && o.tty == nil {
-		return nil, errors.New("process.terminal: a VM container's terminal is husk's own: run it in the foreground (husk run --vm)")
+		return nil, errors.New("process.terminal: a detached container with a terminal needs --console-socket")
 	}
 	a, err := assets.Lookup(assets.Dir())
 	if err != nil {
@@ -181,7 +182,7 @@ func startSupervisor(ctx context.Context, o superviseOpts) (_ *supervisor, err e
 // serve answers later husk commands on the state directory's socket:
 // the agent's API, forwarded, except what only the supervisor may do.
 func (s *supervisor) serve() error {
-	srv, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()))
+	srv, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(s.conns.handshaker(ttrpc.UnixSocketRequireSameUser())))
 	if err != nil {
 		return err
 	}
@@ -286,6 +287,11 @@ func (s *supervisor) finish(code int, werr error) {
 
 func (s *supervisor) close() {
 	if s.srv != nil {
+		// A client whose request ended the container (a kill) gets its
+		// answer before the VM goes: ttrpc's Shutdown may take a
+		// connection whose request has just arrived for idle, so wait
+		// (bounded: `events` stays connected) for the clients to leave.
+		s.conns.waitGone(2 * time.Second)
 		s.srv.Close()
 		os.Remove(filepath.Join(s.dir, socketFile))
 		s.srv = nil

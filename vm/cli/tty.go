@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/signal"
 
@@ -19,7 +21,12 @@ type ttyAttach struct {
 }
 
 func newTTY() *ttyAttach {
-	t := &ttyAttach{fd: int(os.Stdin.Fd())}
+	return rawTTY(int(os.Stdin.Fd()))
+}
+
+// rawTTY puts the terminal fd in raw mode, to be restored by stop.
+func rawTTY(fd int) *ttyAttach {
+	t := &ttyAttach{fd: fd}
 	if tio, err := unix.IoctlGetTermios(t.fd, unix.TCGETS); err == nil {
 		saved := *tio
 		t.restore = &saved
@@ -48,6 +55,9 @@ func (t *ttyAttach) size() (uint16, uint16) {
 func (t *ttyAttach) follow(ctx context.Context, p *sandbox.Process) {
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, unix.SIGWINCH)
+	// A resize between the size given at creation and Notify was lost
+	// (SIGWINCH is ignored by default): pass the size once now.
+	winch <- unix.SIGWINCH
 	go func() {
 		defer signal.Stop(winch)
 		for {
@@ -72,4 +82,48 @@ func (t *ttyAttach) stop() {
 // ttyIO is a terminal's stdio: one stream out.
 func ttyIO() sandbox.IO {
 	return sandbox.IO{Stdin: os.Stdin, Stdout: os.Stdout}
+}
+
+// consoleTTY makes the terminal of a detached container: a new pty whose
+// master goes to the console socket at path (as runc sends it) and whose
+// slave becomes this process's controlling terminal, so that a resize on
+// the master reaches us as SIGWINCH (follow) and its hang-up as SIGHUP
+// (forwarded to the container).
+func consoleTTY(path string) (*ttyAttach, *os.File, error) {
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--console-socket: open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return nil, nil, fmt.Errorf("--console-socket: unlock pty: %w", err)
+	}
+	// The peer by the master, not by a /dev/pts path.
+	slaveFd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		return nil, nil, fmt.Errorf("--console-socket: open the pty's peer: %w", errno)
+	}
+	slave := os.NewFile(slaveFd, "pty")
+	if err := sendConsole(path, master); err != nil {
+		slave.Close()
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		slave.Close()
+		return nil, nil, fmt.Errorf("--console-socket: controlling terminal: %w", err)
+	}
+	return rawTTY(int(slave.Fd())), slave, nil
+}
+
+// sendConsole sends the pty master over the unix socket at path.
+func sendConsole(path string, master int) error {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("--console-socket: %w", err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(master), nil); err != nil {
+		return fmt.Errorf("--console-socket: send the pty: %w", err)
+	}
+	return nil
 }

@@ -91,6 +91,7 @@ enum {
 	OP_MKDIR,  /* create a directory in the root and missing parents (0755) */
 	OP_MOUNT_TREE,  /* attach a detached mount husk prepared (an id-mapped bind), passed as an fd */
 	OP_MEMPOLICY,  /* set_mempolicy(2) */
+	OP_LOOPBACK_UP,  /* bring up "lo" of our (new) network namespace */
 	OP_MAX
 };
 
