@@ -32,6 +32,10 @@ type ctrd struct {
 	logFile *os.File
 	// pathPrefix: directory put first on containerd's PATH (the shim's).
 	pathPrefix string
+	// vmRun is the VM class's run directory (VMs' directories and pod
+	// records), this containerd's own: the shim reads vmConfig through
+	// $HUSK_VM_CONFIG.
+	vmRun, vmConfig string
 }
 
 // versions are the containerd versions every ctr test runs against.
@@ -65,6 +69,11 @@ func newContainerdWith(t *testing.T, version string, cri bool, prepare func(c *c
 		t.Fatal(err)
 	}
 	c.sock = filepath.Join(c.run, "c.sock")
+	c.vmRun, c.vmConfig = filepath.Join(c.run, "vm"), filepath.Join(c.dir, "vm.toml")
+	if err := os.WriteFile(c.vmConfig, []byte(fmt.Sprintf("run_dir = %q\n", c.vmRun)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.brokenVMConfig(t)
 	os.MkdirAll(filepath.Join(c.dir, "cni", "bin"), 0o755)
 	os.MkdirAll(filepath.Join(c.dir, "cni", "conf"), 0o755)
 	if err := os.WriteFile(filepath.Join(c.dir, "config.toml"), []byte(c.config()), 0o644); err != nil {
@@ -116,10 +125,14 @@ state = %q
       runtime_type = "io.containerd.husk.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk-vm]
       runtime_type = "io.containerd.huskvm.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk-vm-broken]
+      runtime_type = "io.containerd.huskvm.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk-vm-broken.options]
+        ConfigPath = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = %q
     conf_dir = %q
-`, imageRef, filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
+`, imageRef, c.brokenConfigPath(), filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
 	}
 	if !c.cri {
 		return "version = 3\n" + common +
@@ -138,13 +151,17 @@ state = %q
     runtime_type = "io.containerd.husk.v2"
   [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm]
     runtime_type = "io.containerd.huskvm.v2"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-broken]
+    runtime_type = "io.containerd.huskvm.v2"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-broken.options]
+      ConfigPath = %q
 [plugins."io.containerd.cri.v1.runtime".cni]
   bin_dirs = [%q]
   conf_dir = %q
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
-`, imageRef, filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
+`, imageRef, c.brokenConfigPath(), filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
 }
 
 func (c *ctrd) start() {
@@ -156,7 +173,7 @@ func (c *ctrd) start() {
 	c.logFile = lf
 	cmd := exec.Command(c.bin, "--config", filepath.Join(c.dir, "config.toml"))
 	cmd.Dir = c.dir
-	cmd.Env = append(os.Environ(), "PATH="+c.pathPrefix+":"+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+c.pathPrefix+":"+os.Getenv("PATH"), "HUSK_VM_CONFIG="+c.vmConfig)
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Its own process group: a signal for the test is not for it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -229,6 +246,8 @@ func (c *ctrd) cleanup() {
 		}
 		c.stop()
 	}
+	// What a failed VM test left.
+	c.killQemus()
 	for _, d := range []string{c.run, c.dir} {
 		unmountUnder(d)
 	}

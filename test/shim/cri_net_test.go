@@ -209,6 +209,27 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 			t.Errorf("from the host: %q", body)
 		}
 	})
+	t.Run("failed-container", func(t *testing.T) {
+		// A container that cannot start leaves the pod's others running
+		// (in the VM class: the VM stays up).
+		cc := &runtimeapi.ContainerConfig{
+			Metadata: &runtimeapi.ContainerMetadata{Name: "bad"},
+			Image:    &runtimeapi.ImageSpec{Image: imageRef},
+			Command:  []string{"/vp-no-such-program"},
+			LogPath:  "bad.log",
+			Linux:    &runtimeapi.LinuxContainerConfig{},
+		}
+		cr, err := rs.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: a, Config: cc, SandboxConfig: aCfg})
+		if err == nil {
+			if _, err = rs.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: cr.ContainerId}); err == nil {
+				t.Fatalf("a missing program started")
+			}
+			rs.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: cr.ContainerId})
+		}
+		if got := get(clientA, "http://localhost:8080/"); got != webPage {
+			t.Errorf("after a failed container, the pod's server: %q", got)
+		}
+	})
 	if vmClass {
 		t.Run("one-vm-per-pod", func(t *testing.T) {
 			boot := func(id string) string {
@@ -271,10 +292,40 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 				t.Errorf("cgroups left: %v", d)
 			}
 		}
-		if m := mountsUnder("/run/husk-vm"); len(m) > 0 {
-			t.Errorf("VM mounts left: %v", m)
+		checkNoVMs(t, c)
+		// CNI's DEL removed the veths: no pod is left on the bridge.
+		if ents, _ := os.ReadDir(filepath.Join("/sys/class/net", n.bridge, "brif")); len(ents) > 0 {
+			t.Errorf("ports left on %s: %d", n.bridge, len(ents))
 		}
 	})
+	if vmClass {
+		t.Run("boot-fails", func(t *testing.T) {
+			// The pod's VM cannot boot after its network (taps and
+			// redirects in the pod's namespace) and cgroup were made:
+			// RunPodSandbox fails and nothing is left.
+			uid := fmt.Sprintf("uid-broken-%d", time.Now().UnixNano())
+			cfg := &runtimeapi.PodSandboxConfig{
+				Metadata:     &runtimeapi.PodSandboxMetadata{Name: "vp-broken", Uid: uid, Namespace: "default"},
+				LogDirectory: t.TempDir(),
+				Linux:        &runtimeapi.LinuxPodSandboxConfig{CgroupParent: parent("vp-broken")},
+			}
+			r, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler + "-broken"})
+			if err == nil {
+				pods = append(pods, r.PodSandboxId)
+				t.Fatalf("a pod whose VM cannot boot runs")
+			}
+			if !strings.Contains(err.Error(), "qemu") {
+				t.Errorf("RunPodSandbox: %v; want qemu's error", err)
+			}
+			checkNoVMs(t, c)
+			if d := cgroupDirs(parent("vp-broken")); len(d) > 0 {
+				t.Errorf("cgroups left: %v", d)
+			}
+			if ents, _ := os.ReadDir(filepath.Join("/sys/class/net", n.bridge, "brif")); len(ents) > 0 {
+				t.Errorf("ports left on %s: %d", n.bridge, len(ents))
+			}
+		})
+	}
 }
 
 func atoi(s string) int {

@@ -211,7 +211,9 @@ func testCRI(t *testing.T, c *ctrd, handler string) {
 			t.Fatalf("RemovePodSandbox: %v", err)
 		}
 		removed = true
-		waitFor(t, 10*time.Second, "the pod's shim to exit", func() bool { return len(c.shimPids()) == 0 })
+		// The VM class's shim powers the VM off first.
+		waitFor(t, 30*time.Second, "the pod's shim to exit", func() bool { return len(c.shimPids()) == 0 })
+		checkNoVMs(t, c)
 		for _, id := range []string{podID, ids["one"], ids["two"]} {
 			if m := mountsUnder(c.bundle("k8s.io", id)); len(m) > 0 {
 				t.Errorf("still mounted: %v", m)

@@ -47,27 +47,29 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 	rt := "--runtime=" + vmRuntime
 	id := func(name string) string { return fmt.Sprintf("vp-%s-%d", name, time.Now().UnixNano()%1e6) }
 	ev := watchEvents(t, c)
-	var host [65]byte
-	if out, err := exec.Command("uname", "-r").Output(); err == nil {
-		copy(host[:], out)
-	}
+	// A pod's network namespace as CNI makes it, given to ctr run.
+	pn := newPodNetns(t)
+	hostURL := pn.serve(t, "hello-from-the-host")
 
-	t.Run("uname", func(t *testing.T) {
-		out, err := c.ctr("run", "--rm", rt, imageRef, id("uname"), "uname", "-r")
-		if err != nil || strings.TrimSpace(out) != kernel {
-			t.Fatalf("ctr run uname -r: %v: %q, want the guest's %s", err, out, kernel)
-		}
-	})
-	t.Run("read-only-rootfs-and-bind", func(t *testing.T) {
-		// The mount point is not in the image: the guest makes it in
-		// the read-only rootfs before sealing it.
+	t.Run("uname-network-readonly", func(t *testing.T) {
+		// One VM: the guest's kernel first; the VM connected to the pod's
+		// network namespace (eth0's address, the host reached through
+		// it); a read-only rootfs with a bind mount whose mount point is
+		// not in the image (the guest makes it before sealing the
+		// rootfs); the exit code.
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "data"), []byte("from-the-host\n"), 0o644)
-		out, err := c.ctr("run", "--rm", rt, "--read-only", "--mount", "type=bind,src="+dir+",dst=/vp-data,options=rbind:ro",
-			imageRef, id("ro"), "sh", "-c", "cat /vp-data/data; touch /x 2>/dev/null || echo read-only")
-		if err != nil || out != "from-the-host\nread-only\n" {
-			t.Fatalf("read-only rootfs with a bind mount: %v: %q", err, out)
+		out, err := c.ctr("run", "--rm", rt, "--with-ns", "network:"+pn.path, "--read-only",
+			"--mount", "type=bind,src="+dir+",dst=/vp-data,options=rbind:ro", imageRef, id("uname"),
+			"sh", "-c", "uname -r; cat /vp-data/data; touch /x 2>/dev/null || echo read-only; ip -4 -o addr show eth0; wget -O - "+hostURL+" 2>/dev/null; exit 3")
+		lines := strings.Split(out, "\n")
+		if exitCode(err) != 3 || len(lines) < 5 || lines[0] != kernel || lines[1] != "from-the-host" || lines[2] != "read-only" ||
+			!strings.Contains(lines[3], pn.podIP+"/24") || lines[4] != "hello-from-the-host" {
+			t.Fatalf("ctr run: exit %d (%v): %q; want the guest's kernel %s, the bind mount, a read-only rootfs, eth0 with %s and the host's answer",
+				exitCode(err), err, out, kernel, pn.podIP)
 		}
+		checkNoVMs(t, c)
+		pn.checkClean(t)
 	})
 	t.Run("tty-and-exit-code", func(t *testing.T) {
 		out, err := runInPty(120*time.Second, c.ctrBin, "-a", c.sock, "run", "--rm", "-t", rt, imageRef, id("tty"),
@@ -75,6 +77,45 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 		if exitCode(err) != 7 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "24 80") {
 			t.Fatalf("ctr run -t: exit %d (%v): %q", exitCode(err), err, out)
 		}
+	})
+	// Every error path leaves nothing: no qemu, shim, VM directory or
+	// record, mount, state, cgroup, tap or redirect.
+	t.Run("errors-leave-nothing", func(t *testing.T) {
+		check := func(t *testing.T, name string) {
+			t.Helper()
+			c.ctr("container", "delete", name)
+			checkNoVMs(t, c)
+			pn.checkClean(t)
+			if d := cgroupDirs("default/" + name); len(d) > 0 {
+				t.Errorf("cgroups left: %v", d)
+			}
+			if d := filepath.Join(c.run, "state", "husk-vm", "default", name); fileExists(d) {
+				t.Errorf("state left: %s", d)
+			}
+			if m := mountsUnder(c.bundle("default", name)); len(m) > 0 {
+				t.Errorf("still mounted: %v", m)
+			}
+		}
+		t.Run("boot", func(t *testing.T) {
+			// qemu cannot load the kernel: the pod's cgroup, the taps and
+			// qemu were made.
+			name := id("badboot")
+			out, err := c.ctr("run", "--rm", rt, "--runtime-config-path", c.brokenVMConfig(t), "--with-ns", "network:"+pn.path,
+				"--memory-limit", strconv.Itoa(64<<20), imageRef, name, "true")
+			if err == nil || !strings.Contains(out, "qemu") {
+				t.Fatalf("ctr run with a kernel qemu cannot load: %v: %q", err, out)
+			}
+			check(t, name)
+		})
+		t.Run("first-container", func(t *testing.T) {
+			// The VM is up; its first container cannot be made.
+			name := id("badcmd")
+			out, err := c.ctr("run", "--rm", rt, "--with-ns", "network:"+pn.path, imageRef, name, "/vp-no-such-program")
+			if err == nil || !strings.Contains(out, "vp-no-such-program") {
+				t.Fatalf("ctr run of a missing program: %v: %q", err, out)
+			}
+			check(t, name)
+		})
 	})
 
 	// One VM for the task subcommands: a 64 MiB container.
@@ -183,7 +224,8 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 		}
 	})
 	t.Run("shim-exits", func(t *testing.T) {
-		waitFor(t, 10*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
+		waitFor(t, 30*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
+		checkNoVMs(t, c)
 	})
 }
 
@@ -198,7 +240,7 @@ func checkVMGone(t *testing.T, c *ctrd, ns, id string, qemu int) {
 	if d := filepath.Join(c.run, "state", "husk-vm", ns, id); fileExists(d) {
 		t.Errorf("state left: %s", d)
 	}
-	if m := mountsUnder("/run/husk-vm"); len(m) > 0 {
+	if m := mountsUnder(c.vmRun); len(m) > 0 {
 		t.Errorf("VM mounts left: %v", m)
 	}
 }
@@ -219,84 +261,73 @@ func (e *events) topics(id string) []string {
 	return got
 }
 
-// TestVMFaults: the VM class's shim SIGKILLed (its qemu dies with it, and
-// the delete action removes the rest), and containerd restarted under a
-// running VM (the shim and its VM outlive it and serve the new one).
+// TestVMFaults: containerd restarted under a running VM (the shim and
+// its VM outlive it and serve the new one), then the VM class's shim
+// SIGKILLed (its qemu dies with it, and the delete action removes the
+// rest), on one VM.
 func TestVMFaults(t *testing.T) {
 	vmAssets(t)
 	for _, v := range versions {
 		t.Run("containerd-"+v, func(t *testing.T) {
 			c := newContainerd(t, v, false)
-			t.Run("shim-killed", func(t *testing.T) { testVMShimKilled(t, c) })
-			t.Run("containerd-restart", func(t *testing.T) { testVMContainerdRestart(t, c) })
+			testVMFaults(t, c)
 		})
 	}
 }
 
-func testVMShimKilled(t *testing.T, c *ctrd) {
-	ev := watchEvents(t, c)
-	id := fmt.Sprintf("vp-shimkill-%d", time.Now().UnixNano()%1e6)
+func testVMFaults(t *testing.T, c *ctrd) {
+	id := fmt.Sprintf("vp-faults-%d", time.Now().UnixNano()%1e6)
 	if out, err := c.ctr("run", "-d", "--runtime="+vmRuntime, imageRef, id, "sleep", "1000"); err != nil {
 		t.Fatalf("ctr run -d: %v: %q", err, out)
 	}
 	qemu := c.taskPid("default", id)
-	shims := c.shimPids()
-	if len(shims) != 1 || ppid(qemu) != shims[0] {
-		t.Fatalf("want one shim, qemu's parent: shims %v, qemu %d's parent %d", shims, qemu, ppid(qemu))
-	}
-	if d := cgroupDirs("default/" + id); len(d) == 0 {
-		t.Errorf("no cgroup for the VM at /default/%s", id)
-	}
-	if err := syscall.Kill(shims[0], syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "qemu to die with its shim", func() bool { return !alive(qemu) })
-	waitFor(t, 20*time.Second, "task stopped or gone", func() bool {
-		st := c.taskStatus("default", id)
-		return st == "" || st == "STOPPED"
+	t.Run("containerd-restart", func(t *testing.T) {
+		c.restart()
+		if st := c.waitStatus("default", id, "RUNNING", 20*time.Second); st != "RUNNING" {
+			t.Fatalf("after restart: task %q", st)
+		}
+		if p := c.taskPid("default", id); p != qemu || !alive(qemu) {
+			t.Errorf("after restart: task pid %d, qemu %d (alive %v)", p, qemu, alive(qemu))
+		}
+		if out, err := c.ctr("task", "exec", "--exec-id", "after-restart", id, "echo", "still-here"); err != nil || strings.TrimSpace(out) != "still-here" {
+			t.Errorf("exec after restart: %v: %q", err, out)
+		}
+		if out, err := c.ctr("task", "pause", id); err != nil {
+			t.Errorf("pause after restart: %v: %q", err, out)
+		}
+		if out, err := c.ctr("task", "resume", id); err != nil {
+			t.Errorf("resume after restart: %v: %q", err, out)
+		}
 	})
-	if st := c.taskStatus("default", id); st == "STOPPED" {
-		c.ctr("task", "delete", id)
-	}
-	if out, err := c.ctr("container", "delete", id); err != nil {
-		t.Errorf("container delete: %v: %q", err, out)
-	}
-	ev.waitLine(t, id, "/tasks/exit", `"exit_status":137`)
-	checkVMGone(t, c, "default", id, qemu)
-	if d := cgroupDirs("default/" + id); len(d) > 0 {
-		t.Errorf("cgroups left: %v", d)
-	}
-	if ents, _ := os.ReadDir("/run/husk-vm"); len(ents) > 0 {
-		t.Errorf("left in /run/husk-vm: %v", ents)
-	}
-}
-
-func testVMContainerdRestart(t *testing.T, c *ctrd) {
-	id := fmt.Sprintf("vp-restart-%d", time.Now().UnixNano()%1e6)
-	if out, err := c.ctr("run", "-d", "--runtime="+vmRuntime, imageRef, id, "sleep", "1000"); err != nil {
-		t.Fatalf("ctr run -d: %v: %q", err, out)
-	}
-	qemu := c.taskPid("default", id)
-	c.restart()
-	if st := c.waitStatus("default", id, "RUNNING", 20*time.Second); st != "RUNNING" {
-		t.Fatalf("after restart: task %q", st)
-	}
-	if p := c.taskPid("default", id); p != qemu || !alive(qemu) {
-		t.Errorf("after restart: task pid %d, qemu %d (alive %v)", p, qemu, alive(qemu))
-	}
-	if out, err := c.ctr("task", "exec", "--exec-id", "after-restart", id, "echo", "still-here"); err != nil || strings.TrimSpace(out) != "still-here" {
-		t.Errorf("exec after restart: %v: %q", err, out)
-	}
-	if out, err := c.ctr("task", "kill", "-s", "SIGKILL", id); err != nil {
-		t.Fatalf("kill after restart: %v: %q", err, out)
-	}
-	if st := c.waitStatus("default", id, "STOPPED", 20*time.Second); st != "STOPPED" {
-		t.Fatalf("after kill: %q", st)
-	}
-	if out, err := c.ctr("task", "delete", id); err != nil {
-		t.Fatalf("delete after restart: %v: %q", err, out)
-	}
-	c.ctr("container", "delete", id)
-	checkVMGone(t, c, "default", id, qemu)
-	waitFor(t, 10*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
+	t.Run("shim-killed", func(t *testing.T) {
+		// Events from the containerd now running.
+		ev := watchEvents(t, c)
+		shims := c.shimPids()
+		if len(shims) != 1 || ppid(qemu) != shims[0] {
+			t.Fatalf("want one shim, qemu's parent: shims %v, qemu %d's parent %d", shims, qemu, ppid(qemu))
+		}
+		if d := cgroupDirs("default/" + id); len(d) == 0 {
+			t.Errorf("no cgroup for the VM at /default/%s", id)
+		}
+		if err := syscall.Kill(shims[0], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "qemu to die with its shim", func() bool { return !alive(qemu) })
+		waitFor(t, 20*time.Second, "task stopped or gone", func() bool {
+			st := c.taskStatus("default", id)
+			return st == "" || st == "STOPPED"
+		})
+		if st := c.taskStatus("default", id); st == "STOPPED" {
+			c.ctr("task", "delete", id)
+		}
+		if out, err := c.ctr("container", "delete", id); err != nil {
+			t.Errorf("container delete: %v: %q", err, out)
+		}
+		ev.waitLine(t, id, "/tasks/exit", `"exit_status":137`)
+		checkVMGone(t, c, "default", id, qemu)
+		checkNoVMs(t, c)
+		if d := cgroupDirs("default/" + id); len(d) > 0 {
+			t.Errorf("cgroups left: %v", d)
+		}
+	})
 }
