@@ -34,6 +34,12 @@ type Service struct {
 	mu         sync.Mutex
 	containers map[string]*container
 	oomEvents  chan string
+
+	// startPod starts the pod's namespace holder (SetPod); podPid is
+	// the holder's once started.
+	startPod func(hostname string) (int, error)
+	podMu    sync.Mutex
+	podPid   int
 }
 
 var _ api.AgentService = (*Service)(nil)

@@ -285,3 +285,28 @@ func TestConfigureNetwork(t *testing.T) {
 		t.Errorf("configure: %v, applied %+v", err, got)
 	}
 }
+
+func TestStartPod(t *testing.T) {
+	s := NewService(newFake(), &api.HelloResponse{}, nil)
+	ctx := context.Background()
+	if _, err := s.StartPod(ctx, &api.StartPodRequest{Hostname: "pod-a"}); err == nil {
+		t.Error("a pod started by an agent that cannot start one")
+	}
+	var got []string
+	s.SetPod(func(h string) (int, error) { got = append(got, h); return 42, nil })
+	for _, bad := range []string{"a b", "a\nb", "x;rm", strings.Repeat("h", 65)} {
+		if _, err := s.StartPod(ctx, &api.StartPodRequest{Hostname: bad}); err == nil {
+			t.Errorf("hostname %q taken", bad)
+		}
+	}
+	r, err := s.StartPod(ctx, &api.StartPodRequest{Hostname: "pod-a.example_1"})
+	if err != nil || r.Pid != 42 {
+		t.Fatalf("StartPod: %v %v", r, err)
+	}
+	if _, err := s.StartPod(ctx, &api.StartPodRequest{Hostname: "again"}); err == nil {
+		t.Error("a second pod started in one VM")
+	}
+	if strings.Join(got, ",") != "pod-a.example_1" {
+		t.Errorf("holders started for %v", got)
+	}
+}

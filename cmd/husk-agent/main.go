@@ -21,6 +21,11 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	// A pod's namespace holder, started by the agent (agent.StartPod).
+	if len(os.Args) == 3 && os.Args[1] == agent.PodHolderArg {
+		agent.PodHolder(os.Args[2])
+		return
+	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "husk-agent: runs only as PID 1 of a husk VM")
 		os.Exit(2)
@@ -61,6 +66,7 @@ func run() error {
 	}
 	svc := agent.NewService(be, hello, boot.PowerOff)
 	svc.SetNetwork(netcfg.Apply)
+	svc.SetPod(agent.StartPodHolder)
 	api.RegisterAgentService(srv, svc)
 	return srv.Serve(context.Background(), boot.NewListener(sys.Conn))
 }

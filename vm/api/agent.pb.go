@@ -1571,6 +1571,95 @@ func (x *NetworkConfig) GetSysctls() map[string]string {
 	return nil
 }
 
+type StartPodRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hostname      string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPodRequest) Reset() {
+	*x = StartPodRequest{}
+	mi := &file_agent_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPodRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPodRequest) ProtoMessage() {}
+
+func (x *StartPodRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPodRequest.ProtoReflect.Descriptor instead.
+func (*StartPodRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *StartPodRequest) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+type StartPodResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The holder's pid in the guest.
+	Pid           int64 `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPodResponse) Reset() {
+	*x = StartPodResponse{}
+	mi := &file_agent_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPodResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPodResponse) ProtoMessage() {}
+
+func (x *StartPodResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPodResponse.ProtoReflect.Descriptor instead.
+func (*StartPodResponse) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StartPodResponse) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 var File_agent_proto protoreflect.FileDescriptor
 
 const file_agent_proto_rawDesc = "" +
@@ -1677,7 +1766,11 @@ const file_agent_proto_rawDesc = "" +
 	"\asysctls\x18\x04 \x03(\v2).husk.agent.v1.NetworkConfig.SysctlsEntryR\asysctls\x1a:\n" +
 	"\fSysctlsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xc9\f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"-\n" +
+	"\x0fStartPodRequest\x12\x1a\n" +
+	"\bhostname\x18\x01 \x01(\tR\bhostname\"$\n" +
+	"\x10StartPodResponse\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x03R\x03pid2\x96\r\n" +
 	"\x05Agent\x12B\n" +
 	"\x05Hello\x12\x1b.husk.agent.v1.HelloRequest\x1a\x1c.husk.agent.v1.HelloResponse\x12`\n" +
 	"\x0fCreateContainer\x12%.husk.agent.v1.CreateContainerRequest\x1a&.husk.agent.v1.CreateContainerResponse\x12G\n" +
@@ -1704,7 +1797,8 @@ const file_agent_proto_rawDesc = "" +
 	"\rListProcesses\x12\x1f.husk.agent.v1.ContainerRequest\x1a$.husk.agent.v1.ListProcessesResponse\x12<\n" +
 	"\vGetOOMEvent\x12\x14.husk.agent.v1.Empty\x1a\x17.husk.agent.v1.OOMEvent\x126\n" +
 	"\bShutdown\x12\x14.husk.agent.v1.Empty\x1a\x14.husk.agent.v1.Empty\x12F\n" +
-	"\x10ConfigureNetwork\x12\x1c.husk.agent.v1.NetworkConfig\x1a\x14.husk.agent.v1.EmptyB)Z'github.com/husk-runtime/husk/vm/api;apib\x06proto3"
+	"\x10ConfigureNetwork\x12\x1c.husk.agent.v1.NetworkConfig\x1a\x14.husk.agent.v1.Empty\x12K\n" +
+	"\bStartPod\x12\x1e.husk.agent.v1.StartPodRequest\x1a\x1f.husk.agent.v1.StartPodResponseB)Z'github.com/husk-runtime/husk/vm/api;apib\x06proto3"
 
 var (
 	file_agent_proto_rawDescOnce sync.Once
@@ -1718,7 +1812,7 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_agent_proto_goTypes = []any{
 	(*Empty)(nil),                   // 0: husk.agent.v1.Empty
 	(*HelloRequest)(nil),            // 1: husk.agent.v1.HelloRequest
@@ -1747,7 +1841,9 @@ var file_agent_proto_goTypes = []any{
 	(*Interface)(nil),               // 24: husk.agent.v1.Interface
 	(*Route)(nil),                   // 25: husk.agent.v1.Route
 	(*NetworkConfig)(nil),           // 26: husk.agent.v1.NetworkConfig
-	nil,                             // 27: husk.agent.v1.NetworkConfig.SysctlsEntry
+	(*StartPodRequest)(nil),         // 27: husk.agent.v1.StartPodRequest
+	(*StartPodResponse)(nil),        // 28: husk.agent.v1.StartPodResponse
+	nil,                             // 29: husk.agent.v1.NetworkConfig.SysctlsEntry
 }
 var file_agent_proto_depIdxs = []int32{
 	3,  // 0: husk.agent.v1.HelloResponse.phases:type_name -> husk.agent.v1.Phase
@@ -1755,7 +1851,7 @@ var file_agent_proto_depIdxs = []int32{
 	4,  // 2: husk.agent.v1.ExecProcessRequest.stdio:type_name -> husk.agent.v1.Stdio
 	24, // 3: husk.agent.v1.NetworkConfig.interfaces:type_name -> husk.agent.v1.Interface
 	25, // 4: husk.agent.v1.NetworkConfig.routes:type_name -> husk.agent.v1.Route
-	27, // 5: husk.agent.v1.NetworkConfig.sysctls:type_name -> husk.agent.v1.NetworkConfig.SysctlsEntry
+	29, // 5: husk.agent.v1.NetworkConfig.sysctls:type_name -> husk.agent.v1.NetworkConfig.SysctlsEntry
 	1,  // 6: husk.agent.v1.Agent.Hello:input_type -> husk.agent.v1.HelloRequest
 	5,  // 7: husk.agent.v1.Agent.CreateContainer:input_type -> husk.agent.v1.CreateContainerRequest
 	7,  // 8: husk.agent.v1.Agent.StartContainer:input_type -> husk.agent.v1.ContainerRequest
@@ -1778,30 +1874,32 @@ var file_agent_proto_depIdxs = []int32{
 	0,  // 25: husk.agent.v1.Agent.GetOOMEvent:input_type -> husk.agent.v1.Empty
 	0,  // 26: husk.agent.v1.Agent.Shutdown:input_type -> husk.agent.v1.Empty
 	26, // 27: husk.agent.v1.Agent.ConfigureNetwork:input_type -> husk.agent.v1.NetworkConfig
-	2,  // 28: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
-	6,  // 29: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
-	0,  // 30: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
-	0,  // 31: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
-	9,  // 32: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
-	11, // 33: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
-	0,  // 34: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
-	0,  // 35: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
-	14, // 36: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
-	16, // 37: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
-	16, // 38: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
-	18, // 39: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
-	0,  // 40: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
-	0,  // 41: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
-	0,  // 42: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
-	0,  // 43: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
-	0,  // 44: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
-	21, // 45: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
-	22, // 46: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
-	23, // 47: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
-	0,  // 48: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
-	0,  // 49: husk.agent.v1.Agent.ConfigureNetwork:output_type -> husk.agent.v1.Empty
-	28, // [28:50] is the sub-list for method output_type
-	6,  // [6:28] is the sub-list for method input_type
+	27, // 28: husk.agent.v1.Agent.StartPod:input_type -> husk.agent.v1.StartPodRequest
+	2,  // 29: husk.agent.v1.Agent.Hello:output_type -> husk.agent.v1.HelloResponse
+	6,  // 30: husk.agent.v1.Agent.CreateContainer:output_type -> husk.agent.v1.CreateContainerResponse
+	0,  // 31: husk.agent.v1.Agent.StartContainer:output_type -> husk.agent.v1.Empty
+	0,  // 32: husk.agent.v1.Agent.DeleteContainer:output_type -> husk.agent.v1.Empty
+	9,  // 33: husk.agent.v1.Agent.State:output_type -> husk.agent.v1.StateResponse
+	11, // 34: husk.agent.v1.Agent.ExecProcess:output_type -> husk.agent.v1.ProcessResponse
+	0,  // 35: husk.agent.v1.Agent.DeleteProcess:output_type -> husk.agent.v1.Empty
+	0,  // 36: husk.agent.v1.Agent.SignalProcess:output_type -> husk.agent.v1.Empty
+	14, // 37: husk.agent.v1.Agent.WaitProcess:output_type -> husk.agent.v1.WaitResponse
+	16, // 38: husk.agent.v1.Agent.ReadStdout:output_type -> husk.agent.v1.ReadResponse
+	16, // 39: husk.agent.v1.Agent.ReadStderr:output_type -> husk.agent.v1.ReadResponse
+	18, // 40: husk.agent.v1.Agent.WriteStdin:output_type -> husk.agent.v1.WriteResponse
+	0,  // 41: husk.agent.v1.Agent.CloseStdin:output_type -> husk.agent.v1.Empty
+	0,  // 42: husk.agent.v1.Agent.ResizeTty:output_type -> husk.agent.v1.Empty
+	0,  // 43: husk.agent.v1.Agent.PauseContainer:output_type -> husk.agent.v1.Empty
+	0,  // 44: husk.agent.v1.Agent.ResumeContainer:output_type -> husk.agent.v1.Empty
+	0,  // 45: husk.agent.v1.Agent.UpdateContainer:output_type -> husk.agent.v1.Empty
+	21, // 46: husk.agent.v1.Agent.Stats:output_type -> husk.agent.v1.StatsResponse
+	22, // 47: husk.agent.v1.Agent.ListProcesses:output_type -> husk.agent.v1.ListProcessesResponse
+	23, // 48: husk.agent.v1.Agent.GetOOMEvent:output_type -> husk.agent.v1.OOMEvent
+	0,  // 49: husk.agent.v1.Agent.Shutdown:output_type -> husk.agent.v1.Empty
+	0,  // 50: husk.agent.v1.Agent.ConfigureNetwork:output_type -> husk.agent.v1.Empty
+	28, // 51: husk.agent.v1.Agent.StartPod:output_type -> husk.agent.v1.StartPodResponse
+	29, // [29:52] is the sub-list for method output_type
+	6,  // [6:29] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -1818,7 +1916,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ type AgentService interface {
 	GetOOMEvent(context.Context, *Empty) (*OOMEvent, error)
 	Shutdown(context.Context, *Empty) (*Empty, error)
 	ConfigureNetwork(context.Context, *NetworkConfig) (*Empty, error)
+	StartPod(context.Context, *StartPodRequest) (*StartPodResponse, error)
 }
 
 func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
@@ -188,6 +189,13 @@ func RegisterAgentService(srv *ttrpc.Server, svc AgentService) {
 					return nil, err
 				}
 				return svc.ConfigureNetwork(ctx, &req)
+			},
+			"StartPod": func(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+				var req StartPodRequest
+				if err := unmarshal(&req); err != nil {
+					return nil, err
+				}
+				return svc.StartPod(ctx, &req)
 			},
 		},
 	})
@@ -374,6 +382,14 @@ func (c *agentClient) Shutdown(ctx context.Context, req *Empty) (*Empty, error) 
 func (c *agentClient) ConfigureNetwork(ctx context.Context, req *NetworkConfig) (*Empty, error) {
 	var resp Empty
 	if err := c.client.Call(ctx, "husk.agent.v1.Agent", "ConfigureNetwork", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+func (c *agentClient) StartPod(ctx context.Context, req *StartPodRequest) (*StartPodResponse, error) {
+	var resp StartPodResponse
+	if err := c.client.Call(ctx, "husk.agent.v1.Agent", "StartPod", req, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -141,6 +141,20 @@ func (s *Sandbox) CreateContainer(ctx context.Context, id, bundle string, o Crea
 	return &Created{Init: NewProcess(s.agent, id, ""), GuestPid: int(r.Pid), Trace: checkTrace(r.Trace)}, nil
 }
 
+// StartPod starts the pod's namespace holder in the guest (new IPC, UTS
+// with hostname, and PID namespaces, which the pod's containers join) and
+// returns its pid in the guest.
+func (s *Sandbox) StartPod(ctx context.Context, hostname string) (int, error) {
+	r, err := s.agent.StartPod(ctx, &api.StartPodRequest{Hostname: hostname})
+	if err != nil {
+		return 0, fmt.Errorf("start the pod in the VM: %w", err)
+	}
+	if r.Pid <= 1 || r.Pid > maxPid {
+		return 0, fmt.Errorf("start the pod in the VM: the agent reported pid %d", r.Pid)
+	}
+	return int(r.Pid), nil
+}
+
 // Start starts a created container.
 func (s *Sandbox) StartContainer(ctx context.Context, id string) error {
 	if _, err := s.agent.StartContainer(ctx, &api.ContainerRequest{ContainerId: id}); err != nil {
