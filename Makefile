@@ -146,8 +146,9 @@ $(VM_ASSETS)/manifest.json: bin/husk-agent bin/husk-vm scripts/vm-assets.sh
 vm-test: build vm-assets deps
 	HUSK_VM_ASSETS=$(VM_ASSETS) $(GO) test -count=1 -timeout 15m ./test/vm/... -husk=$(CURDIR)/bin/husk
 
-# The agent's protocol: protoc (Debian's protobuf-compiler) with
-# protoc-gen-go and protoc-gen-go-ttrpc from the Go module proxy.
+# The agent's protocol, and the shim's copy of containerd's sandbox API
+# messages: protoc (Debian's protobuf-compiler) with protoc-gen-go and
+# protoc-gen-go-ttrpc from the Go module proxy.
 PROTOC_GEN := $(CURDIR)/_build/protoc-gen
 vm-proto:
 	@scripts/ensure-deps.sh protoc:protobuf-compiler
@@ -155,6 +156,7 @@ vm-proto:
 	GOBIN=$(PROTOC_GEN) $(GO) install github.com/containerd/ttrpc/cmd/protoc-gen-go-ttrpc@v1.2.9
 	cd vm/api && PATH=$(PROTOC_GEN):$$PATH protoc --go_out=. --go_opt=paths=source_relative \
 		--go-ttrpc_out=. --go-ttrpc_opt=paths=source_relative agent.proto
+	cd shim/sandboxapi && PATH=$(PROTOC_GEN):$$PATH protoc --go_out=. --go_opt=paths=source_relative sandbox.proto
 
 conformance: build deps $(RUNC153)/runc
 	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc test/conformance/run.sh

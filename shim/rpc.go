@@ -241,13 +241,19 @@ func (s *service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*task
 // Shutdown ends the daemon once it serves no container: containerd calls
 // it after each task delete.
 func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*emptypb.Empty, error) {
+	s.exitIfIdle()
+	return empty, nil
+}
+
+// exitIfIdle ends the daemon when it has no container left and no
+// sandbox holds it (the sandbox API's pod outlives its containers).
+func (s *service) exitIfIdle() {
 	s.mu.Lock()
 	n := len(s.containers)
 	s.mu.Unlock()
-	if n == 0 {
+	if n == 0 && (s.holds == nil || !s.holds()) {
 		s.shutdownOnce.Do(func() { close(s.done) })
 	}
-	return empty, nil
 }
 
 // Checkpoint is not implemented: husk has no checkpoint/restore.

@@ -63,8 +63,11 @@ func serve(f *launch.Flags, version string) error {
 			return err
 		}
 		go rp.Run()
-	} else {
-		svc.be = vmbackend.New(root, svc, log)
+	}
+	var vb *vmbackend.Backend
+	if rtName != launch.RuntimeName {
+		vb = vmbackend.New(root, svc, log)
+		svc.be, svc.holds = vb, vb.HasSandbox
 	}
 
 	l, err := net.FileListener(os.NewFile(3, "socket"))
@@ -76,6 +79,9 @@ func serve(f *launch.Flags, version string) error {
 		return fmt.Errorf("ttrpc server: %w", err)
 	}
 	registerTaskService(srv, svc)
+	if vb != nil {
+		registerSandboxService(srv, &sandboxService{s: svc, vb: vb})
+	}
 	go func() {
 		if err := srv.Serve(context.Background(), l); err != nil && err != ttrpc.ErrServerClosed {
 			log.Errorf("ttrpc server: %v", err)

@@ -47,6 +47,8 @@ type service struct {
 
 	shutdownOnce sync.Once
 	done         chan struct{} // closed by Shutdown with no containers left
+	// holds reports whether a sandbox keeps the daemon (nil: none can).
+	holds func() bool
 
 	trimMu    sync.Mutex
 	trimTimer *time.Timer

@@ -74,8 +74,14 @@ func StateRoot(runtime, bundle, ns string) string {
 	}
 	nsDir := filepath.Dir(bundle)
 	tasks := filepath.Dir(nsDir)
-	if filepath.Base(tasks) == "io.containerd.runtime.v2.task" && filepath.Base(nsDir) == ns {
-		return filepath.Join(filepath.Dir(tasks), dir, ns)
+	switch filepath.Base(tasks) {
+	case "io.containerd.runtime.v2.task", "io.containerd.sandbox.controller.v1.shim":
+		// Tasks' bundles, and sandboxes' (containerd 2.x's sandbox API,
+		// sandboxer "shim"): one state root for a pod's sandbox and its
+		// containers.
+		if filepath.Base(nsDir) == ns {
+			return filepath.Join(filepath.Dir(tasks), dir, ns)
+		}
 	}
 	return filepath.Join("/run/"+dir+"-shim", ns)
 }

@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,12 @@ var groupAnnotations = []string{
 // key of the shim socket it is served on.
 func groupOf(bundle, id string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		// A sandbox's bundle (containerd 2.x's sandbox API) has no
+		// config: the sandbox is its own group, which its containers
+		// are sent to.
+		return id, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("read bundle config: %w", err)
 	}

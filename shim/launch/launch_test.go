@@ -130,11 +130,6 @@ func TestStartResponse(t *testing.T) {
 	}
 }
 
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 func TestSocketAddress(t *testing.T) {
 	// containerd's pkg/shim names the socket sha256(address/ns/id).
 	got := socketAddress("/run/containerd/s", "/run/containerd/containerd.sock", "default", "c1")
@@ -169,8 +164,14 @@ func TestGroupOf(t *testing.T) {
 	if g, err := groupOf(dir, "c1"); err != nil || g != "c1" {
 		t.Errorf("invalid config: %q %v (Create reports it)", g, err)
 	}
-	if _, err := groupOf(t.TempDir(), "c1"); err == nil || !strings.Contains(err.Error(), "config.json") {
-		t.Errorf("missing config: %v", err)
+	// A sandbox's bundle (the sandbox API) has no config: its own group.
+	if g, err := groupOf(t.TempDir(), "sb1"); err != nil || g != "sb1" {
+		t.Errorf("no config: %q %v", g, err)
+	}
+	unreadable := t.TempDir()
+	os.Mkdir(filepath.Join(unreadable, "config.json"), 0o755)
+	if _, err := groupOf(unreadable, "c1"); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("unreadable config: %v", err)
 	}
 }
 
@@ -195,6 +196,10 @@ func TestStateRoot(t *testing.T) {
 	}
 	if got := StateRoot(VMRuntimeName, b, "k8s.io"); got != "/run/containerd/husk-vm/k8s.io" {
 		t.Errorf("StateRoot of the VM class = %q", got)
+	}
+	sb := "/run/containerd/io.containerd.sandbox.controller.v1.shim/k8s.io/sb1"
+	if got := StateRoot(VMRuntimeName, sb, "k8s.io"); got != "/run/containerd/husk-vm/k8s.io" {
+		t.Errorf("StateRoot of a sandbox = %q", got)
 	}
 	if got := StateRoot(RuntimeName, "/somewhere/else", "ns"); got != "/run/husk-shim/ns" {
 		t.Errorf("StateRoot elsewhere = %q", got)

@@ -79,6 +79,13 @@ func Start(f *Flags, daemon string) error {
 	if err != nil {
 		return err
 	}
+	if len(input) > 0 && !fileExists(filepath.Join(bundle, "config.json")) {
+		// A sandbox (containerd 2.x's sandbox API): its runtime options
+		// come only here; the daemon reads them at CreateSandbox.
+		if err := os.WriteFile(filepath.Join(bundle, StartInputFile), input, 0o600); err != nil {
+			return fmt.Errorf("keep the start input: %w", err)
+		}
+	}
 	address := socketAddress(socketDir, grpcAddress, f.Namespace, group)
 	l, err := listen(address)
 	if errors.Is(err, errServing) {
@@ -97,6 +104,15 @@ func Start(f *Flags, daemon string) error {
 	// when memory runs out, not before it.
 	adjustOOMScore(pid)
 	return answerStart(in, f.PublishBinary, bundle, address)
+}
+
+// StartInputFile, in a sandbox's bundle, keeps what containerd gave the
+// start action on stdin (BootstrapParams with the runtime options).
+const StartInputFile = "husk-start-input.pb"
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // logLevelDebug is bootstrap.v1 LogLevel LOG_LEVEL_DEBUG.

@@ -40,6 +40,8 @@ type Backend struct {
 	createMu sync.Mutex
 	mu       sync.Mutex
 	pod      *pod
+	// sandbox is the pod containerd's sandbox API made (nil without).
+	sandbox *sandboxState
 }
 
 // New returns the backend keeping its task records under root.
@@ -66,7 +68,10 @@ func (b *Backend) Create(ctx context.Context, r *backend.CreateRequest) (_ backe
 	b.mu.Unlock()
 	first := p == nil
 	if first {
-		if p, err = bootPod(ctx, b, r, spec); err != nil {
+		if b.sandbox != nil {
+			return nil, backend.Mark(backend.ErrPrecondition, fmt.Errorf("container %s: its sandbox %s is not running", r.ID, b.sandbox.cfg.ID))
+		}
+		if p, err = bootPod(ctx, b, r.ID, r.Options.ConfigPath, spec, resolvConf(spec, r.Bundle)); err != nil {
 			return nil, err
 		}
 		b.mu.Lock()

@@ -144,3 +144,65 @@ func TestNetSysctls(t *testing.T) {
 		t.Error("sysctls from nowhere")
 	}
 }
+
+func TestSandboxSpec(t *testing.T) {
+	sb := &Sandbox{ID: "sb1", Netns: "/var/run/netns/cni-1", CgroupParent: "/kubepods/pod1", MemoryLimit: 192 << 20, CPUQuota: 150000, CPUPeriod: 100000,
+		Annotations: map[string]string{annMemory: "300", "other": "x"}}
+	s := sb.spec()
+	if netnsPath(s) != sb.Netns || s.Linux.CgroupsPath != "/kubepods/pod1/sb1" || s.Annotations["other"] != "" {
+		t.Errorf("spec: netns %q, cgroups %q, annotations %v", netnsPath(s), s.Linux.CgroupsPath, s.Annotations)
+	}
+	if mem, cpus, err := Size(s, Config{OverheadMiB: 128, DefaultMemoryMiB: 256}, 8); err != nil || mem != 300 || cpus != 2 {
+		t.Errorf("Size: %d MiB, %d vCPUs, %v", mem, cpus, err)
+	}
+	delete(sb.Annotations, annMemory)
+	if mem, _, _ := Size(sb.spec(), Config{OverheadMiB: 128, DefaultMemoryMiB: 256}, 8); mem != 192+128 {
+		t.Errorf("Size from the pod's memory: %d MiB", mem)
+	}
+	sb.CgroupParent = "kubepods-pod1.slice"
+	if p := sb.spec().Linux.CgroupsPath; p != "kubepods-pod1.slice:cri-containerd:sb1" {
+		t.Errorf("systemd cgroup parent: %q", p)
+	}
+
+	sb.DNS = &DNS{Servers: []string{"10.0.0.10"}, Searches: []string{"a.local", "b.local"}, Options: []string{"ndots:5"}}
+	if got := string(sb.resolvConf()); got != "search a.local b.local\nnameserver 10.0.0.10\noptions ndots:5\n" {
+		t.Errorf("resolv.conf: %q", got)
+	}
+	for _, bad := range []*Sandbox{
+		{Hostname: "a b"},
+		{Hostname: strings.Repeat("h", 65)},
+		{DNS: &DNS{Servers: []string{"1.1.1.1\nnameserver 6.6.6.6"}}},
+		{DNS: &DNS{Searches: []string{""}}},
+	} {
+		if err := bad.Check(); err == nil {
+			t.Errorf("Check took %+v", bad)
+		}
+	}
+	net, rest := splitSysctls(map[string]string{"net.ipv4.ip_forward": "1", "kernel.shm_rmid_forced": "1"})
+	if len(net) != 1 || net["net.ipv4.ip_forward"] != "1" || strings.Join(rest, ",") != "kernel.shm_rmid_forced" {
+		t.Errorf("splitSysctls: %v %v", net, rest)
+	}
+}
+
+func TestPodFiles(t *testing.T) {
+	dir := t.TempDir()
+	files, err := writePodFiles(dir, "pod-a", []byte("nameserver 10.0.0.10\n"))
+	if err != nil || len(files) != 3 {
+		t.Fatalf("writePodFiles: %v %v", files, err)
+	}
+	if data, _ := os.ReadFile(files[0].Source); string(data) != "pod-a\n" || files[0].Destination != "/etc/hostname" {
+		t.Errorf("hostname file %s: %q", files[0].Source, data)
+	}
+	spec := &rspec.Spec{Mounts: []rspec.Mount{{Destination: "/etc/hosts/", Type: "bind", Source: "/kubelet/hosts"}}}
+	podMounts(spec, files)
+	var dests []string
+	for _, m := range spec.Mounts {
+		dests = append(dests, m.Destination+"="+filepath.Base(m.Source))
+	}
+	if strings.Join(dests, " ") != "/etc/hosts/=hosts /etc/hostname=husk-pod-hostname /etc/resolv.conf=husk-pod-resolv.conf" {
+		t.Errorf("mounts: %v", dests)
+	}
+	if _, err := writePodFiles("relative", "h", nil); err == nil {
+		t.Error("a relative bundle taken")
+	}
+}

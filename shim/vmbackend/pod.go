@@ -46,17 +46,32 @@ type pod struct {
 	// cg is the pod's cgroup on the host; own is where the shim was.
 	cg, own *cgroups.Manager
 
-	mu         sync.Mutex
-	containers map[string]*container
+	// held: the pod was started through containerd's sandbox API; it
+	// lives until the sandbox is stopped, not until its last container
+	// is deleted. files are its /etc/hostname, /etc/hosts and
+	// /etc/resolv.conf on the host, bound into each of its containers.
+	held  bool
+	files []rspec.Mount
+
+	// ended is closed once qemu has exited: endStatus is 0 if it was
+	// stopped (shutdown), 128+SIGKILL if it died.
+	ended     chan struct{}
+	endStatus int
+	endedAt   time.Time
+
+	shutdownOnce sync.Once
+	mu           sync.Mutex
+	containers   map[string]*container
+	stopping     bool
 }
 
 // bootPod starts the VM of the pod whose first container is r (spec):
 // the pod's cgroup with the shim in it (qemu is born there), the taps in
 // the pod's network namespace, qemu, and the guest's network. On error
 // nothing is left.
-func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rspec.Spec) (_ *pod, err error) {
+func bootPod(ctx context.Context, b *Backend, id, configPath string, spec *rspec.Spec, resolv []byte) (_ *pod, err error) {
 	start := time.Now()
-	cfg, err := LoadConfig(r.Options.ConfigPath)
+	cfg, err := LoadConfig(configPath)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +87,9 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 		return nil, fmt.Errorf("VM directory: %w", err)
 	}
 	// Short names: the VM's unix sockets live in its directory.
-	sum := sha256.Sum256([]byte(b.root + "\x00" + r.ID))
+	sum := sha256.Sum256([]byte(b.root + "\x00" + id))
 	name := hex.EncodeToString(sum[:8])
-	p := &pod{b: b, recordPath: filepath.Join(cfg.RunDir, name+".json"), containers: map[string]*container{}}
+	p := &pod{b: b, recordPath: filepath.Join(cfg.RunDir, name+".json"), containers: map[string]*container{}, ended: make(chan struct{})}
 	p.rec = podRecord{Dir: filepath.Join(cfg.RunDir, name), ShimPid: os.Getpid(), ShimStart: reaper.StartTime(os.Getpid())}
 	if err := writeRecord(p.recordPath, &p.rec); err != nil {
 		return nil, err
@@ -91,11 +106,11 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 		return now
 	}
 	t := phase("config", start)
-	if err := p.enterCgroup(spec, r.ID); err != nil {
+	if err := p.enterCgroup(spec, id); err != nil {
 		return nil, err
 	}
 	t = phase("cgroup", t)
-	vc := vm.Config{Name: "husk-pod-" + r.ID, Dir: p.rec.Dir, Kernel: a.Kernel, Initrd: a.Initrd,
+	vc := vm.Config{Name: "husk-pod-" + id, Dir: p.rec.Dir, Kernel: a.Kernel, Initrd: a.Initrd,
 		MemoryMiB: mem, CPUs: cpus, BootTimeout: cfg.bootTimeout(), Share: vm.ShareKind(cfg.Share)}
 	var plan *podnet.Plan
 	var taps []*os.File
@@ -122,13 +137,14 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 		for i, n := range plan.NICs {
 			vc.NICs = append(vc.NICs, vm.NIC{Tap: taps[i], MAC: n.MAC, MTU: n.MTU})
 		}
-		plan.Guest.ResolvConf = resolvConf(spec, r.Bundle)
+		plan.Guest.ResolvConf = resolv
 		t = phase("network", t)
 	}
 	if p.sb, err = sandbox.Start(ctx, vc); err != nil {
 		return nil, err
 	}
 	p.pid = p.sb.VM().Pid()
+	go p.watch()
 	p.rec.QemuPid, p.rec.QemuStart = p.pid, reaper.StartTime(p.pid)
 	if err := writeRecord(p.recordPath, &p.rec); err != nil {
 		return nil, err
@@ -160,7 +176,7 @@ func bootPod(ctx context.Context, b *Backend, r *backend.CreateRequest, spec *rs
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	go p.oomEvents()
-	b.log.Infof("pod %s: VM up (qemu pid %d; %d MiB; %d vCPUs; %d NICs) in %.1f ms: %s", r.ID, p.pid, mem, cpus, len(vc.NICs),
+	b.log.Infof("pod %s: VM up (qemu pid %d; %d MiB; %d vCPUs; %d NICs) in %.1f ms: %s", id, p.pid, mem, cpus, len(vc.NICs),
 		msBetween(start, time.Now()), strings.Join(phases, ", "))
 	return p, nil
 }
@@ -214,10 +230,16 @@ func (p *pod) enterCgroup(spec *rspec.Spec, id string) error {
 
 // createContainer creates a container in the VM.
 func (p *pod) createContainer(ctx context.Context, r *backend.CreateRequest, spec *rspec.Spec, first bool) (*container, error) {
+	select {
+	case <-p.ended:
+		return nil, fmt.Errorf("container %s: the pod's VM has ended", r.ID)
+	default:
+	}
 	gs := *spec
 	if err := guestNamespaces(&gs, p.pid, p.sandboxPid); err != nil {
 		return nil, err
 	}
+	podMounts(&gs, p.files)
 	if sysctls := netSysctls(&gs); len(sysctls) > 0 {
 		if _, err := p.sb.Agent().ConfigureNetwork(ctx, &api.NetworkConfig{Sysctls: sysctls}); err != nil {
 			return nil, fmt.Errorf("container %s: net sysctls: %w", r.ID, err)
@@ -261,14 +283,34 @@ func (p *pod) attach(sp *sandbox.Process, eid string, st backend.Stdio) (*proc, 
 	return pr, nil
 }
 
-// remove forgets a deleted container; the last one stops the VM.
+// remove forgets a deleted container; the last one stops the VM, unless
+// the sandbox API holds the pod.
 func (p *pod) remove(id string) {
 	p.mu.Lock()
 	delete(p.containers, id)
 	n := len(p.containers)
 	p.mu.Unlock()
-	if n == 0 {
+	if n == 0 && !p.held {
 		p.b.podEnded(p)
+		p.shutdown()
+	}
+}
+
+// watch records the end of qemu. A held pod whose VM died has its host
+// side removed at once (its containers' exits are reported as their
+// waits fail).
+func (p *pod) watch() {
+	<-p.sb.VM().Done()
+	p.mu.Lock()
+	p.endStatus, p.endedAt = 0, time.Now()
+	stopping := p.stopping
+	if !stopping {
+		p.endStatus = 128 + int(unix.SIGKILL)
+	}
+	p.mu.Unlock()
+	close(p.ended)
+	if p.held && !stopping {
+		p.b.log.Warnf("pod VM %s: qemu (pid %d) ended: %v", p.rec.Dir, p.pid, p.sb.VM().ExitError())
 		p.shutdown()
 	}
 }
@@ -304,8 +346,15 @@ func (p *pod) oomEvents() {
 }
 
 // shutdown stops the VM and removes everything of the pod on the host,
-// whatever state booting left it in.
+// whatever state booting left it in; once.
 func (p *pod) shutdown() {
+	p.shutdownOnce.Do(p.doShutdown)
+}
+
+func (p *pod) doShutdown() {
+	p.mu.Lock()
+	p.stopping = true
+	p.mu.Unlock()
 	if p.cancel != nil {
 		p.cancel()
 	}
