@@ -155,13 +155,22 @@ state = %q
     runtime_type = "io.containerd.huskvm.v2"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-broken.options]
       ConfigPath = %q
+  # The VM class through containerd's sandbox API: no pause container.
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-sandbox]
+    runtime_type = "io.containerd.huskvm.v2"
+    sandboxer = "shim"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-sandbox-broken]
+    runtime_type = "io.containerd.huskvm.v2"
+    sandboxer = "shim"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm-sandbox-broken.options]
+      ConfigPath = %q
 [plugins."io.containerd.cri.v1.runtime".cni]
   bin_dirs = [%q]
   conf_dir = %q
 [plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
-`, imageRef, c.brokenConfigPath(), filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
+`, imageRef, c.brokenConfigPath(), c.brokenConfigPath(), filepath.Join(cni, "bin"), filepath.Join(cni, "conf"))
 }
 
 func (c *ctrd) start() {

@@ -44,6 +44,11 @@ func TestCRIPodNetwork(t *testing.T) {
 			rs := runtimeapi.NewRuntimeServiceClient(conn)
 			t.Run("husk", func(t *testing.T) { testPodNetwork(t, c, rs, n, "husk", "") })
 			t.Run("husk-vm", func(t *testing.T) { testPodNetwork(t, c, rs, n, "husk-vm", vmAssets(t)) })
+			if v != "1.6" {
+				// containerd 2.x's sandbox API (sandboxer "shim"): the shim
+				// makes the pod, without a pause container.
+				t.Run("husk-vm-sandbox", func(t *testing.T) { testPodNetwork(t, c, rs, n, "husk-vm-sandbox", vmAssets(t)) })
+			}
 		})
 	}
 }
@@ -250,7 +255,9 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 				t.Errorf("guest memory %q, want 256-320 MiB", out)
 			}
 			// qemu and the shim are accounted in the pod's cgroup.
-			qemu := c.taskPid("k8s.io", a)
+			// A container's task pid is its pod's qemu (the sandbox API's
+			// pods have no task of their own).
+			qemu := c.taskPid("k8s.io", web)
 			cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", qemu))
 			if !strings.Contains(string(cg), parent("vp-a")+"/") {
 				t.Errorf("qemu (pid %d) is not in the pod's cgroup: %s", qemu, cg)
@@ -269,8 +276,8 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 	}
 	t.Run("remove", func(t *testing.T) {
 		var qemus []int
-		for _, p := range pods {
-			qemus = append(qemus, c.taskPid("k8s.io", p))
+		for _, id := range []string{web, clientB} {
+			qemus = append(qemus, c.taskPid("k8s.io", id))
 		}
 		for _, p := range pods {
 			if _, err := rs.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: p}); err != nil {

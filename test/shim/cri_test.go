@@ -28,6 +28,12 @@ func TestCRI(t *testing.T) {
 				vmAssets(t)
 				testCRI(t, c, "husk-vm")
 			})
+			if v != "1.6" {
+				t.Run("husk-vm-sandbox", func(t *testing.T) {
+					vmAssets(t)
+					testCRI(t, c, "husk-vm-sandbox")
+				})
+			}
 		})
 	}
 }
@@ -49,6 +55,7 @@ func testCRI(t *testing.T, c *ctrd, handler string) {
 	podCfg := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: "husk-pod", Uid: fmt.Sprintf("uid-%d", time.Now().UnixNano()), Namespace: "default"},
 		LogDirectory: logDir,
+		DnsConfig:    &runtimeapi.DNSConfig{Servers: []string{"10.213.0.53"}, Searches: []string{"vp.local"}},
 		Linux: &runtimeapi.LinuxPodSandboxConfig{
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
@@ -97,7 +104,19 @@ func testCRI(t *testing.T, c *ctrd, handler string) {
 		// namespace each is re-parented to the shim, its subreaper. In
 		// the VM class every task's pid is the pod's qemu, the shim's
 		// child.
-		for _, id := range []string{podID, ids["one"], ids["two"]} {
+		tasks := []string{podID, ids["one"], ids["two"]}
+		if handler == "husk-vm-sandbox" {
+			// The sandbox API's pod has no task (no pause container):
+			// the shim made it.
+			if pid := c.taskPid("k8s.io", podID); pid != 0 {
+				t.Errorf("a sandbox API pod has a task: pid %d", pid)
+			}
+			if out, _ := c.ctrNS("k8s.io", "sandboxes", "info", podID); !strings.Contains(out, `"Sandboxer": "shim"`) {
+				t.Errorf("ctr sandboxes info: %q", out)
+			}
+			tasks = tasks[1:]
+		}
+		for _, id := range tasks {
 			pid := c.taskPid("k8s.io", id)
 			if pid == 0 || ppid(pid) != shims[0] {
 				t.Errorf("task %s: pid %d, parent %d, shim %d", id, pid, ppid(pid), shims[0])
@@ -161,6 +180,11 @@ func testCRI(t *testing.T, c *ctrd, handler string) {
 		r, err = rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ids["two"], Cmd: []string{"hostname"}, Timeout: 20})
 		if err != nil || r.ExitCode != 0 || len(r.Stdout) == 0 {
 			t.Fatalf("ExecSync hostname: %v %v", err, r)
+		}
+		// The pod's DNS configuration is the containers' resolv.conf.
+		r, err = rs.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: ids["two"], Cmd: []string{"cat", "/etc/resolv.conf"}, Timeout: 20})
+		if err != nil || !strings.Contains(string(r.Stdout), "nameserver 10.213.0.53") || !strings.Contains(string(r.Stdout), "search vp.local") {
+			t.Errorf("resolv.conf: %v %q", err, r.GetStdout())
 		}
 	})
 	t.Run("update-and-stats", func(t *testing.T) {
