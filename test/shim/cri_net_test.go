@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,20 +117,39 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 			rs.RemovePodSandbox(context.Background(), &runtimeapi.RemovePodSandboxRequest{PodSandboxId: p})
 		}
 	}()
-	runPod := func(name string, res *runtimeapi.LinuxContainerResources) (string, *runtimeapi.PodSandboxConfig) {
-		uid := fmt.Sprintf("uid-%s-%d", name, time.Now().UnixNano())
-		cfg := &runtimeapi.PodSandboxConfig{
-			Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Uid: uid, Namespace: "default"},
+	podConfig := func(name string, res *runtimeapi.LinuxContainerResources) *runtimeapi.PodSandboxConfig {
+		return &runtimeapi.PodSandboxConfig{
+			Metadata:     &runtimeapi.PodSandboxMetadata{Name: name, Uid: fmt.Sprintf("uid-%s-%d", name, time.Now().UnixNano()), Namespace: "default"},
 			Hostname:     name,
 			LogDirectory: t.TempDir(),
 			Linux:        &runtimeapi.LinuxPodSandboxConfig{CgroupParent: parent(name), Resources: res},
 		}
-		r, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
-		if err != nil {
-			t.Fatalf("RunPodSandbox %s: %v", name, err)
+	}
+	// The two pods start side by side: their VMs boot at the same time.
+	runPods := func(cfgs ...*runtimeapi.PodSandboxConfig) []string {
+		ids := make([]string, len(cfgs))
+		errs := make([]error, len(cfgs))
+		var wg sync.WaitGroup
+		for i, cfg := range cfgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := rs.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: cfg, RuntimeHandler: handler})
+				if err == nil {
+					ids[i] = r.PodSandboxId
+				}
+				errs[i] = err
+			}()
 		}
-		pods = append(pods, r.PodSandboxId)
-		return r.PodSandboxId, cfg
+		wg.Wait()
+		for i, id := range ids {
+			if id != "" {
+				pods = append(pods, id)
+			} else {
+				t.Fatalf("RunPodSandbox %s: %v", cfgs[i].Metadata.Name, errs[i])
+			}
+		}
+		return ids
 	}
 	run := func(pod string, podCfg *runtimeapi.PodSandboxConfig, name string, cmd ...string) string {
 		cc := &runtimeapi.ContainerConfig{
@@ -164,10 +184,12 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 	}
 
 	// Pod a: 192 MiB (the VM is sized from it), a web server and a client.
-	a, aCfg := runPod("vp-a", &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 192 << 20, CpuPeriod: 100000, CpuQuota: 100000})
+	aCfg := podConfig("vp-a", &runtimeapi.LinuxContainerResources{MemoryLimitInBytes: 192 << 20, CpuPeriod: 100000, CpuQuota: 100000})
+	bCfg := podConfig("vp-b", nil)
+	ids := runPods(aCfg, bCfg)
+	a, b := ids[0], ids[1]
 	web := run(a, aCfg, "web", "sh", "-c", "mkdir -p /www && echo "+webPage+" > /www/index.html && exec httpd -f -p 8080 -h /www")
 	clientA := run(a, aCfg, "client", "sleep", "1000")
-	b, bCfg := runPod("vp-b", nil)
 	clientB := run(b, bCfg, "client", "sleep", "1000")
 	ipA, ipB := podIP(a), podIP(b)
 	_, subnet, _ := net.ParseCIDR(n.subnet)

@@ -51,33 +51,23 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 	pn := newPodNetns(t)
 	hostURL := pn.serve(t, "hello-from-the-host")
 
-	t.Run("uname-network-readonly", func(t *testing.T) {
-		// One VM: the guest's kernel first; the VM connected to the pod's
-		// network namespace (eth0's address, the host reached through
-		// it); a read-only rootfs with a bind mount whose mount point is
-		// not in the image (the guest makes it before sealing the
-		// rootfs); the exit code.
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "data"), []byte("from-the-host\n"), 0o644)
-		out, err := c.ctr("run", "--rm", rt, "--with-ns", "network:"+pn.path, "--read-only",
-			"--mount", "type=bind,src="+dir+",dst=/vp-data,options=rbind:ro", imageRef, id("uname"),
-			"sh", "-c", "uname -r; cat /vp-data/data; touch /x 2>/dev/null || echo read-only; ip -4 -o addr show eth0; wget -O - "+hostURL+" 2>/dev/null; exit 3")
-		lines := strings.Split(out, "\n")
-		if exitCode(err) != 3 || len(lines) < 5 || lines[0] != kernel || lines[1] != "from-the-host" || lines[2] != "read-only" ||
-			!strings.Contains(lines[3], pn.podIP+"/24") || lines[4] != "hello-from-the-host" {
-			t.Fatalf("ctr run: exit %d (%v): %q; want the guest's kernel %s, the bind mount, a read-only rootfs, eth0 with %s and the host's answer",
-				exitCode(err), err, out, kernel, pn.podIP)
-		}
-		checkNoVMs(t, c)
-		pn.checkClean(t)
+	// Two VMs at once (each boot mostly waits on one core under TCG).
+	t.Run("runs", func(t *testing.T) {
+		t.Run("uname-network-readonly", func(t *testing.T) {
+			t.Parallel()
+			testVMRun(t, c, pn, kernel, id("uname"), hostURL)
+		})
+		t.Run("tty-and-exit-code", func(t *testing.T) {
+			t.Parallel()
+			out, err := runInPty(120*time.Second, c.ctrBin, "-a", c.sock, "run", "--rm", "-t", rt, imageRef, id("tty"),
+				"sh", "-c", "tty; sleep 1; stty size; exit 7")
+			if exitCode(err) != 7 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "24 80") {
+				t.Fatalf("ctr run -t: exit %d (%v): %q", exitCode(err), err, out)
+			}
+		})
 	})
-	t.Run("tty-and-exit-code", func(t *testing.T) {
-		out, err := runInPty(120*time.Second, c.ctrBin, "-a", c.sock, "run", "--rm", "-t", rt, imageRef, id("tty"),
-			"sh", "-c", "tty; sleep 1; stty size; exit 7")
-		if exitCode(err) != 7 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "24 80") {
-			t.Fatalf("ctr run -t: exit %d (%v): %q", exitCode(err), err, out)
-		}
-	})
+	checkNoVMs(t, c)
+	pn.checkClean(t)
 	// Every error path leaves nothing: no qemu, shim, VM directory or
 	// record, mount, state, cgroup, tap or redirect.
 	t.Run("errors-leave-nothing", func(t *testing.T) {
@@ -108,7 +98,12 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 			check(t, name)
 		})
 		t.Run("first-container", func(t *testing.T) {
-			// The VM is up; its first container cannot be made.
+			// The VM is up; its first container cannot be made. The
+			// backend's error path does not depend on containerd's
+			// version: one VM boot, on the newer containerd only.
+			if c.version == "1.6" {
+				t.Skip("checked with containerd 2.4")
+			}
 			name := id("badcmd")
 			out, err := c.ctr("run", "--rm", rt, "--with-ns", "network:"+pn.path, imageRef, name, "/vp-no-such-program")
 			if err == nil || !strings.Contains(out, "vp-no-such-program") {
@@ -227,6 +222,27 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 		waitFor(t, 30*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
 		checkNoVMs(t, c)
 	})
+}
+
+// testVMRun is ctr run of the VM class through a pod's network namespace.
+func testVMRun(t *testing.T, c *ctrd, pn *podNetns, kernel, name, hostURL string) {
+	rt := "--runtime=" + vmRuntime
+	// One VM: the guest's kernel first; the VM connected to the pod's
+	// network namespace (eth0's address, the host reached through
+	// it); a read-only rootfs with a bind mount whose mount point is
+	// not in the image (the guest makes it before sealing the
+	// rootfs); the exit code.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "data"), []byte("from-the-host\n"), 0o644)
+	out, err := c.ctr("run", "--rm", rt, "--with-ns", "network:"+pn.path, "--read-only",
+		"--mount", "type=bind,src="+dir+",dst=/vp-data,options=rbind:ro", imageRef, name,
+		"sh", "-c", "uname -r; cat /vp-data/data; touch /x 2>/dev/null || echo read-only; ip -4 -o addr show eth0; wget -O - "+hostURL+" 2>/dev/null; exit 3")
+	lines := strings.Split(out, "\n")
+	if exitCode(err) != 3 || len(lines) < 5 || lines[0] != kernel || lines[1] != "from-the-host" || lines[2] != "read-only" ||
+		!strings.Contains(lines[3], pn.podIP+"/24") || lines[4] != "hello-from-the-host" {
+		t.Fatalf("ctr run: exit %d (%v): %q; want the guest's kernel %s, the bind mount, a read-only rootfs, eth0 with %s and the host's answer",
+			exitCode(err), err, out, kernel, pn.podIP)
+	}
 }
 
 // checkVMGone checks that nothing of a deleted VM task is left: qemu, the
