@@ -10,6 +10,7 @@ import (
 
 	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	"github.com/containerd/ttrpc"
+	"github.com/containerd/typeurl/v2"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -185,8 +186,18 @@ func (ss *sandboxService) ShutdownSandbox(ctx context.Context, r *sandboxapi.Shu
 	return &sandboxapi.ShutdownSandboxResponse{}, nil
 }
 
+// SandboxMetrics are the pod's cgroup on the host (qemu and the shim), in
+// the metrics types a task's stats have (the CRI plugin's pod stats).
 func (ss *sandboxService) SandboxMetrics(ctx context.Context, r *sandboxapi.SandboxMetricsRequest) (*sandboxapi.SandboxMetricsResponse, error) {
-	return nil, errorf(codes.Unimplemented, "sandbox metrics are not supported by %s (each container's are)", ss.s.runtime)
+	st, err := ss.vb.SandboxStats(r.SandboxId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a, err := typeurl.MarshalAnyToProto(metrics(st.Cgroup, st.V2, st.OOMKills))
+	if err != nil {
+		return nil, errorf(codes.Internal, "encode metrics: %v", err)
+	}
+	return &sandboxapi.SandboxMetricsResponse{Metrics: &sandboxapi.Metric{Timestamp: timestamppb.Now(), Id: r.SandboxId, Data: a}}, nil
 }
 
 func (ss *sandboxService) UpdateSandbox(ctx context.Context, r *sandboxapi.UpdateSandboxRequest) (*sandboxapi.UpdateSandboxResponse, error) {

@@ -67,6 +67,12 @@ func TestSandboxAPIWire(t *testing.T) {
 	if wait.ExitStatus != 137 || !wait.ExitedAt.AsTime().Equal(at) {
 		t.Errorf("WaitSandboxResponse read by containerd as %v", &wait)
 	}
+	var met csandbox.SandboxMetricsResponse
+	data, _ := anypb.New(&ctypes.Platform{OS: "x"})
+	check(&sandboxapi.SandboxMetricsResponse{Metrics: &sandboxapi.Metric{Timestamp: timestamppb.New(at), Id: "sb1", Data: data}}, &met)
+	if met.Metrics.GetID() != "sb1" || !met.Metrics.GetTimestamp().AsTime().Equal(at) || met.Metrics.GetData().GetTypeUrl() != data.TypeUrl {
+		t.Errorf("SandboxMetricsResponse read by containerd as %v", &met)
+	}
 	var st csandbox.SandboxStatusResponse
 	check(&sandboxapi.SandboxStatusResponse{SandboxId: "sb1", Pid: 7, State: "SANDBOX_READY", Info: map[string]string{"k": "v"},
 		CreatedAt: timestamppb.New(at), ExitedAt: timestamppb.New(at)}, &st)

@@ -1005,15 +1005,77 @@ func (x *SandboxMetricsRequest) GetSandboxId() string {
 	return ""
 }
 
+// containerd.types.Metric
+type Metric struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Data          *anypb.Any             `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_sandbox_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_sandbox_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_sandbox_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Metric) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *Metric) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Metric) GetData() *anypb.Any {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type SandboxMetricsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metrics       *Metric                `protobuf:"bytes,1,opt,name=metrics,proto3" json:"metrics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SandboxMetricsResponse) Reset() {
 	*x = SandboxMetricsResponse{}
-	mi := &file_sandbox_proto_msgTypes[20]
+	mi := &file_sandbox_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1087,7 @@ func (x *SandboxMetricsResponse) String() string {
 func (*SandboxMetricsResponse) ProtoMessage() {}
 
 func (x *SandboxMetricsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sandbox_proto_msgTypes[20]
+	mi := &file_sandbox_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1100,14 @@ func (x *SandboxMetricsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxMetricsResponse.ProtoReflect.Descriptor instead.
 func (*SandboxMetricsResponse) Descriptor() ([]byte, []int) {
-	return file_sandbox_proto_rawDescGZIP(), []int{20}
+	return file_sandbox_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SandboxMetricsResponse) GetMetrics() *Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
 }
 
 var File_sandbox_proto protoreflect.FileDescriptor
@@ -1118,8 +1187,13 @@ const file_sandbox_proto_rawDesc = "" +
 	"\x17ShutdownSandboxResponse\"6\n" +
 	"\x15SandboxMetricsRequest\x12\x1d\n" +
 	"\n" +
-	"sandbox_id\x18\x01 \x01(\tR\tsandboxId\"\x18\n" +
-	"\x16SandboxMetricsResponseB9Z7github.com/husk-runtime/husk/shim/sandboxapi;sandboxapib\x06proto3"
+	"sandbox_id\x18\x01 \x01(\tR\tsandboxId\"|\n" +
+	"\x06Metric\x128\n" +
+	"\ttimestamp\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12(\n" +
+	"\x04data\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x04data\"P\n" +
+	"\x16SandboxMetricsResponse\x126\n" +
+	"\ametrics\x18\x01 \x01(\v2\x1c.husk.shim.sandbox.v1.MetricR\ametricsB9Z7github.com/husk-runtime/husk/shim/sandboxapi;sandboxapib\x06proto3"
 
 var (
 	file_sandbox_proto_rawDescOnce sync.Once
@@ -1133,7 +1207,7 @@ func file_sandbox_proto_rawDescGZIP() []byte {
 	return file_sandbox_proto_rawDescData
 }
 
-var file_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_sandbox_proto_goTypes = []any{
 	(*CreateSandboxRequest)(nil),    // 0: husk.shim.sandbox.v1.CreateSandboxRequest
 	(*CreateSandboxResponse)(nil),   // 1: husk.shim.sandbox.v1.CreateSandboxResponse
@@ -1155,26 +1229,30 @@ var file_sandbox_proto_goTypes = []any{
 	(*ShutdownSandboxRequest)(nil),  // 17: husk.shim.sandbox.v1.ShutdownSandboxRequest
 	(*ShutdownSandboxResponse)(nil), // 18: husk.shim.sandbox.v1.ShutdownSandboxResponse
 	(*SandboxMetricsRequest)(nil),   // 19: husk.shim.sandbox.v1.SandboxMetricsRequest
-	(*SandboxMetricsResponse)(nil),  // 20: husk.shim.sandbox.v1.SandboxMetricsResponse
-	nil,                             // 21: husk.shim.sandbox.v1.CreateSandboxRequest.AnnotationsEntry
-	nil,                             // 22: husk.shim.sandbox.v1.SandboxStatusResponse.InfoEntry
-	(*anypb.Any)(nil),               // 23: google.protobuf.Any
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(*Metric)(nil),                  // 20: husk.shim.sandbox.v1.Metric
+	(*SandboxMetricsResponse)(nil),  // 21: husk.shim.sandbox.v1.SandboxMetricsResponse
+	nil,                             // 22: husk.shim.sandbox.v1.CreateSandboxRequest.AnnotationsEntry
+	nil,                             // 23: husk.shim.sandbox.v1.SandboxStatusResponse.InfoEntry
+	(*anypb.Any)(nil),               // 24: google.protobuf.Any
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
 }
 var file_sandbox_proto_depIdxs = []int32{
-	23, // 0: husk.shim.sandbox.v1.CreateSandboxRequest.options:type_name -> google.protobuf.Any
-	21, // 1: husk.shim.sandbox.v1.CreateSandboxRequest.annotations:type_name -> husk.shim.sandbox.v1.CreateSandboxRequest.AnnotationsEntry
-	24, // 2: husk.shim.sandbox.v1.StartSandboxResponse.created_at:type_name -> google.protobuf.Timestamp
+	24, // 0: husk.shim.sandbox.v1.CreateSandboxRequest.options:type_name -> google.protobuf.Any
+	22, // 1: husk.shim.sandbox.v1.CreateSandboxRequest.annotations:type_name -> husk.shim.sandbox.v1.CreateSandboxRequest.AnnotationsEntry
+	25, // 2: husk.shim.sandbox.v1.StartSandboxResponse.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 3: husk.shim.sandbox.v1.PlatformResponse.platform:type_name -> husk.shim.sandbox.v1.Platform
-	24, // 4: husk.shim.sandbox.v1.WaitSandboxResponse.exited_at:type_name -> google.protobuf.Timestamp
-	22, // 5: husk.shim.sandbox.v1.SandboxStatusResponse.info:type_name -> husk.shim.sandbox.v1.SandboxStatusResponse.InfoEntry
-	24, // 6: husk.shim.sandbox.v1.SandboxStatusResponse.created_at:type_name -> google.protobuf.Timestamp
-	24, // 7: husk.shim.sandbox.v1.SandboxStatusResponse.exited_at:type_name -> google.protobuf.Timestamp
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	25, // 4: husk.shim.sandbox.v1.WaitSandboxResponse.exited_at:type_name -> google.protobuf.Timestamp
+	23, // 5: husk.shim.sandbox.v1.SandboxStatusResponse.info:type_name -> husk.shim.sandbox.v1.SandboxStatusResponse.InfoEntry
+	25, // 6: husk.shim.sandbox.v1.SandboxStatusResponse.created_at:type_name -> google.protobuf.Timestamp
+	25, // 7: husk.shim.sandbox.v1.SandboxStatusResponse.exited_at:type_name -> google.protobuf.Timestamp
+	25, // 8: husk.shim.sandbox.v1.Metric.timestamp:type_name -> google.protobuf.Timestamp
+	24, // 9: husk.shim.sandbox.v1.Metric.data:type_name -> google.protobuf.Any
+	20, // 10: husk.shim.sandbox.v1.SandboxMetricsResponse.metrics:type_name -> husk.shim.sandbox.v1.Metric
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_sandbox_proto_init() }
@@ -1188,7 +1266,7 @@ func file_sandbox_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sandbox_proto_rawDesc), len(file_sandbox_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -13,6 +13,7 @@ import (
 
 	rspec "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/shim/backend"
 	"github.com/husk-runtime/husk/specs"
 	"github.com/husk-runtime/husk/vm/api"
@@ -383,6 +384,28 @@ func (b *Backend) SandboxStatus(id string) (*SandboxStatus, error) {
 		st.State = SandboxReady
 	}
 	return st, nil
+}
+
+// SandboxStats are the statistics of the pod's cgroup on the host: its
+// qemu and its shim, what the pod costs the host.
+func (b *Backend) SandboxStats(id string) (*backend.Stats, error) {
+	s, err := b.getSandbox(id)
+	if err != nil {
+		return nil, err
+	}
+	p := s.pod
+	if p == nil || p.cg == nil {
+		return nil, backend.Mark(backend.ErrPrecondition, fmt.Errorf("sandbox %s has no cgroup of its own on the host", id))
+	}
+	st, err := p.cg.Stats()
+	if err != nil {
+		return nil, err
+	}
+	h, err := cgroups.Detect()
+	if err != nil {
+		return nil, err
+	}
+	return &backend.Stats{Cgroup: st, V2: h.Mode() == cgroups.Unified}, nil
 }
 
 // ShutdownSandbox stops the pod if it runs and forgets it: its state goes

@@ -288,6 +288,14 @@ func testPodNetwork(t *testing.T, c *ctrd, rs runtimeapi.RuntimeServiceClient, n
 			if string(shimCg) != string(cg) {
 				t.Errorf("the shim (pid %d) is not with qemu: %s", ppid(qemu), shimCg)
 			}
+			if handler == "husk-vm-sandbox" {
+				// The sandbox API's pod statistics are its cgroup on the
+				// host: qemu's memory, tens of MiB.
+				st, err := rs.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: a})
+				if ws := st.GetStats().GetLinux().GetMemory().GetWorkingSetBytes().GetValue(); err != nil || ws < 32<<20 {
+					t.Errorf("PodSandboxStats: %v; working set %d", err, ws)
+				}
+			}
 		})
 	} else {
 		t.Run("one-netns-per-pod", func(t *testing.T) {
