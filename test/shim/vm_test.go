@@ -113,15 +113,30 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 		})
 	})
 
-	// One VM for the task subcommands: a 64 MiB container.
+	// One VM for the task subcommands: a 64 MiB container whose output
+	// goes to a logging binary (binary://: fd 3 stdout, fd 4 stderr,
+	// closing fd 5 says it is ready), which the shim runs on the host.
 	name := id("detached")
-	if out, err := c.ctr("run", "-d", rt, "--memory-limit", strconv.Itoa(64<<20), imageRef, name, "sleep", "1000"); err != nil {
+	logDir := t.TempDir()
+	logOut := filepath.Join(logDir, "out.log")
+	logger := filepath.Join(logDir, "logger.sh")
+	if err := os.WriteFile(logger, []byte("#!/bin/sh\nexec 5>&-\ncat <&3 >> "+logOut+" &\ncat <&4 >> "+logOut+"\nwait\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.ctr("run", "-d", rt, "--memory-limit", strconv.Itoa(64<<20), "--log-uri", "binary://"+logger, imageRef, name,
+		"sh", "-c", "echo to-the-logger; echo err-to-the-logger >&2; exec sleep 1000"); err != nil {
 		t.Fatalf("ctr run -d: %v: %q", err, out)
 	}
 	if st := c.waitStatus("default", name, "RUNNING", 10*time.Second); st != "RUNNING" {
 		t.Fatalf("detached task is %q", st)
 	}
 	pid := c.taskPid("default", name)
+	t.Run("log-uri-binary", func(t *testing.T) {
+		waitFor(t, 20*time.Second, "the container's output in the logger's file", func() bool {
+			data, _ := os.ReadFile(logOut)
+			return strings.Contains(string(data), "to-the-logger\n") && strings.Contains(string(data), "err-to-the-logger\n")
+		})
+	})
 	t.Run("pid-is-qemu", func(t *testing.T) {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if !strings.HasPrefix(string(comm), "qemu-system") {
@@ -221,6 +236,7 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 	t.Run("shim-exits", func(t *testing.T) {
 		waitFor(t, 30*time.Second, "no shim left", func() bool { return len(c.shimPids()) == 0 })
 		checkNoVMs(t, c)
+		waitFor(t, 10*time.Second, "the logging binary gone", func() bool { return len(pidsWithArg(logger)) == 0 })
 	})
 }
 
@@ -243,6 +259,25 @@ func testVMRun(t *testing.T, c *ctrd, pn *podNetns, kernel, name, hostURL string
 		t.Fatalf("ctr run: exit %d (%v): %q; want the guest's kernel %s, the bind mount, a read-only rootfs, eth0 with %s and the host's answer",
 			exitCode(err), err, out, kernel, pn.podIP)
 	}
+}
+
+// pidsWithArg lists the live processes with arg in their command line.
+func pidsWithArg(arg string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		for _, a := range strings.Split(string(cmdline), "\x00") {
+			if a == arg && alive(pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
 }
 
 // checkVMGone checks that nothing of a deleted VM task is left: qemu, the
