@@ -17,7 +17,7 @@ import (
 
 // podNetns is a network namespace made as CNI's bridge plugin would make
 // a pod's, for `ctr run --with-ns network:PATH`: eth0 inside (an address
-// of 10.214.K.0/24 and a default route), the veth's peer on the host with
+// of 10.215.K.0/24 and a default route), the veth's peer on the host with
 // the gateway's address.
 type podNetns struct {
 	name, path string
@@ -32,7 +32,7 @@ func newPodNetns(t *testing.T) *podNetns {
 	t.Helper()
 	k := (os.Getpid()+int(netnsSeq.Add(1)))%200 + 20
 	n := &podNetns{name: fmt.Sprintf("vp-ns-%d-%d", os.Getpid(), k), hostIf: fmt.Sprintf("vp-vh%d", k),
-		hostIP: fmt.Sprintf("10.214.%d.1", k), podIP: fmt.Sprintf("10.214.%d.2", k)}
+		hostIP: fmt.Sprintf("10.215.%d.1", k), podIP: fmt.Sprintf("10.215.%d.2", k)}
 	n.path = filepath.Join("/var/run/netns", n.name)
 	t.Cleanup(func() {
 		exec.Command("ip", "link", "del", n.hostIf).Run()
