@@ -179,6 +179,19 @@ state = %q
 	}
 	removeNSCgroup := cgroupsMadeFrom(ns)
 	d.cleanup = func() {
+		// Pods left by a failed round go through the CRI plugin first,
+		// so that their network goes too (CNI's DEL, the namespace).
+		if conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials())); err == nil {
+			rs := runtimeapi.NewRuntimeServiceClient(conn)
+			lctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if l, err := rs.ListPodSandbox(lctx, &runtimeapi.ListPodSandboxRequest{}); err == nil {
+				for _, p := range l.Items {
+					b.removePod(rs, p.Id)
+				}
+			}
+			cancel()
+			conn.Close()
+		}
 		out, _ := exec.Command("ctr", "--address", sock, "--namespace", ns, "containers", "ls", "-q").Output()
 		for _, id := range strings.Fields(string(out)) {
 			b.run(context.Background(), 30*time.Second, ctr("task", "kill", "-s", "SIGKILL", id))
