@@ -97,7 +97,9 @@ func TestParity(t *testing.T) {
 				continue
 			}
 			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
+				if !c.Serial {
+					t.Parallel()
+				}
 				o := &outcome{name: c.Name, tolerated: map[*Entry]bool{}}
 				defer all.add(o)
 				if !*keep {
