@@ -119,7 +119,7 @@ fuzz: $(INIT_BIN)
 v2host: bin/husk bin/husk-systemd $(RUNC153)/runc
 	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc test/v2host/run.sh
 
-# Every parity case in the cgroup v2 VM (about half an hour under TCG).
+# Every parity case in the cgroup v2 VM (about 20 minutes under TCG).
 parity-v2: bin/husk $(RUNC153)/runc
 	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc V2HOST_SUITES=parity V2HOST_PARITY=all V2HOST_TIMEOUT=5400 test/v2host/run.sh
 
