@@ -32,7 +32,7 @@ CONTAINERD24 ?= /var/cache/husk-test/containerd-2.4.2
 RUNC153 ?= /var/cache/husk-test/runc-1.5.3
 PARITY_DEPS := busybox:busybox-static taskset:util-linux ip:iproute2
 
-.PHONY: all build demo test unit integration clients shim-test v2host systemd-test vm-test vm-assets vm-proto conformance parity fuzz lint bench deps clean
+.PHONY: all build demo test unit integration clients shim-test v2host systemd-test vm-test vm-assets vm-proto conformance parity parity-v2 fuzz lint bench deps clean
 
 all: build
 
@@ -121,11 +121,16 @@ fuzz: $(INIT_BIN)
 	$(GO) test -run='^$$' -fuzz=FuzzFastDecode -fuzztime=15s ./specs/
 	$(GO) test -run='^$$' -fuzz=FuzzStateCodec -fuzztime=10s ./libruntime/
 
-# The integration tests again on a pure cgroup v2 host: a Debian kernel
-# under qemu (this machine is hybrid). The kernel is kept in
-# /var/cache/husk-test.
-v2host: bin/husk bin/husk-systemd
-	HUSK=$(CURDIR)/bin/husk test/v2host/run.sh
+# The cgroups package's tests, the integration tests and the parity
+# cases that can differ between cgroup v1 and v2 (with a sample of the
+# rest) on a pure cgroup v2 host: a Debian kernel under qemu (this machine
+# is hybrid), one boot. The kernel is kept in /var/cache/husk-test.
+v2host: bin/husk bin/husk-systemd $(RUNC153)/runc
+	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc test/v2host/run.sh
+
+# Every parity case in the cgroup v2 VM (about 20 minutes under TCG).
+parity-v2: bin/husk $(RUNC153)/runc
+	HUSK=$(CURDIR)/bin/husk RUNC=$(RUNC153)/runc V2HOST_SUITES=parity V2HOST_PARITY=all V2HOST_TIMEOUT=5400 test/v2host/run.sh
 
 # The systemd cgroup driver under a real systemd: a Debian guest (systemd,
 # dbus, containerd, runc 1.5.3) booted under qemu, cgroup v2 and then v1.

@@ -362,8 +362,12 @@ func validPageSize(s string) bool {
 	return true
 }
 
+// setNetwork writes the net_cls class ID and the net_prio priorities,
+// controllers cgroup v2 does not have: on a host with cgroup2 alone they
+// are ignored, as runc's cgroup v2 manager ignores them; on a v1 or
+// hybrid host they need their hierarchy, as with runc.
 func (m *Manager) setNetwork(n *rspec.LinuxNetwork) error {
-	if n == nil {
+	if n == nil || m.h.Mode() == Unified {
 		return nil
 	}
 	if n.ClassID != nil {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Stats mirrors the "data" of runc's `events --stats` JSON.
@@ -23,10 +25,29 @@ type Stats struct {
 	NetworkInterfaces []any    `json:"network_interfaces"`
 }
 
-// CPU holds CPU time and CFS throttling, each left out when zero.
+// CPU holds CPU time and CFS throttling, each left out when zero, and
+// the CPU pressure (cgroup v2).
 type CPU struct {
 	Usage      CPUUsage   `json:"usage,omitzero"`
 	Throttling Throttling `json:"throttling,omitzero"`
+	PSI        *PSIStats  `json:"psi,omitempty"`
+}
+
+// PSIStats is a cgroup v2 pressure file (cpu.pressure, memory.pressure,
+// io.pressure): its "some" and "full" lines, each left out when it reads
+// all zero, as runc leaves it out.
+type PSIStats struct {
+	Some PSIData `json:"some,omitzero"`
+	Full PSIData `json:"full,omitzero"`
+}
+
+// PSIData is one line of a pressure file: the share of time stalled
+// (percent) over 10, 60 and 300 seconds, and the total stall time (µs).
+type PSIData struct {
+	Avg10  float64 `json:"avg10"`
+	Avg60  float64 `json:"avg60"`
+	Avg300 float64 `json:"avg300"`
+	Total  uint64  `json:"total"`
 }
 
 // CPUUsage is in nanoseconds.
@@ -39,8 +60,8 @@ type CPUUsage struct {
 	User         uint64   `json:"user"`
 }
 
-// CPUSet is the cpuset controller's state: all of it on v1, the
-// effective CPUs and memory nodes on v2.
+// CPUSet is the cpuset controller's state on cgroup v1; on cgroup v2, as
+// in runc's, it is not read (all zero).
 type CPUSet struct {
 	CPUs                  []uint16 `json:"cpus,omitempty"`
 	CPUExclusive          uint64   `json:"cpu_exclusive"`
@@ -71,6 +92,7 @@ type Memory struct {
 	Kernel    MemoryEntry       `json:"kernel,omitzero"`
 	KernelTCP MemoryEntry       `json:"kernelTCP,omitzero"`
 	Raw       map[string]uint64 `json:"raw,omitempty"`
+	PSI       *PSIStats         `json:"psi,omitempty"`
 }
 
 // MemoryEntry is one memory counter; Limit is MaxUint64 when unlimited.
@@ -87,10 +109,11 @@ type Pids struct {
 	Limit   uint64 `json:"limit,omitempty"`
 }
 
-// Blkio holds per-device I/O counters.
+// Blkio holds per-device I/O counters and the I/O pressure (cgroup v2).
 type Blkio struct {
 	IoServiceBytesRecursive []BlkioEntry `json:"ioServiceBytesRecursive,omitempty"`
 	IoServicedRecursive     []BlkioEntry `json:"ioServicedRecursive,omitempty"`
+	PSI                     *PSIStats    `json:"psi,omitempty"`
 }
 
 // BlkioEntry is one device counter; Op is Read, Write, Sync, Async,
@@ -122,7 +145,7 @@ func (m *Manager) Stats() (*Stats, error) {
 	}{
 		{"cpuacct", "cpu", func(d string, v2 bool) error { return m.cpuUsageStats(d, v2, &s.CPU) }},
 		{"cpu", "cpu", func(d string, v2 bool) error { return m.throttlingStats(d, v2, &s.CPU.Throttling) }},
-		{"cpuset", "cpuset", func(d string, v2 bool) error { return m.cpusetStats(d, v2, &s.CPUSet) }},
+		{"cpuset", "", func(d string, _ bool) error { return m.cpusetStats(d, &s.CPUSet) }},
 		{"memory", "memory", func(d string, v2 bool) error { return m.memoryStats(d, v2, &s.Memory) }},
 		{"pids", "pids", func(d string, _ bool) error { return m.pidsStats(d, &s.Pids) }},
 		{"blkio", "io", func(d string, v2 bool) error { return m.blkioStats(d, v2, &s.Blkio) }},
@@ -137,7 +160,70 @@ func (m *Manager) Stats() (*Stats, error) {
 			return nil, err
 		}
 	}
+	// runc reads the pressure files where it uses its cgroup v2 manager:
+	// on a host with cgroup2 alone, whichever controllers are enabled.
+	if d := m.unifiedDir(); d != "" && m.h.Mode() == Unified {
+		for _, p := range []struct {
+			file string
+			out  **PSIStats
+		}{{"cpu.pressure", &s.CPU.PSI}, {"memory.pressure", &s.Memory.PSI}, {"io.pressure", &s.Blkio.PSI}} {
+			psi, err := readPSI(m.fs, d, p.file)
+			if err != nil {
+				return nil, err
+			}
+			*p.out = psi
+		}
+	}
 	return s, nil
+}
+
+// readPSI reads a pressure file; nil when there is none (a kernel without
+// PSI, or pressure turned off for the cgroup) or it cannot be read
+// (EOPNOTSUPP: a kernel booted without psi=1).
+func readPSI(fs cgfs, dir, name string) (*PSIStats, error) {
+	s, err := fs.readFile(dir, name)
+	if err != nil {
+		if isNotExist(err) || errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var psi PSIStats
+	for line := range strings.Lines(s) {
+		f := strings.Fields(line)
+		var d *PSIData
+		switch {
+		case len(f) == 0:
+			continue
+		case f[0] == "some":
+			d = &psi.Some
+		case f[0] == "full":
+			d = &psi.Full
+		default:
+			continue
+		}
+		for _, kv := range f[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return nil, fmt.Errorf("%s/%s: invalid field %q", dir, name, kv)
+			}
+			var err error
+			switch k {
+			case "avg10":
+				d.Avg10, err = strconv.ParseFloat(v, 64)
+			case "avg60":
+				d.Avg60, err = strconv.ParseFloat(v, 64)
+			case "avg300":
+				d.Avg300, err = strconv.ParseFloat(v, 64)
+			case "total":
+				d.Total, err = strconv.ParseUint(v, 10, 64)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s: %s: %w", dir, name, k, err)
+			}
+		}
+	}
+	return &psi, nil
 }
 
 // optional turns a missing file into "nothing to report".
@@ -196,20 +282,12 @@ func (m *Manager) cpuUsageStats(dir string, isV2 bool, c *CPU) error {
 	return nil
 }
 
-func (m *Manager) cpusetStats(dir string, isV2 bool, c *CPUSet) error {
-	lists := []struct {
-		v1, v2 string
-		out    *[]uint16
-	}{
-		{"cpuset.cpus", "cpuset.cpus.effective", &c.CPUs},
-		{"cpuset.mems", "cpuset.mems.effective", &c.Mems},
-	}
-	for _, l := range lists {
-		name := l.v1
-		if isV2 {
-			name = l.v2
-		}
-		s, err := m.fs.readFile(dir, name)
+func (m *Manager) cpusetStats(dir string, c *CPUSet) error {
+	for _, l := range []struct {
+		name string
+		out  *[]uint16
+	}{{"cpuset.cpus", &c.CPUs}, {"cpuset.mems", &c.Mems}} {
+		s, err := m.fs.readFile(dir, l.name)
 		if err != nil {
 			if err := optional(err); err != nil {
 				return err
@@ -217,11 +295,8 @@ func (m *Manager) cpusetStats(dir string, isV2 bool, c *CPUSet) error {
 			continue
 		}
 		if *l.out, err = parseCPUList(strings.TrimSpace(s)); err != nil {
-			return fmt.Errorf("%s/%s: %w", dir, name, err)
+			return fmt.Errorf("%s/%s: %w", dir, l.name, err)
 		}
-	}
-	if isV2 {
-		return nil
 	}
 	for _, f := range []struct {
 		name string

@@ -97,6 +97,9 @@ func TestStatsV2(t *testing.T) {
 	f.set(d, "io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n")
 	f.set(d, "hugetlb.2MB.current", "2097152\n")
 	f.set(d, "hugetlb.2MB.events", "max 3\n")
+	f.set(d, "cpu.pressure", "some avg10=1.50 avg60=0.25 avg300=0.00 total=1234\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+	f.set(d, "memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+	// No io.pressure: a cgroup with pressure turned off.
 
 	s, err := m.Stats()
 	if err != nil {
@@ -106,12 +109,14 @@ func TestStatsV2(t *testing.T) {
 		CPU: CPU{
 			Usage:      CPUUsage{Total: 30000, User: 20000, Kernel: 10000},
 			Throttling: Throttling{Periods: 5, ThrottledPeriods: 1, ThrottledTime: 7000},
+			PSI:        &PSIStats{Some: PSIData{Avg10: 1.5, Avg60: 0.25, Total: 1234}},
 		},
 		Memory: Memory{
 			Cache: 2,
 			Usage: MemoryEntry{Limit: 8192, Usage: 4096, Max: 6000, Failcnt: 9},
 			Swap:  MemoryEntry{Limit: math.MaxUint64, Usage: 4196},
 			Raw:   map[string]uint64{"anon": 1, "file": 2},
+			PSI:   &PSIStats{},
 		},
 		Pids: Pids{Current: 4, Limit: 50},
 		Blkio: Blkio{

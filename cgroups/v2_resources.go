@@ -106,10 +106,10 @@ func sharesToWeight(shares uint64) uint64 {
 	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
+// setCPUV2 writes cpu.weight, cpu.idle, cpu.max and cpu.max.burst. The
+// realtime knobs (realtimeRuntime, realtimePeriod) have no v2 equivalent
+// and are ignored, as runc does.
 func setCPUV2(fs cgfs, dir string, c *rspec.LinuxCPU) error {
-	if val(c.RealtimeRuntime) != 0 || val(c.RealtimePeriod) != 0 {
-		return fmt.Errorf("linux.resources.cpu.realtimeRuntime/realtimePeriod: not supported by cgroup v2")
-	}
 	if s := val(c.Shares); s != 0 {
 		if err := fs.writeFile(dir, "cpu.weight", utoa(sharesToWeight(s))); err != nil {
 			return fieldErr("linux.resources.cpu.shares", err)

@@ -164,9 +164,22 @@ func TestV2CPUMax(t *testing.T) {
 		}
 		f.set(m.unifiedDir(), "cpu.max", strings.Join(fields, " ")+"\n")
 	}
-	if err := m.Apply(cpu(&rspec.LinuxCPU{RealtimeRuntime: ptr[int64](1)})); err == nil || !strings.Contains(err.Error(), "not supported by cgroup v2") {
-		t.Errorf("err = %v", err)
+	// The realtime knobs have no v2 equivalent: ignored, as by runc.
+	if err := m.Apply(cpu(&rspec.LinuxCPU{RealtimeRuntime: ptr[int64](1), RealtimePeriod: ptr[uint64](1000)})); err != nil {
+		t.Errorf("realtime on cgroup v2: %v", err)
 	}
+	wantWrites(t, f)
+}
+
+// net_cls and net_prio have no cgroup v2 equivalent: on a host with
+// cgroup2 alone, linux.resources.network is ignored, as by runc.
+func TestV2NetworkIgnored(t *testing.T) {
+	m, f := createdFake(t, layoutV2())
+	if err := m.Apply(&rspec.LinuxResources{Network: &rspec.LinuxNetwork{ClassID: ptr[uint32](1),
+		Priorities: []rspec.LinuxInterfacePriority{{Name: "eth0", Priority: 5}}}}); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites(t, f)
 }
 
 func TestV2IOFallsBackToBFQ(t *testing.T) {

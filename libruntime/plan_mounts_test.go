@@ -277,6 +277,29 @@ func TestPlanCgroupV1(t *testing.T) {
 	}
 }
 
+// cgroup v2: without a cgroup namespace the container's own cgroup is
+// bound; with one, cgroup2 is mounted afresh under the config's source
+// (runc's mount shows "cgroup", as the config names it).
+func TestPlanCgroupV2(t *testing.T) {
+	hier := &cgroups.Hierarchy{Unified: "/sys/fs/cgroup"}
+	cg := map[string]string{"unified": "/sys/fs/cgroup/c1"}
+	plan := func(s *rspec.Spec) *planner {
+		p, err := planWith(t, s, newFakeHost(), func(p *planner) { p.hier, p.cg = hier, cg })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if m := oneMountAt(t, plan(defaultSpec()), "sys/fs/cgroup"); m.S[0] != initproc.Str(cg["unified"]) {
+		t.Errorf("without a cgroup namespace: %+v, want a bind of the container's cgroup", m)
+	}
+	s := defaultSpec()
+	s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.CgroupNamespace})
+	if m := oneMountAt(t, plan(s), "sys/fs/cgroup"); m.S[0] != initproc.Str("cgroup") || m.S[2] != initproc.Str("cgroup2") {
+		t.Errorf("with a cgroup namespace: %+v, want cgroup2 with source cgroup", m)
+	}
+}
+
 // Id-mapped binds are prepared by the host (husk-init, possibly in a user
 // namespace, could not map the host's filesystem) and attached by
 // husk-init.

@@ -439,7 +439,8 @@ func (p *planner) cgroupMount(m *rspec.Mount, dest string, o mountOpts, what str
 
 	mountV2 := func(dest string, slot int) {
 		if cgns {
-			p.add(what, initproc.Mount{Source: "cgroup2", Dest: dest, FSType: "cgroup2",
+			// The config's source names the mount, as runc's does.
+			p.add(what, initproc.Mount{Source: m.Source, Dest: dest, FSType: "cgroup2",
 				Set: int64(attrs.fsmountAttrs()), Slot: int64(slot)})
 			return
 		}

@@ -15,7 +15,18 @@ import (
 // variant, mapping root in the container to the calling user and group.
 // Every call returns a fresh value that the caller may modify.
 func Default(rootless bool) *rspec.Spec {
+	return HostDefault(rootless, false)
+}
+
+// HostDefault is Default for a host: on a cgroup v2 host (cgroup2 true)
+// the container gets a cgroup namespace of its own, which `runc spec`
+// adds there (before the rootless changes, so it comes before the user
+// namespace).
+func HostDefault(rootless, cgroup2 bool) *rspec.Spec {
 	s := defaultSpec()
+	if cgroup2 {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, rspec.LinuxNamespace{Type: rspec.CgroupNamespace})
+	}
 	if rootless {
 		makeRootless(s)
 	}

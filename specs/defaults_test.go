@@ -81,3 +81,28 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// On a cgroup v2 host runc spec adds a cgroup namespace, before the user
+// namespace of --rootless.
+func TestHostDefaultCgroup2(t *testing.T) {
+	names := func(s *rspec.Spec) (out []rspec.LinuxNamespaceType) {
+		for _, n := range s.Linux.Namespaces {
+			out = append(out, n.Type)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		rootless bool
+		want     []rspec.LinuxNamespaceType
+	}{
+		{false, []rspec.LinuxNamespaceType{"pid", "network", "ipc", "uts", "mount", "cgroup"}},
+		{true, []rspec.LinuxNamespaceType{"pid", "ipc", "uts", "mount", "cgroup", "user"}},
+	} {
+		if got := names(HostDefault(c.rootless, true)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("HostDefault(%v, true) namespaces = %v, want %v", c.rootless, got, c.want)
+		}
+	}
+	if !reflect.DeepEqual(HostDefault(false, false), Default(false)) {
+		t.Error("HostDefault(false, false) differs from Default(false)")
+	}
+}

@@ -7,13 +7,12 @@ import (
 // Kernel limits of the cgroup knobs, shared by cgroup v1 and v2 (v2 values
 // are converted from the v1 ones, as runc does).
 const (
-	minCPUShares  = 2
-	maxCPUShares  = 262144
-	minCPUPeriod  = 1000    // 1ms, in µs
-	maxCPUPeriod  = 1000000 // 1s, in µs
-	minBlkWeight  = 10
-	maxBlkWeight  = 1000
-	maxSwappiness = 100
+	minCPUShares = 2
+	maxCPUShares = 262144
+	minCPUPeriod = 1000    // 1ms, in µs
+	maxCPUPeriod = 1000000 // 1s, in µs
+	minBlkWeight = 10
+	maxBlkWeight = 1000
 )
 
 func checkResources(r *rspec.LinuxResources) error {
@@ -62,9 +61,8 @@ func checkMemory(m *rspec.LinuxMemory) error {
 	if m.Limit != nil && m.Swap != nil && *m.Limit > 0 && *m.Swap > 0 && *m.Swap < *m.Limit {
 		return fieldErrorf(f+".swap", "%d is less than memory.limit %d (swap counts memory plus swap)", *m.Swap, *m.Limit)
 	}
-	if m.Swappiness != nil && *m.Swappiness > maxSwappiness {
-		return fieldErrorf(f+".swappiness", "%d is out of range [0, %d]", *m.Swappiness, maxSwappiness)
-	}
+	// swappiness is checked where it is written (cgroup v1): cgroup v2
+	// has none and ignores it, as runc does, whatever its value.
 	return nil
 }
 

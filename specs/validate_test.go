@@ -441,7 +441,6 @@ func TestValidateResources(t *testing.T) {
 			"linux.resources.memory.swap", "1048576 is less than memory.limit 1073741824"},
 		{"swap unlimited", r(func(r *rspec.LinuxResources) { r.Memory.Swap = ptr(int64(-1)) }), "", ""},
 		{"swap equal to limit", r(func(r *rspec.LinuxResources) { r.Memory.Swap = r.Memory.Limit }), "", ""},
-		{"swappiness", r(func(r *rspec.LinuxResources) { r.Memory.Swappiness = ptr(uint64(101)) }), "linux.resources.memory.swappiness", "out of range"},
 		{"shares 1", r(func(r *rspec.LinuxResources) { r.CPU.Shares = ptr(uint64(1)) }), "linux.resources.cpu.shares", "1 is out of range [2, 262144]"},
 		{"shares 2", r(func(r *rspec.LinuxResources) { r.CPU.Shares = ptr(uint64(2)) }), "", ""},
 		{"quota 0 means unset", r(func(r *rspec.LinuxResources) { r.CPU.Quota = ptr(int64(0)) }), "", ""},

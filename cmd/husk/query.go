@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/husk-runtime/husk/cgroups"
 	"github.com/husk-runtime/husk/libruntime"
 	"github.com/husk-runtime/husk/specs"
 )
@@ -109,7 +110,9 @@ var specCommand = &command{
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		data, err := json.MarshalIndent(specs.Default(c.Bool("rootless")), "", "\t")
+		h, err := cgroups.Detect()
+		cgroup2 := err == nil && h.Mode() == cgroups.Unified
+		data, err := json.MarshalIndent(specs.HostDefault(c.Bool("rootless"), cgroup2), "", "\t")
 		if err != nil {
 			return err
 		}

@@ -69,12 +69,22 @@ func (b *Bundle) FillAll(in []string) []string {
 }
 
 // normaliser replaces this bundle's names by placeholders in outputs.
+// Binds from the case's directory show it, in mountinfo's root field,
+// relative to its filesystem: those paths are replaced too.
 func (b *Bundle) normaliser(runtimeBin string) *Normaliser {
-	return NewNormaliser(map[string]string{
+	names := map[string]string{
 		b.Dir: "<dir>", b.Path: "<bundle>", b.Root: "<root>",
 		b.ID: "<id>", b.ID2: "<id2>", b.Cgroup: "<cgroup>", b.Cgroup2: "<cgroup2>",
 		b.NetDev: "<netdev>", runtimeBin: "<runtime>",
-	})
+	}
+	if e := &theEnv; e.workInFS != "" && e.workInFS != e.work {
+		for _, p := range []string{b.Dir, b.Path, b.Root} {
+			if rel, err := filepath.Rel(e.work, p); err == nil && !strings.HasPrefix(rel, "..") {
+				names[filepath.Join(e.workInFS, rel)] = names[p]
+			}
+		}
+	}
+	return NewNormaliser(names)
 }
 
 // WriteSpec writes config.json with the placeholders filled.

@@ -21,6 +21,10 @@ type Case struct {
 	// Needs lists what the machine must have; a case whose need is not
 	// met is skipped for both runtimes with the reason printed.
 	Needs []Need
+	// Serial runs the case alone, not beside the others: for a case
+	// whose runtime works at idle priority, which the others' load can
+	// starve (minutes under emulation).
+	Serial bool
 }
 
 // Need is a machine feature: it returns "" when present, or why not.

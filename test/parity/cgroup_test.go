@@ -39,6 +39,17 @@ func cgroupMounts() map[string]string {
 	return cgMounts
 }
 
+// hostCgroup is the kind of host, for the entries of differences.tsv
+// limited to one: HostCgroupV2 when cgroup2 alone is at /sys/fs/cgroup,
+// HostCgroupV1 otherwise (a hybrid host too).
+func hostCgroup() string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return HostCgroupV2
+	}
+	return HostCgroupV1
+}
+
 // cgroupFile is the host path of file in a container's cgroup. file is
 // "hierarchy:name" or a name whose prefix names the v1 hierarchy
 // ("memory.limit_in_bytes"); on a pure v2 host every file is in unified.
@@ -56,11 +67,39 @@ func cgroupFile(cgPath, file string) string {
 	return filepath.Join(mnt, cgPath, name)
 }
 
+// cgroupDir is the host path of a container's cgroup in a hierarchy
+// ("pids", "freezer"); on a pure v2 host, in the single one.
+func cgroupDir(cgPath, hierarchy string) string {
+	return filepath.Dir(cgroupFile(cgPath, hierarchy+":x"))
+}
+
 // CgroupFiles records files of the container's cgroup (the second
-// container's with Second), read on the host.
+// container's with Second), read on the host. Files are named as on
+// cgroup v1; on a cgroup v2 host the files the runtimes write instead are
+// read (v2Files), under their own names.
 type CgroupFiles struct {
 	Files  []string
 	Second bool
+}
+
+// v2Files are the cgroup v2 files that hold what a runtime writes to a
+// cgroup v1 file (runc's conversions: memory.memsw.limit_in_bytes becomes
+// memory.swap.max, cpu.shares cpu.weight, blkio.weight io.bfq.weight or
+// io.weight, the freezer cgroup.freeze). A v1 file without an equivalent
+// (memory.swappiness, the rt files, devices.list: devices are an eBPF
+// program) is read under its own name: both runtimes show it missing.
+var v2Files = map[string][]string{
+	"memory.limit_in_bytes":       {"memory.max"},
+	"memory.soft_limit_in_bytes":  {"memory.low"},
+	"memory.memsw.limit_in_bytes": {"memory.swap.max"},
+	"memory.oom_control":          {"memory.oom.group"},
+	"cpu.shares":                  {"cpu.weight"},
+	"cpu.cfs_quota_us":            {"cpu.max"},
+	"cpu.cfs_period_us":           {"cpu.max"},
+	"cpu.cfs_burst_us":            {"cpu.max.burst"},
+	"blkio.weight":                {"io.bfq.weight", "io.weight"},
+	"blkio.weight_device":         {"io.bfq.weight", "io.weight"},
+	"freezer.state":               {"cgroup.freeze"},
 }
 
 // Do reads the files.
@@ -69,13 +108,25 @@ func (c CgroupFiles) Do(x *Exec) {
 	if c.Second {
 		cg = x.B.Cgroup2
 	}
+	v2 := hostCgroup() == HostCgroupV2
+	seen := map[string]bool{}
 	for _, f := range c.Files {
-		data, err := os.ReadFile(cgroupFile(cg, f))
-		v := strings.TrimSpace(string(data))
-		if err != nil {
-			v = "<" + errText(err) + ">"
+		files := []string{f}
+		if v2 && v2Files[f] != nil {
+			files = v2Files[f]
 		}
-		x.Obs.Add("cgroup:"+f, x.Norm.Replace(v))
+		for _, f := range files {
+			if seen[f] {
+				continue
+			}
+			seen[f] = true
+			data, err := os.ReadFile(cgroupFile(cg, f))
+			v := strings.TrimSpace(string(data))
+			if err != nil {
+				v = "<" + errText(err) + ">"
+			}
+			x.Obs.Add("cgroup:"+f, x.Norm.Replace(v))
+		}
 	}
 }
 

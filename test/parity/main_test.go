@@ -6,24 +6,34 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/husk-runtime/husk/internal/testbundle"
 )
 
 var (
-	huskBin = flag.String("husk", "", "path of the husk binary under test")
-	runcBin = flag.String("runc", "", "path of the reference runc (1.5.3)")
-	keep    = flag.Bool("keep", false, "keep the work directory (bundles, logs) for inspection")
-	results = flag.String("results", "", "directory for summary.txt and report.md (default: none)")
+	huskBin   = flag.String("husk", "", "path of the husk binary under test")
+	runcBin   = flag.String("runc", "", "path of the reference runc (1.5.3)")
+	keep      = flag.Bool("keep", false, "keep the work directory (bundles, logs) for inspection")
+	results   = flag.String("results", "", "directory for summary.txt and report.md (default: none)")
+	timeScale = flag.Float64("time-scale", 1, "multiplies the harness's time limits (30s per command, 20s before a case "+
+		"counts as slow) and its short waits: for an emulated machine (TCG), where everything takes longer")
+	show    = flag.Bool("show", false, "log what each case showed under runc, also where husk showed the same")
+	probeIn = flag.String("probe", "", "a built testdata/probe (default: build it with go, which a machine without a Go toolchain cannot)")
 )
 
 // env is what every case shares: the work directory and the probe binary.
 type env struct {
-	work  string // holds one directory per case
-	probe string // the static probe, copied into each rootfs as /bin/probe
-	err   error
+	work string // holds one directory per case
+	// workInFS is work as mountinfo shows the root of a bind from it: its
+	// path below the root of its filesystem (/parity-1 when /tmp is a
+	// tmpfs of its own, as in the cgroup v2 VM; work itself otherwise).
+	workInFS string
+	probe    string // the static probe, copied into each rootfs as /bin/probe
+	err      error
 }
 
 var (
@@ -80,7 +90,15 @@ func prepare(e *env) error {
 		return fmt.Errorf("work directory: %w", err)
 	}
 	e.work = work
+	e.workInFS = pathInFS(work)
 	e.probe = filepath.Join(work, "probe")
+	if *probeIn != "" {
+		data, err := os.ReadFile(*probeIn)
+		if err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
+		return os.WriteFile(e.probe, data, 0o755)
+	}
 	build := exec.Command("go", "build", "-trimpath", "-o", e.probe, "./testdata/probe")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -88,3 +106,35 @@ func prepare(e *env) error {
 	}
 	return nil
 }
+
+// pathInFS is dir's path below the root of the filesystem holding it, as
+// the root field of mountinfo shows a bind of it: dir less the mount point
+// of the mount holding it, under that mount's own root.
+func pathInFS(dir string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return dir
+	}
+	best, root := "", ""
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		mnt := f[4]
+		if (dir == mnt || strings.HasPrefix(dir, strings.TrimSuffix(mnt, "/")+"/")) && len(mnt) >= len(best) {
+			best, root = mnt, f[3]
+		}
+	}
+	if best == "" {
+		return dir
+	}
+	rel, err := filepath.Rel(best, dir)
+	if err != nil {
+		return dir
+	}
+	return filepath.Join(root, rel)
+}
+
+// scaled is d times -time-scale.
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * *timeScale) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -79,16 +80,31 @@ func TestParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	host := hostCgroup()
+	diffs = diffs.OnHost(host)
+	t.Logf("host: %s; differences.tsv entries for it: %d", host, len(diffs.Entries))
+	selected, err := selection()
+	if err != nil {
+		t.Fatal(err)
+	}
 	runc := runtimeUnderTest{name: "runc", tag: "r", bin: *runcBin}
 	husk := runtimeUnderTest{name: "husk", tag: "h", bin: *huskBin}
 	all := &tally{}
 	start := time.Now()
 	t.Run("case", func(t *testing.T) {
 		for i, c := range allCases() {
+			if selected != nil && !selected(c) {
+				continue
+			}
 			t.Run(c.Name, func(t *testing.T) {
-				t.Parallel()
+				if !c.Serial {
+					t.Parallel()
+				}
 				o := &outcome{name: c.Name, tolerated: map[*Entry]bool{}}
 				defer all.add(o)
+				if !*keep {
+					defer removeCaseDir(e, i)
+				}
 				for _, need := range c.Needs {
 					if why := need(); why != "" {
 						o.skipped = why
@@ -109,7 +125,7 @@ func TestParity(t *testing.T) {
 			})
 		}
 	})
-	stale := staleEntries(diffs, all.outcomes)
+	stale := staleEntries(diffs, all.outcomes, allCases())
 	for _, e := range stale {
 		t.Errorf("stale difference (no case differs there any more; remove or narrow it): %s", e)
 	}
@@ -119,9 +135,12 @@ func TestParity(t *testing.T) {
 // judge compares the two observations and fails on every difference the
 // differences file does not list.
 func judge(t *testing.T, c *Case, ref, got *Observation, diffs *Differences, o *outcome) {
+	if *show {
+		t.Logf("runc saw:\n%s", ref)
+	}
 	o.all = Compare(ref, got)
 	for _, d := range o.all {
-		if e := diffs.Find(c.Name, d.Key); e != nil {
+		if e := diffs.Find(c.Name, d); e != nil {
 			o.tolerated[e] = true
 			t.Logf("listed (%s: %s):\n%s", e.Class, e.Reason, d)
 			continue
@@ -139,10 +158,18 @@ func judge(t *testing.T, c *Case, ref, got *Observation, diffs *Differences, o *
 }
 
 // staleEntries are entries that concern cases which ran but allowed no
-// difference: the behaviour they describe is gone.
-func staleEntries(d *Differences, outcomes []*outcome) []*Entry {
+// difference: the behaviour they describe is gone. An entry concerning a
+// case this run left out (-select, -test.run) cannot be judged.
+func staleEntries(d *Differences, outcomes []*outcome, cases []*Case) []*Entry {
+	ranCase := map[string]bool{}
+	for _, o := range outcomes {
+		ranCase[o.name] = true
+	}
 	var stale []*Entry
 	for _, e := range d.Entries {
+		if slices.ContainsFunc(cases, func(c *Case) bool { return e.MatchesCase(c.Name) && !ranCase[c.Name] }) {
+			continue
+		}
 		ran, used := false, false
 		for _, o := range outcomes {
 			if o.skipped != "" || o.err != nil || !e.MatchesCase(o.name) {
@@ -189,8 +216,9 @@ func report(t *testing.T, outcomes []*outcome, d *Differences, stale []*Entry, t
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "parity: %d cases in %s: %d match, %d differ only as intended, %d show a listed bug, %d fail, %d skipped\n",
-		total.cases, took.Round(time.Second), total.match, total.intended, total.bug, total.fail, total.skip)
+	fmt.Fprintf(&b, "parity: %d passed, %d failed, %d skipped: %d of %d cases (-select %s) on a %s host in %s; passed: %d match, %d differ only as intended, %d show a listed bug\n",
+		total.match+total.intended+total.bug, total.fail, total.skip, total.cases, len(allCases()), *selectCases, hostCgroup(),
+		took.Round(time.Second), total.match, total.intended, total.bug)
 	fmt.Fprintf(&b, "%-14s %6s %6s %9s %5s %5s %5s\n", "family", "cases", "match", "intended", "bug", "fail", "skip")
 	names := make([]string, 0, len(fams))
 	for f := range fams {
@@ -250,7 +278,14 @@ func entryReport(outcomes []*outcome, d *Differences) string {
 			}
 		}
 		sort.Strings(cases)
-		fmt.Fprintf(&b, "- **%s** `%s` `%s`: %s (%d cases)\n", e.Class, e.Cases, e.Fields, e.Reason, len(cases))
+		fields, class := e.Fields, string(e.Class)
+		if e.Lines != "" {
+			fields += " [" + e.Lines + "]"
+		}
+		if e.Host != "" {
+			class += " (" + e.Host + ")"
+		}
+		fmt.Fprintf(&b, "- **%s** `%s` `%s`: %s (%d cases)\n", class, e.Cases, fields, e.Reason, len(cases))
 		for _, c := range cases {
 			fmt.Fprintf(&b, "  - %s\n", c)
 		}
@@ -280,7 +315,7 @@ func diffTable(outcomes []*outcome, d *Differences) string {
 				ref, husk = strings.Join(only[0], " | "), strings.Join(only[1], " | ")
 			}
 			entry := "-"
-			if e := d.Find(o.name, f.Key); e != nil {
+			if e := d.Find(o.name, f); e != nil {
 				entry = fmt.Sprintf("line %d", e.Line)
 			}
 			lines = append(lines, strings.Join([]string{o.name, f.Key, ref, husk, entry}, "\t"))

@@ -49,11 +49,15 @@ func runCase(e *env, c *Case, index int, rt runtimeUnderTest) (*Observation, err
 	x.cleanup()
 	// Recorded without the duration: two runtimes that both hang are
 	// alike, whichever took a second longer to time out.
-	if d := time.Since(start); d > 20*time.Second {
-		x.Obs.Add("harness.slow", "case took over 20s")
+	if d := time.Since(start); d > scaled(slowCase) {
+		x.Obs.Add("harness.slow", "case took over "+scaled(slowCase).String())
 	}
 	return x.Obs, nil
 }
+
+// slowCase is how long a case may take (times -time-scale) before it is
+// recorded as slow: a hang each command's timeout ended.
+const slowCase = 20 * time.Second
 
 // cleanup force-deletes the case's containers and records cgroups left
 // behind after that (which it then removes).
@@ -95,4 +99,23 @@ func leftoverMounts(dir string) string {
 		exec.Command("umount", "-l", filepath.Join(dir, left[i])).Run()
 	}
 	return strings.Join(left, " ")
+}
+
+// removeCaseDir removes a finished case's directory (bundles, rootfs
+// copies, logs), so a run holds one directory per running case rather
+// than per case: a VM's tmpfs holds a few, not all 776. A directory with
+// a mount still below it is left alone: removing it would reach into
+// whatever is mounted there.
+func removeCaseDir(e *env, index int) {
+	dir := filepath.Join(e.work, fmt.Sprintf("c%d", index))
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			return
+		}
+	}
+	os.RemoveAll(dir)
 }

@@ -24,7 +24,8 @@ type Step interface {
 	Do(x *Exec)
 }
 
-// cmdTimeout bounds every runtime command; a hung one is itself a result.
+// cmdTimeout bounds every runtime command (times -time-scale); a hung one
+// is itself a result.
 const cmdTimeout = 30 * time.Second
 
 // Cmd runs the runtime with the case's state root and a JSON log, as
@@ -94,7 +95,7 @@ func (x *Exec) runtime(c Cmd, key string) cmdResult {
 	}
 	args = append(args, x.B.FillAll(c.Global)...)
 	args = append(args, x.B.FillAll(c.Args)...)
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(cmdTimeout))
 	defer cancel()
 	argv := append(append(append([]string(nil), c.Wrap...), x.Bin), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -141,7 +142,7 @@ func runtimeEnv() []string {
 
 // quiet runs a runtime command without recording anything (cleanup).
 func (x *Exec) quiet(args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(cmdTimeout))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, x.Bin, append([]string{"--root", x.B.Root}, args...)...)
 	cmd.Env = runtimeEnv()
@@ -173,6 +174,9 @@ func (w WaitStatus) Do(x *Exec) {
 	if id == "" {
 		id = x.B.ID
 	}
+	// Not scaled: a container reaches a status in well under a second,
+	// emulated too; one that has not after 10 s will not (a signal it
+	// ignores), and a longer wait only slows the case.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st := x.status(id)
@@ -242,8 +246,8 @@ func (h HostDo) Do(x *Exec) {
 // no state shows (a signal handler installed). Kept short.
 type Sleep time.Duration
 
-// Do sleeps.
-func (s Sleep) Do(*Exec) { time.Sleep(time.Duration(s)) }
+// Do sleeps (times -time-scale).
+func (s Sleep) Do(*Exec) { time.Sleep(scaled(time.Duration(s))) }
 
 // isUsage tells a command's help text (printed on a usage error) from
 // its output.

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -163,7 +164,9 @@ func runTests() error {
 	os.Setenv("TMPDIR", "/tmp")
 	var uname unix.Utsname
 	unix.Uname(&uname)
-	fmt.Printf("husk-v2host: kernel %s, cgroup2 controllers: %s\n", unix.ByteSliceToString(uname.Release[:]), strings.TrimSpace(string(ctrls)))
+	uptime, _ := os.ReadFile("/proc/uptime")
+	booted, _, _ := strings.Cut(string(uptime), " ")
+	fmt.Printf("husk-v2host: kernel %s, cgroup2 controllers: %s; up %ss\n", unix.ByteSliceToString(uname.Release[:]), strings.TrimSpace(string(ctrls)), booted)
 
 	list, err := os.Open("/tests/run")
 	if err != nil {
@@ -180,12 +183,13 @@ func runTests() error {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = filepath.Dir(args[0])
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+		start := time.Now()
 		err := cmd.Run()
 		verdict := "PASS"
 		if err != nil {
 			verdict, ok = "FAIL ("+err.Error()+")", false
 		}
-		fmt.Printf("husk-v2host: %s %s\n", filepath.Base(args[0]), verdict)
+		fmt.Printf("husk-v2host: %s %s in %s\n", filepath.Base(args[0]), verdict, time.Since(start).Round(time.Second))
 	}
 	if ok {
 		fmt.Println("husk-v2host: done PASS")

@@ -7,6 +7,12 @@
 // It makes only the system calls it reports on (and the Go runtime's),
 // prints errno names rather than messages, and exits 0 unless an argument
 // is unknown: the container's exit code stays the runtime's business.
+//
+// GOMAXPROCS ignores the cgroup's CPU limit: following it, the Go runtime
+// keeps the cgroup's cpu.max open (cgroup v2), a descriptor the fds probe
+// would show as if the container runtime had left it.
+
+//go:debug containermaxprocs=0
 package main
 
 import (
