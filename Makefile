@@ -172,8 +172,8 @@ lint: $(INIT_BIN)
 	$(GO) vet ./...
 
 # Side by side with runc and crun; results in test/results/bench.
-bench: build vm-assets
-	HUSK=$(CURDIR)/bin/husk HUSK_VM_ASSETS=$(VM_ASSETS) test/bench/run.sh
+bench: build vm-assets $(CONTAINERD24)/containerd $(CONTAINERD24)/runc-shim/containerd-shim-runc-v2
+	HUSK=$(CURDIR)/bin/husk HUSK_VM_ASSETS=$(VM_ASSETS) CONTAINERD24=$(CONTAINERD24) test/bench/run.sh
 
 clean:
 	rm -rf bin _build $(INIT_BIN)

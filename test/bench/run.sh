@@ -15,6 +15,7 @@
 #   BENCH_SKIP []           comma-separated: version,run,cycle,ctr,shim,docker,conc,resources,memlimit,husk,hyperfine,vm,pods
 #   BENCH_OUT [test/results/bench]   HUSK [bin/husk, built with `make build`]
 #   HUSK_SHIM [bin/containerd-shim-husk-v2, with HUSK_SHIM-daemon next to it]
+#   CONTAINERD24 [/var/cache/husk-test/containerd-2.4.2]   containerd 2.4 for the pod workloads (make bench builds it)
 #   BENCH_NO_MASK=1         do not mask cgroup2's controller list (crun then fails here)
 set -euo pipefail
 
@@ -68,6 +69,45 @@ cp "$HUSK_SHIM-daemon" "$WORK/bin/containerd-shim-husk-v2-daemon"
 DRIVER=$WORK/driver
 (cd "$REPO" && CGO_ENABLED=0 "$GO" build -o "$DRIVER" ./test/bench/driver) || die "could not build the driver"
 
+# gVisor's runsc and its containerd shim (containerd-shim-runsc-v1), for the
+# pod workloads: Debian packages runsc alone, and through containerd's runc
+# shim runsc cannot put a pod's containers in the pod's sandbox. Built once
+# from the Go module proxy (a pinned commit of gVisor's go branch), kept in
+# /var/cache; without it the pods run Debian's runsc (see pods.go).
+# One change to gVisor's source, made here in the build copy: its shim gives
+# itself oom_score_adj -999, which needs CAP_SYS_RESOURCE, and this
+# machine's root does not have it; the shim then goes on with its score
+# unchanged (containerd's own code does the same in a user namespace).
+# Nothing of what is timed depends on it.
+GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
+GVISOR=/var/cache/husk-test/gvisor-$GVISOR_VERSION
+GVISOR_FLAG=()
+build_gvisor() {
+	local src=$GVISOR.src mod f=pkg/shim/v1/manager.go
+	mod=$(cd / && "$GO" mod download -json "gvisor.dev/gvisor@$GVISOR_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$mod" ] || return 1
+	rm -rf "$src" "$GVISOR.tmp" && cp -r "$mod" "$src" && chmod -R u+w "$src" && mkdir -p "$GVISOR.tmp" || return 1
+	sed -i 's/if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil {/if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil \&\& !os.IsPermission(err) {/' "$src/$f"
+	grep -q 'oomScoreMax); err != nil && !os.IsPermission(err) {' "$src/$f" || {
+		log "gVisor's $f: the OOM score line was not found"
+		return 1
+	}
+	(cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod "$GO" build -o "$GVISOR.tmp/runsc" ./runsc &&
+		CGO_ENABLED=0 GOFLAGS=-mod=mod "$GO" build -o "$GVISOR.tmp/containerd-shim-runsc-v1" ./shim) >&2 || return 1
+	rm -rf "$GVISOR" "$src" && mv "$GVISOR.tmp" "$GVISOR"
+}
+case ",${BENCH_SKIP:-}," in *,pods,*) ;; *)
+	if [ ! -x "$GVISOR/containerd-shim-runsc-v1" ]; then
+		log "building gVisor's runsc and containerd-shim-runsc-v1 ($GVISOR_VERSION; once, a few minutes)"
+		build_gvisor || {
+			log "could not build gVisor: the pods run Debian's runsc through containerd's runc shim"
+			rm -rf "$GVISOR.tmp" "$GVISOR.src"
+		}
+	fi
+	[ -x "$GVISOR/containerd-shim-runsc-v1" ] && GVISOR_FLAG=(-gvisor "$GVISOR")
+	;;
+esac
+
 # -------------------------------------------------------------- cleanup ---
 DRV_PID=
 HOLDER=
@@ -117,7 +157,8 @@ drive() {
 }
 
 COMMON=(-repo "$REPO" -work "$WORK" -state "$STATE" -husk "$WORK/bin/husk" -husk-origin "$HUSK_ORIG" -husk-shim "$WORK/bin/containerd-shim-husk-v2" -runc "$(command -v runc)" -crun "$(command -v crun)"
-	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}" -n-vm "${BENCH_N_VM:-10}" -n-pod "${BENCH_N_POD:-5}")
+	-n "${BENCH_N:-30}" -n-daemon "${BENCH_N_DAEMON:-10}" -conc "${BENCH_CONC:-50}" -conc-rounds "${BENCH_CONC_ROUNDS:-5}" -n-vm "${BENCH_N_VM:-10}" -n-pod "${BENCH_N_POD:-5}" "${GVISOR_FLAG[@]}"
+	-containerd24 "${CONTAINERD24:-/var/cache/husk-test/containerd-2.4.2}")
 CMDLINE="make bench"
 for v in BENCH_N BENCH_N_VM BENCH_N_POD BENCH_N_DAEMON BENCH_CONC BENCH_CONC_ROUNDS BENCH_SKIP BENCH_NO_MASK; do
 	[ -n "${!v:-}" ] && CMDLINE="$v=${!v} $CMDLINE"

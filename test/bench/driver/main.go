@@ -29,6 +29,8 @@ type opts struct {
 	husk, runc, crun       string
 	huskOrigin             string // where the husk binary was copied from
 	huskShim               string // containerd-shim-husk-v2
+	gvisor                 string // directory with gVisor's runsc and containerd-shim-runsc-v1
+	containerd24           string // directory with containerd 2.4's containerd, ctr and runc-shim/ (pods)
 	n, nDaemon, warm       int
 	conc, concRounds       int
 	memRepeats, traceRuns  int
@@ -54,6 +56,8 @@ func main() {
 	flag.StringVar(&o.huskOrigin, "husk-origin", "", "where -husk was copied from (for the report)")
 	flag.StringVar(&o.runc, "runc", "runc", "runc binary")
 	flag.StringVar(&o.crun, "crun", "crun", "crun binary")
+	flag.StringVar(&o.containerd24, "containerd24", "/var/cache/husk-test/containerd-2.4.2", "containerd 2.4: containerd, ctr and runc-shim/containerd-shim-runc-v2 (the pod workloads)")
+	flag.StringVar(&o.gvisor, "gvisor", "", "directory with gVisor's runsc and containerd-shim-runsc-v1 (else Debian's runsc through containerd's runc shim)")
 	flag.IntVar(&o.n, "n", 30, "rounds of the sequential workloads (run, create-start-wait-delete)")
 	flag.IntVar(&o.nDaemon, "n-daemon", 10, "rounds of ctr run and docker run")
 	flag.IntVar(&o.warm, "warm", 2, "untimed warm-up runs per contender and workload")

@@ -20,9 +20,13 @@ import (
 
 // The sandbox classes side by side: husk's microVM class (one VM per pod,
 // io.containerd.huskvm.v2), husk's container class (io.containerd.husk.v2),
-// runc, and gVisor's runsc (Debian's, through containerd's runc shim with
-// --platform=ptrace: what the other sandbox users choose today), against
-// one private containerd 1.6 with its CRI plugin and CNI's bridge:
+// runc, and gVisor's runsc (through its own shim, containerd-shim-runsc-v1,
+// built by run.sh from the Go module proxy, platform systrap: the one
+// that groups a pod's containers in one sandbox; without it, Debian's
+// runsc through containerd's runc shim, whose pod containers do not find
+// their sandbox), against one private containerd 2.4 (gVisor's shim
+// speaks containerd 2's bootstrap protocol, which 1.6 does not read) with
+// its CRI plugin and CNI's bridge:
 //   - a Kubernetes pod (RunPodSandbox, then one container created and
 //     started) until its first container runs;
 //   - `ctr run --rm IMAGE ID true`;
@@ -42,6 +46,7 @@ type podRuntime struct {
 // podResults are what the pod workloads measure.
 type podResults struct {
 	Runtimes []podRuntime `json:"runtimes"`
+	Gvisor   string       `json:"gvisor"` // which runsc, through which shim
 	Start    *workload    `json:"pod_start"`
 	Ctr      *workload    `json:"ctr_run"`
 	Memory   []*podMemRow `json:"memory"`
@@ -68,9 +73,10 @@ func (b *bench) workloadPods(ctx context.Context, n int) *podResults {
 }
 
 func (b *bench) pods(ctx context.Context, n int, res *podResults) error {
-	runsc, err := exec.LookPath("runsc")
-	if err != nil {
-		return fmt.Errorf("runsc (Debian package runsc): %w", err)
+	for _, f := range []string{"containerd", "ctr", "runc-shim/containerd-shim-runc-v2"} {
+		if _, err := os.Stat(filepath.Join(b.o.containerd24, f)); err != nil {
+			return fmt.Errorf("containerd 2.4 (make bench builds it, -containerd24): %w", err)
+		}
 	}
 	for _, p := range []string{"bridge", "host-local", "loopback"} {
 		if _, err := os.Stat(filepath.Join("/usr/lib/cni", p)); err != nil {
@@ -93,21 +99,17 @@ func (b *bench) pods(ctx context.Context, n int, res *podResults) error {
 			return err
 		}
 	}
-	// runsc's flags for this machine: no KVM, so ptrace; and the pod's
-	// network namespace through the host kernel's stack: Debian's runsc
-	// (2022-12) takes every network namespace of this kernel for the
-	// host's ("cannot run with network enabled in root network
-	// namespace"), so its own network stack does not start.
-	wrapper := filepath.Join(dir, "runsc-ptrace")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+runsc+" --platform=ptrace --network=host \"$@\"\n"), 0o755); err != nil {
+	gv, err := b.gvisorSetup(dir)
+	if err != nil {
 		return err
 	}
+	res.Gvisor = gv.desc
 	runc := b.rts[1].Path
 	res.Runtimes = []podRuntime{
 		{"husk-vm", "husk-vm", []string{"--runtime", "io.containerd.huskvm.v2"}},
 		{"husk", "husk", []string{"--runtime", huskRuntime}},
 		{"runc", "runc", []string{"--runtime", "io.containerd.runc.v2", "--runc-binary", runc}},
-		{"runsc", "runsc", []string{"--runtime", "io.containerd.runc.v2", "--runc-binary", wrapper}},
+		{"runsc", "runsc", gv.ctr},
 	}
 	k := os.Getpid()%200 + 20
 	netName, bridge := fmt.Sprintf("vp-bench-%d", k), fmt.Sprintf("vp-bb%d", k)
@@ -129,9 +131,10 @@ func (b *bench) pods(ctx context.Context, n int, res *podResults) error {
 	}
 	sock := filepath.Join(run, "containerd.sock")
 	state := filepath.Join(run, "state")
-	cfg := fmt.Sprintf(`version = 2
+	cfg := fmt.Sprintf(`version = 3
 root = %q
 state = %q
+disabled_plugins = ["io.containerd.nri.v1.nri"]
 [grpc]
   address = %q
 [ttrpc]
@@ -140,42 +143,44 @@ state = %q
   level = "info"
 [plugins."io.containerd.internal.v1.opt"]
   path = %q
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
+[plugins."io.containerd.cri.v1.images".pinned_images]
+  sandbox = %q
+[plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
+[plugins."io.containerd.cri.v1.runtime".containerd]
+  default_runtime_name = "runc"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+      BinaryName = %q
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runsc]
+%s
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk]
+    runtime_type = "io.containerd.husk.v2"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.husk-vm]
+    runtime_type = "io.containerd.huskvm.v2"
+[plugins."io.containerd.cri.v1.runtime".cni]
+  bin_dirs = [%q]
+  conf_dir = %q
+[plugins."io.containerd.grpc.v1.cri"]
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = %q
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
-        BinaryName = %q
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk]
-      runtime_type = "io.containerd.husk.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk-vm]
-      runtime_type = "io.containerd.huskvm.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = %q
-    conf_dir = %q
-`, filepath.Join(dir, "root"), state, sock, sock+".ttrpc", filepath.Join(dir, "opt"), podImageRef, runc, wrapper, cniBin, cniConf)
+`, filepath.Join(dir, "root"), state, sock, sock+".ttrpc", filepath.Join(dir, "opt"), podImageRef, runc, gv.cri, cniBin, cniConf)
 	confPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(confPath, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	d, err := b.startDaemon("containerd-pods", sock, []string{"containerd", "--config", confPath}, dir,
-		"PATH="+shimDir+":"+os.Getenv("PATH"))
+	// containerd 2.4's own runc shim for runc: Debian's is 1.6's.
+	d, err := b.startDaemon("containerd-pods", sock, []string{filepath.Join(b.o.containerd24, "containerd"), "--config", confPath}, dir,
+		"PATH="+shimDir+gv.path+":"+filepath.Join(b.o.containerd24, "runc-shim")+":"+os.Getenv("PATH"))
 	if err != nil {
 		return err
 	}
 	defer b.stopDaemon(d)
 	const ns = "k8s.io"
+	ctrBin := filepath.Join(b.o.containerd24, "ctr")
 	ctr := func(args ...string) []string {
-		return append([]string{"ctr", "--address", sock, "--namespace", ns}, args...)
+		return append([]string{ctrBin, "--address", sock, "--namespace", ns}, args...)
 	}
 	removeNSCgroup := cgroupsMadeFrom(ns)
 	d.cleanup = func() {
@@ -192,7 +197,7 @@ state = %q
 			cancel()
 			conn.Close()
 		}
-		out, _ := exec.Command("ctr", "--address", sock, "--namespace", ns, "containers", "ls", "-q").Output()
+		out, _ := exec.Command(ctrBin, "--address", sock, "--namespace", ns, "containers", "ls", "-q").Output()
 		for _, id := range strings.Fields(string(out)) {
 			b.run(context.Background(), 30*time.Second, ctr("task", "kill", "-s", "SIGKILL", id))
 			time.Sleep(200 * time.Millisecond)
@@ -222,7 +227,7 @@ state = %q
 		byName[r.Name] = r
 	}
 	res.Start = newWorkload("pod", "Pod start to its first container running (CRI, CNI bridge)", "ms per pod",
-		"RunPodSandbox (containerd 1.6's CRI plugin: network namespace, CNI bridge + host-local + loopback, the sandbox "+
+		"RunPodSandbox (containerd 2.4's CRI plugin: network namespace, CNI bridge + host-local + loopback, the sandbox "+
 			"container), then CreateContainer and StartContainer of one `sleep` container; wall time until StartContainer "+
 			"returned (the container runs). The pod is then stopped and removed, untimed. Phases: run-pod, create, start.")
 	var sandboxes []string

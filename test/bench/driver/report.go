@@ -819,16 +819,16 @@ func ownSeconds() float64 {
 func (r *report) podsMarkdown(p func(format string, args ...any)) {
 	pr := r.Pods
 	p("## Pods: husk's VM class, husk's container class, runc, runsc\n\n")
-	p("One private containerd 1.6 with its CRI plugin and CNI's bridge; runtime handlers: ")
+	p("One private containerd 2.4 with its CRI plugin and CNI's bridge; runtime handlers: ")
 	for i, rt := range pr.Runtimes {
 		if i > 0 {
 			p(", ")
 		}
 		p("`%s` (`ctr run %s`)", rt.Name, strings.Join(rt.Ctr, " "))
 	}
-	p(". runsc is Debian's gVisor, run by containerd's runc shim with `--platform=ptrace` (no KVM here); husk-vm runs " +
-		"qemu under TCG where there is no /dev/kvm, so its times are not KVM times: compare ratios. Ratio: this ÷ runsc " +
-		"(< 1: faster than runsc).\n\n")
+	p(". runsc is %s (no KVM here); husk-vm runs "+
+		"qemu under TCG where there is no /dev/kvm, so its times are not KVM times: compare ratios. Ratio: this ÷ runsc "+
+		"(< 1: faster than runsc).\n\n", pr.Gvisor)
 	if pr.Err != "" {
 		p("Error: `%s`\n\n", oneLine(pr.Err))
 	}
