@@ -431,9 +431,23 @@ func cgroupsMadeFrom(name string) func() {
 	}
 	return func() {
 		for _, dir := range fresh {
-			os.Remove(dir) // only if empty
+			removeEmptyCgroupTree(dir)
 		}
 	}
+}
+
+// removeEmptyCgroupTree removes dir and the cgroups below it, deepest
+// first, each only if no process is left in it (rmdir of a cgroup fails
+// otherwise): a pod's parent made for one round, with the cgroups a
+// runtime made in it and left behind.
+func removeEmptyCgroupTree(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			removeEmptyCgroupTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	os.Remove(dir)
 }
 
 func dockerCLI() string {
