@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/libruntime"
 	"github.com/husk-runtime/husk/vm/api"
 )
 
@@ -104,15 +105,6 @@ func PodHolder(hostname string) {
 	ready.Write([]byte{1})
 	ready.Close()
 	for range sigs {
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || pid <= 0 {
-				break
-			}
-		}
+		libruntime.ReapExited(func(int, int) {})
 	}
 }

@@ -38,17 +38,7 @@ func NewReaper() *Reaper {
 }
 
 func (r *Reaper) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
-		r.exited(pid, libruntime.ExitCode(ws))
-	}
+	libruntime.ReapExited(r.exited)
 }
 
 func (r *Reaper) exited(pid, code int) {

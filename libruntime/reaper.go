@@ -48,3 +48,20 @@ func ExitCode(ws unix.WaitStatus) int {
 	}
 	return ws.ExitStatus()
 }
+
+// ReapExited collects every child that has exited, without blocking, and
+// calls exited with each one's pid and exit code: the body of a SIGCHLD
+// loop (the shim's and the agent's reapers, the agent's pod holder).
+func ReapExited(exited func(pid, code int)) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		exited(pid, ExitCode(ws))
+	}
+}

@@ -89,17 +89,9 @@ func (r *Reaper) Track(pid int) {
 }
 
 func (r *Reaper) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
-		r.deliver(Exit{Pid: pid, Status: libruntime.ExitCode(ws), At: time.Now()})
-	}
+	libruntime.ReapExited(func(pid, code int) {
+		r.deliver(Exit{Pid: pid, Status: code, At: time.Now()})
+	})
 }
 
 func (r *Reaper) deliver(e Exit) {
