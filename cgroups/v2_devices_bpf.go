@@ -186,6 +186,24 @@ func bpfCall(cmd int, attr unsafe.Pointer, size uintptr) (int, error) {
 	}
 }
 
+// progLoadAttempts bounds the retries of BPF_PROG_LOAD. The verifier gives
+// up with EAGAIN when a signal is pending on the loading thread (Go's
+// preemption SIGURG, a child's SIGCHLD); on a slow machine under load
+// (seen in CI's qemu guest, 20 containers created at once) one load can
+// lose that race. libbpf retries the same way.
+const progLoadAttempts = 10
+
+// retryOnEAGAIN calls load until it fails with something other than
+// EAGAIN, succeeds, or attempts run out.
+func retryOnEAGAIN(attempts int, load func() (int, error)) (int, error) {
+	for i := 1; ; i++ {
+		fd, err := load()
+		if !errors.Is(err, unix.EAGAIN) || i >= attempts {
+			return fd, err
+		}
+	}
+}
+
 func loadDeviceProgram(prog []bpfInsn, logBuf []byte) (int, error) {
 	license := []byte("GPL\x00")
 	attr := bpfProgLoadAttr{
@@ -201,7 +219,9 @@ func loadDeviceProgram(prog []bpfInsn, logBuf []byte) (int, error) {
 		attr.logSize = uint32(len(logBuf))
 		attr.logBuf = uint64(uintptr(unsafe.Pointer(&logBuf[0])))
 	}
-	fd, err := bpfCall(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	fd, err := retryOnEAGAIN(progLoadAttempts, func() (int, error) {
+		return bpfCall(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	})
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(license)
 	runtime.KeepAlive(logBuf)
