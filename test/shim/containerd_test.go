@@ -314,6 +314,24 @@ func (c *ctrd) taskStatus(ns, id string) string {
 	return ""
 }
 
+// pauseResume pauses task id in the default namespace and resumes it,
+// checking the status containerd reports after each step.
+func (c *ctrd) pauseResume(t *testing.T, id string) {
+	t.Helper()
+	if out, err := c.ctr("task", "pause", id); err != nil {
+		t.Fatalf("pause: %v: %q", err, out)
+	}
+	if st := c.taskStatus("default", id); st != "PAUSED" {
+		t.Fatalf("after pause: %q", st)
+	}
+	if out, err := c.ctr("task", "resume", id); err != nil {
+		t.Fatalf("resume: %v: %q", err, out)
+	}
+	if st := c.taskStatus("default", id); st != "RUNNING" {
+		t.Fatalf("after resume: %q", st)
+	}
+}
+
 func (c *ctrd) taskPid(ns, id string) int {
 	out, _ := c.ctrNS(ns, "task", "ls")
 	for _, l := range strings.Split(out, "\n") {

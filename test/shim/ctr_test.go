@@ -171,20 +171,7 @@ func testCtr(t *testing.T, c *ctrd) {
 			t.Fatalf("ctr task ps (init pid %d): %v: %q", pid, err, out)
 		}
 	})
-	t.Run("pause-resume", func(t *testing.T) {
-		if out, err := c.ctr("task", "pause", name); err != nil {
-			t.Fatalf("pause: %v: %q", err, out)
-		}
-		if st := c.taskStatus("default", name); st != "PAUSED" {
-			t.Fatalf("after pause: %q", st)
-		}
-		if out, err := c.ctr("task", "resume", name); err != nil {
-			t.Fatalf("resume: %v: %q", err, out)
-		}
-		if st := c.taskStatus("default", name); st != "RUNNING" {
-			t.Fatalf("after resume: %q", st)
-		}
-	})
+	t.Run("pause-resume", func(t *testing.T) { c.pauseResume(t, name) })
 	t.Run("metrics", func(t *testing.T) {
 		out, err := c.ctr("task", "metrics", name)
 		if err != nil || !strings.Contains(out, "pids.current") || !strings.Contains(out, "memory.usage_in_bytes") {

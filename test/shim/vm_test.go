@@ -181,20 +181,7 @@ func testVMCtr(t *testing.T, c *ctrd, kernel string) {
 			t.Errorf("killed exec exited %d (%v)", exitCode(err), err)
 		}
 	})
-	t.Run("pause-resume", func(t *testing.T) {
-		if out, err := c.ctr("task", "pause", name); err != nil {
-			t.Fatalf("pause: %v: %q", err, out)
-		}
-		if st := c.taskStatus("default", name); st != "PAUSED" {
-			t.Fatalf("after pause: %q", st)
-		}
-		if out, err := c.ctr("task", "resume", name); err != nil {
-			t.Fatalf("resume: %v: %q", err, out)
-		}
-		if st := c.taskStatus("default", name); st != "RUNNING" {
-			t.Fatalf("after resume: %q", st)
-		}
-	})
+	t.Run("pause-resume", func(t *testing.T) { c.pauseResume(t, name) })
 	t.Run("metrics", func(t *testing.T) {
 		// The guest's cgroup v2 statistics, with the container's limit.
 		out, err := c.ctr("task", "metrics", name)
