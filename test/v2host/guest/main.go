@@ -158,6 +158,19 @@ func runTests() error {
 	if err := os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte(strings.Join(enable, " ")), 0); err != nil {
 		return fmt.Errorf("enable controllers %v: %w", enable, err)
 	}
+	// A kernel lockup (seen once in CI: two husk tasks spinning in the
+	// kernel on both CPUs) must end the VM with its stacks on the console,
+	// not hang it until the host's timeout: panic on a soft lockup, with
+	// every CPU's backtrace, and let warnings (the traces' level) through.
+	for _, s := range []struct{ path, value string }{
+		{"/proc/sys/kernel/softlockup_panic", "1"},
+		{"/proc/sys/kernel/softlockup_all_cpu_backtrace", "1"},
+		{"/proc/sys/kernel/printk", "5"},
+	} {
+		if err := os.WriteFile(s.path, []byte(s.value), 0); err != nil {
+			return fmt.Errorf("set %s: %w", s.path, err)
+		}
+	}
 	unix.Sethostname([]byte("husk-v2host"))
 	os.Setenv("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
 	os.Setenv("HOME", "/root")
