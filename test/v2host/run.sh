@@ -146,11 +146,12 @@ boot() {
 	set -e
 }
 # The guest panics on a kernel soft lockup (see guest/main.go): once, in
-# CI, its 6.1 kernel locked up both CPUs under 20 concurrent creates and
-# the boot hung until the timeout, with no stack to tell why. A lockup is
-# the guest kernel's failure, not a test's verdict: its report is kept in
-# $LOCKUPS, with a line per CPU of it that .ci/run prints last, and the
-# whole suite runs once more. A second lockup fails.
+# CI, its 6.1 kernel locked up both CPUs (in husk tasks whose pids date
+# from the concurrent-create tests) and the boot hung until the timeout,
+# with no stack to tell why. A lockup is the guest kernel's failure, not
+# a test's verdict: its report is kept in $LOCKUPS, with a line per CPU of
+# it that .ci/run prints last, and the whole suite runs once more. A
+# second lockup fails.
 LOCKUPS=${V2HOST_LOCKUPS:-$REPO/_build/lockups}
 for attempt in 1 2; do
 	boot
